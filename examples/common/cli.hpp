@@ -1,0 +1,59 @@
+// A small command-line parser shared by the example programs and tools:
+// --help on every program, a usage error (exit 2) for bad flags, and one
+// place that turns ullm::Error into a one-line message (exit 1).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ullm::cli {
+
+class ArgParser {
+ public:
+  ArgParser(std::string program, std::string summary);
+
+  void flag(std::vector<std::string> names, bool* target, std::string help);
+  void option(std::vector<std::string> names, std::string* target, std::string metavar, std::string help);
+  void option(std::vector<std::string> names, int* target, std::string metavar, std::string help);
+  void option(std::vector<std::string> names, float* target, std::string metavar, std::string help);
+  void option(std::vector<std::string> names, uint64_t* target, std::string metavar, std::string help);
+  void positional(std::string name, std::string* target, std::string help, bool required = true);
+
+  // Parses argv; prints help and exits 0 on -h/--help, prints a usage error
+  // and exits 2 on anything it cannot parse.
+  void parse(int argc, char** argv);
+  std::string usage() const;
+
+ private:
+  struct Option {
+    std::vector<std::string> names;
+    std::string metavar;  // empty for flags
+    std::string help;
+    std::function<void(std::string_view)> set;
+  };
+  struct Positional {
+    std::string name;
+    std::string* target;
+    std::string help;
+    bool required;
+  };
+  [[noreturn]] void usage_error(const std::string& message) const;
+  void add(std::vector<std::string> names, std::string metavar, std::string help,
+           std::function<void(std::string_view)> set);
+
+  std::string program_;
+  std::string summary_;
+  std::vector<Option> options_;
+  std::vector<Positional> positionals_;
+};
+
+// Runs `body`, turning exceptions into "program: error: ..." on stderr and exit code 1.
+int run_main(std::string_view program, const std::function<int()>& body);
+
+// The model path: the -m value, else $ULLM_MODEL, else the default model.
+std::string resolve_model_path(const std::string& flag_value);
+inline constexpr std::string_view kDefaultModel = "../shared/models/stories260K-f32.gguf";
+
+}  // namespace ullm::cli

@@ -1,0 +1,59 @@
+// A loaded model: configuration, weights (zero-copy views into the mapped
+// GGUF file) and tokenizer. Immutable after load; a Model is a cheap handle
+// that may be copied and shared by any number of Sessions on any threads.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "ullm/gguf.hpp"
+#include "ullm/tokenizer.hpp"
+
+namespace ullm {
+
+// Hyper-parameters read from `<architecture>.*` metadata.
+struct ModelConfig {
+  std::string architecture;  // general.architecture
+  std::string name;          // general.name, may be empty
+  int64_t n_vocab = 0;
+  int64_t n_embd = 0;          // width of the residual stream
+  int64_t n_layer = 0;
+  int64_t n_ff = 0;            // feed-forward hidden width
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t head_dim = 0;        // attention.key_length
+  int64_t n_rot = 0;           // rope.dimension_count: leading dims of each head that RoPE rotates
+  int64_t context_length = 0;  // the context the model was trained for
+  float norm_eps = 1e-5f;
+  float rope_freq_base = 10000.0f;
+  bool rope_neox = false;      // rotate (i, i + n_rot/2) pairs instead of adjacent ones
+  bool tied_embeddings = false;
+
+  int64_t n_params() const;
+};
+
+struct LoadOptions {};
+
+class Model {
+ public:
+  // Maps and validates a GGUF file. Throws IoError, FormatError (malformed
+  // file, missing key or tensor, wrong shape) or UnsupportedError (unknown
+  // architecture, tokenizer or tensor type).
+  static Model load(const std::filesystem::path& path, const LoadOptions& options = {});
+
+  const ModelConfig& config() const;
+  const Tokenizer& tokenizer() const;
+  const gguf::File& file() const;
+
+  struct Data;
+  const Data& data() const { return *data_; }
+
+ private:
+  explicit Model(std::shared_ptr<const Data> data) : data_(std::move(data)) {}
+  std::shared_ptr<const Data> data_;
+  friend class Session;
+};
+
+}  // namespace ullm

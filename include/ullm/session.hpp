@@ -1,0 +1,54 @@
+// One conversation with a model: its KV cache, position and scratch memory.
+// A Session is used by one thread at a time; many Sessions may share a Model.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "ullm/model.hpp"
+
+namespace ullm {
+
+enum class KvType {
+  F16,  // llama.cpp's default; attention reproduces its flash-attention numerics
+  F32,
+};
+
+struct SessionOptions {
+  int64_t context_length = 0;  // 0: the model's trained context length
+  int threads = 1;             // worker threads (the scalar kernels use one)
+  KvType kv_type = KvType::F16;
+};
+
+class Session {
+ public:
+  // Throws InvalidArgument for a non-positive thread count or a context
+  // length outside [1, the model's context length].
+  explicit Session(const Model& model, const SessionOptions& options = {});
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+  ~Session();
+
+  // Appends `tokens` at the current position and returns the logits that
+  // predict the next token (vocab_size floats, valid until the next call).
+  // Throws ContextOverflow if they do not fit, InvalidArgument for an empty
+  // span or an id outside the vocabulary; the session is unchanged then.
+  std::span<const float> eval(std::span<const Token> tokens);
+  // Like eval, but returns logits for every position: tokens.size() rows of vocab_size.
+  std::span<const float> eval_all(std::span<const Token> tokens);
+
+  int64_t position() const;
+  int64_t context_length() const;
+  // Forgets the last n positions (throws InvalidArgument if n > position()).
+  void rewind(int64_t n);
+  const Model& model() const;
+
+  struct State;
+
+ private:
+  std::span<const float> run(std::span<const Token> tokens, bool all_logits);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace ullm

@@ -1,0 +1,30 @@
+// Attention of one query position over a KV cache, per head, with grouped
+// query heads sharing a KV head.
+#pragma once
+
+#include <cstdint>
+
+namespace ullm::kernels {
+
+struct AttentionShape {
+  int64_t n_head;     // query heads
+  int64_t n_head_kv;  // key/value heads; n_head is a multiple of it
+  int64_t head_dim;
+  float scale;        // applied to q.k before the softmax
+};
+
+// Cache rows hold one position each: n_head_kv * head_dim values.
+// The query sees cache positions [kv_begin, kv_end); out gets n_head * head_dim floats.
+
+// F32 cache: exact softmax over all scores (ggml's attention without flash
+// attention, the sum of exponentials in double). `scores` needs kv_end floats.
+void attend_f32_cache(const AttentionShape& shape, const float* q, const float* k_cache, const float* v_cache,
+                      int64_t kv_begin, int64_t kv_end, float* scores, float* out);
+
+// F16 cache: the query is rounded to f16 and the softmax runs online with the
+// weighted value sum kept in f16, reproducing ggml's CPU flash attention
+// (llama.cpp's default setting) so results agree with it closely.
+void attend_f16_cache(const AttentionShape& shape, const float* q, const uint16_t* k_cache, const uint16_t* v_cache,
+                      int64_t kv_begin, int64_t kv_end, float* out);
+
+}  // namespace ullm::kernels

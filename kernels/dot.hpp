@@ -1,0 +1,15 @@
+// Scalar reference dot products, one per (weight type, activation type) pair.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ullm::kernels {
+
+float dot_f32_f32(int64_t n, const std::byte* w, const std::byte* x);
+float dot_f16_f16(int64_t n, const std::byte* w, const std::byte* x);
+float dot_bf16_bf16(int64_t n, const std::byte* w, const std::byte* x);
+float dot_q8_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
+float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
+
+}  // namespace ullm::kernels

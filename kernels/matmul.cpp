@@ -1,0 +1,63 @@
+#include "kernels/matmul.hpp"
+
+#include <fmt/format.h>
+
+#include "kernels/type_traits.hpp"
+#include "ullm/error.hpp"
+
+namespace ullm::kernels {
+namespace {
+
+const TypeKernels& kernels_for(DType type, std::string_view tensor) {
+  const TypeKernels* k = type_kernels(type);
+  if (k == nullptr) {
+    throw UnsupportedError(fmt::format("tensor '{}': no kernels for type {}", tensor, dtype_name(type)));
+  }
+  return *k;
+}
+
+}  // namespace
+
+void PreparedActivations::prepare(DType weight_type, const float* x, int64_t n_tokens, int64_t k) {
+  const TypeKernels& wk = kernels_for(weight_type, "activations");
+  const TypeKernels& ak = kernels_for(wk.activation_type, "activations");
+  type_ = wk.activation_type;
+  n_tokens_ = n_tokens;
+  k_ = k;
+  row_bytes_ = row_size(type_, k);
+  data_.resize(row_bytes_ * static_cast<size_t>(n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) ak.from_float(x + t * k, data_.data() + t * row_bytes_, k);
+}
+
+void matmul_rows(const TensorView& w, const PreparedActivations& x, float* y, int64_t y_stride, int64_t row_begin,
+                 int64_t row_end) {
+  const TypeKernels& wk = kernels_for(w.dtype, w.name);
+  const int64_t k = w.row_length();
+  const size_t w_row_bytes = row_size(w.dtype, k);
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const std::byte* wrow = w.data + static_cast<size_t>(r) * w_row_bytes;
+    for (int64_t t = 0; t < x.tokens(); ++t) y[t * y_stride + r] = wk.dot(k, wrow, x.row(t));
+  }
+}
+
+bool PreparedActivations::suits(DType weight_type, int64_t k) const {
+  const TypeKernels* wk = type_kernels(weight_type);
+  return wk != nullptr && wk->activation_type == type_ && k == k_ && !data_.empty();
+}
+
+void matmul(const TensorView& w, const PreparedActivations& x, float* y) {
+  if (!x.suits(w.dtype, w.row_length())) {
+    throw InvalidArgument(fmt::format("matmul with '{}': activations were prepared for another format or length",
+                                      w.name));
+  }
+  matmul_rows(w, x, y, w.rows(), 0, w.rows());
+}
+
+void dequantize_row(const TensorView& w, int64_t row, float* out) {
+  if (row < 0 || row >= w.rows()) {
+    throw InvalidArgument(fmt::format("tensor '{}': row {} out of range [0, {})", w.name, row, w.rows()));
+  }
+  kernels_for(w.dtype, w.name).to_float(w.row(row), out, w.row_length());
+}
+
+}  // namespace ullm::kernels

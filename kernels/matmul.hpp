@@ -1,0 +1,45 @@
+// Matrix products of a stored weight matrix with float activations.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "ullm/tensor.hpp"
+
+namespace ullm::kernels {
+
+// Activations converted once into the format a weight type pairs with, so
+// every row of the weight reuses them.
+class PreparedActivations {
+ public:
+  // Converts `n_tokens` rows of `k` floats for products with weights of `weight_type`.
+  void prepare(DType weight_type, const float* x, int64_t n_tokens, int64_t k);
+  const std::byte* row(int64_t t) const { return data_.data() + static_cast<size_t>(t) * row_bytes_; }
+  // Whether these activations pair with weights of `weight_type` and row length `k`.
+  bool suits(DType weight_type, int64_t k) const;
+  int64_t tokens() const { return n_tokens_; }
+  int64_t k() const { return k_; }
+  DType type() const { return type_; }
+
+ private:
+  std::vector<std::byte> data_;
+  size_t row_bytes_ = 0;
+  int64_t n_tokens_ = 0;
+  int64_t k_ = 0;
+  DType type_ = DType::F32;
+};
+
+// y[t * y_stride + r] = dot(row r of w, token t of x) for rows [row_begin, row_end).
+// `w` is a 2-D weight of shape {k, rows}; `x` must have been prepared for w's type.
+void matmul_rows(const TensorView& w, const PreparedActivations& x, float* y, int64_t y_stride, int64_t row_begin,
+                 int64_t row_end);
+
+// All rows: y is x.tokens() x w.rows(), row-major. Throws InvalidArgument if
+// x was prepared for another activation format or length.
+void matmul(const TensorView& w, const PreparedActivations& x, float* y);
+
+// Expands one row of a 2-D tensor to floats (an embedding lookup).
+void dequantize_row(const TensorView& w, int64_t row, float* out);
+
+}  // namespace ullm::kernels

@@ -1,0 +1,24 @@
+// Scalar conversions between floats and each storage format.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ullm::kernels {
+
+void f32_to_float(const std::byte* src, float* dst, int64_t n);
+void f16_to_float(const std::byte* src, float* dst, int64_t n);
+void bf16_to_float(const std::byte* src, float* dst, int64_t n);
+void q8_0_to_float(const std::byte* src, float* dst, int64_t n);
+void q4_0_to_float(const std::byte* src, float* dst, int64_t n);
+
+void float_to_f32(const float* src, std::byte* dst, int64_t n);
+void float_to_f16(const float* src, std::byte* dst, int64_t n);
+void float_to_bf16(const float* src, std::byte* dst, int64_t n);
+// Q8_0 as ggml's x86 kernels quantize activations: scale amax/127 stored as
+// f16, values multiplied by 127/amax and rounded half to even.
+void float_to_q8_0(const float* src, std::byte* dst, int64_t n);
+// Q4_0 as ggml's reference quantizer: the signed extreme maps to -8.
+void float_to_q4_0(const float* src, std::byte* dst, int64_t n);
+
+}  // namespace ullm::kernels

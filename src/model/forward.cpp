@@ -1,0 +1,117 @@
+// The decoder forward pass, top to bottom: embeddings, then per layer
+// RMSNorm -> Q/K/V -> RoPE -> attention over the KV cache -> output
+// projection -> residual, RMSNorm -> SwiGLU feed-forward -> residual; then the
+// final norm and the output head. All arithmetic happens in kernels/.
+#include <cmath>
+#include <initializer_list>
+#include <utility>
+
+#include "kernels/activation.hpp"
+#include "kernels/attention.hpp"
+#include "kernels/fp16.hpp"
+#include "kernels/matmul.hpp"
+#include "kernels/norm.hpp"
+#include "kernels/rope.hpp"
+#include "model/model_data.hpp"
+#include "runtime/session_state.hpp"
+
+namespace ullm {
+namespace {
+
+using Projection = std::pair<const TensorView*, float*>;
+
+// Multiplies one input by several weights, converting the input once per
+// activation format rather than once per weight.
+void project(std::initializer_list<Projection> projections, const float* x, int64_t n_tokens,
+             kernels::PreparedActivations& act) {
+  bool prepared = false;
+  for (const auto& [w, y] : projections) {
+    if (!prepared || !act.suits(w->dtype, w->row_length())) {
+      act.prepare(w->dtype, x, n_tokens, w->row_length());
+      prepared = true;
+    }
+    kernels::matmul(*w, act, y);
+  }
+}
+
+void grow(std::vector<float>& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+}
+
+}  // namespace
+
+void forward(const Model::Data& model, Session::State& s, std::span<const Token> tokens, bool all_logits) {
+  const ModelConfig& c = model.config;
+  const auto T = static_cast<int64_t>(tokens.size());
+  const int64_t E = c.n_embd;
+  const int64_t q_width = c.n_head * c.head_dim;
+  const int64_t kv_width = c.n_head_kv * c.head_dim;
+  const int64_t p0 = s.position;
+  const bool f16_cache = s.options.kv_type == KvType::F16;
+  const auto rope_style = c.rope_neox ? kernels::RopeStyle::Neox : kernels::RopeStyle::Adjacent;
+  const kernels::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, 1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+
+  grow(s.x, T * E);
+  grow(s.xn, T * E);
+  grow(s.q, T * q_width);
+  grow(s.k, T * kv_width);
+  grow(s.v, T * kv_width);
+  grow(s.attn, T * q_width);
+  grow(s.proj, T * E);
+  grow(s.gate, T * c.n_ff);
+  grow(s.up, T * c.n_ff);
+  grow(s.scores, s.context_length);
+
+  for (int64_t t = 0; t < T; ++t) kernels::dequantize_row(*model.token_embd, tokens[t], &s.x[t * E]);
+
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const LayerWeights& L = model.layers[l];
+
+    for (int64_t t = 0; t < T; ++t) kernels::rms_norm(&s.x[t * E], L.attn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
+    project({{L.wq, s.q.data()}, {L.wk, s.k.data()}, {L.wv, s.v.data()}}, s.xn.data(), T, s.activations);
+
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t pos = p0 + t;
+      kernels::rope(&s.q[t * q_width], c.n_head, c.head_dim, c.n_rot, pos, c.rope_freq_base, rope_style);
+      kernels::rope(&s.k[t * kv_width], c.n_head_kv, c.head_dim, c.n_rot, pos, c.rope_freq_base, rope_style);
+      for (int64_t i = 0; i < kv_width; ++i) {
+        if (f16_cache) {
+          s.k_f16[l][pos * kv_width + i] = kernels::f32_to_f16(s.k[t * kv_width + i]);
+          s.v_f16[l][pos * kv_width + i] = kernels::f32_to_f16(s.v[t * kv_width + i]);
+        } else {
+          s.k_f32[l][pos * kv_width + i] = s.k[t * kv_width + i];
+          s.v_f32[l][pos * kv_width + i] = s.v[t * kv_width + i];
+        }
+      }
+    }
+    // Causal: token t sees the cache up to and including its own position.
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t visible = p0 + t + 1;
+      if (f16_cache) {
+        kernels::attend_f16_cache(shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(), 0, visible,
+                                  &s.attn[t * q_width]);
+      } else {
+        kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), 0, visible,
+                                  s.scores.data(), &s.attn[t * q_width]);
+      }
+    }
+    project({{L.wo, s.proj.data()}}, s.attn.data(), T, s.activations);
+    kernels::add_inplace(s.x.data(), s.proj.data(), T * E);
+
+    for (int64_t t = 0; t < T; ++t) kernels::rms_norm(&s.x[t * E], L.ffn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
+    project({{L.ffn_gate, s.gate.data()}, {L.ffn_up, s.up.data()}}, s.xn.data(), T, s.activations);
+    kernels::swiglu(s.gate.data(), s.up.data(), T * c.n_ff, s.gate.data());
+    project({{L.ffn_down, s.proj.data()}}, s.gate.data(), T, s.activations);
+    kernels::add_inplace(s.x.data(), s.proj.data(), T * E);
+  }
+
+  const int64_t first = all_logits ? 0 : T - 1;
+  const int64_t rows = T - first;
+  for (int64_t t = first; t < T; ++t) {
+    kernels::rms_norm(&s.x[t * E], model.output_norm.data(), E, c.norm_eps, &s.xn[(t - first) * E]);
+  }
+  grow(s.logits, rows * c.n_vocab);
+  project({{model.output, s.logits.data()}}, s.xn.data(), rows, s.activations);
+}
+
+}  // namespace ullm

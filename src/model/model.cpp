@@ -1,0 +1,97 @@
+#include <fmt/format.h>
+
+#include "kernels/matmul.hpp"
+#include "kernels/type_traits.hpp"
+#include "model/model_data.hpp"
+#include "ullm/error.hpp"
+
+namespace ullm {
+namespace {
+
+// Finds tensors by name and checks their shape and type before any use.
+class TensorBinder {
+ public:
+  explicit TensorBinder(const gguf::File& file) : file_(file) {}
+
+  const TensorView* optional(const std::string& name, std::initializer_list<int64_t> shape) const {
+    const TensorView* t = file_.find_tensor(name);
+    if (t == nullptr) return nullptr;
+    check_shape(*t, shape);
+    if (kernels::type_kernels(t->dtype) == nullptr) {
+      throw UnsupportedError(fmt::format("{}: tensor '{}' has type {}, which ullm cannot compute with yet",
+                                         file_.path().string(), name, dtype_name(t->dtype)));
+    }
+    return t;
+  }
+
+  const TensorView* required(const std::string& name, std::initializer_list<int64_t> shape) const {
+    const TensorView* t = optional(name, shape);
+    if (t == nullptr) throw FormatError(fmt::format("{}: missing tensor '{}'", file_.path().string(), name));
+    return t;
+  }
+
+  // Small vectors (norm weights) are expanded to floats once at load.
+  std::vector<float> vector(const std::string& name, int64_t n) const {
+    const TensorView* t = required(name, {n});
+    std::vector<float> out(static_cast<size_t>(n));
+    kernels::dequantize_row(*t, 0, out.data());
+    return out;
+  }
+
+ private:
+  void check_shape(const TensorView& t, std::initializer_list<int64_t> shape) const {
+    bool ok = static_cast<size_t>(t.n_dims) == shape.size();
+    for (size_t d = 0; ok && d < shape.size(); ++d) ok = t.shape[d] == shape.begin()[d];
+    if (!ok) {
+      std::string want = "[";
+      for (size_t d = 0; d < shape.size(); ++d) want += fmt::format("{}{}", d ? ", " : "", shape.begin()[d]);
+      throw FormatError(fmt::format("{}: tensor '{}' has shape {}, expected {}]", file_.path().string(), t.name,
+                                    t.shape_string(), want));
+    }
+  }
+
+  const gguf::File& file_;
+};
+
+}  // namespace
+
+Model Model::load(const std::filesystem::path& path, const LoadOptions&) {
+  gguf::File file = gguf::File::open(path);
+  ModelConfig config = read_config(file);
+  Tokenizer tokenizer = Tokenizer::from_gguf(file);
+  auto data = std::make_shared<Data>(Data{std::move(file), std::move(config), std::move(tokenizer), nullptr, {}, nullptr, {}});
+  Data& m = *data;
+  ModelConfig& c = m.config;
+  c.n_vocab = m.tokenizer.vocab_size();
+
+  const TensorBinder bind(m.file);
+  const int64_t q_width = c.n_head * c.head_dim;
+  const int64_t kv_width = c.n_head_kv * c.head_dim;
+  m.token_embd = bind.required("token_embd.weight", {c.n_embd, c.n_vocab});
+  m.output_norm = bind.vector("output_norm.weight", c.n_embd);
+  m.output = bind.optional("output.weight", {c.n_embd, c.n_vocab});
+  c.tied_embeddings = m.output == nullptr;
+  if (c.tied_embeddings) m.output = m.token_embd;
+
+  m.layers.resize(static_cast<size_t>(c.n_layer));
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const std::string p = fmt::format("blk.{}.", l);
+    LayerWeights& L = m.layers[l];
+    L.attn_norm = bind.vector(p + "attn_norm.weight", c.n_embd);
+    L.wq = bind.required(p + "attn_q.weight", {c.n_embd, q_width});
+    L.wk = bind.required(p + "attn_k.weight", {c.n_embd, kv_width});
+    L.wv = bind.required(p + "attn_v.weight", {c.n_embd, kv_width});
+    L.wo = bind.required(p + "attn_output.weight", {q_width, c.n_embd});
+    L.ffn_norm = bind.vector(p + "ffn_norm.weight", c.n_embd);
+    L.ffn_gate = bind.required(p + "ffn_gate.weight", {c.n_embd, c.n_ff});
+    L.ffn_up = bind.required(p + "ffn_up.weight", {c.n_embd, c.n_ff});
+    L.ffn_down = bind.required(p + "ffn_down.weight", {c.n_ff, c.n_embd});
+  }
+  return Model(std::move(data));
+}
+
+const ModelConfig& Model::config() const { return data_->config; }
+const Tokenizer& Model::tokenizer() const { return data_->tokenizer; }
+const gguf::File& Model::file() const { return data_->file; }
+
+}  // namespace ullm

@@ -1,0 +1,69 @@
+#include <fmt/format.h>
+
+#include "model/model_data.hpp"
+#include "runtime/session_state.hpp"
+#include "ullm/error.hpp"
+
+namespace ullm {
+
+Session::Session(const Model& model, const SessionOptions& options) : state_(std::make_unique<State>(model)) {
+  const ModelConfig& c = model.config();
+  if (options.threads < 1) throw InvalidArgument(fmt::format("threads must be at least 1, got {}", options.threads));
+  const int64_t ctx = options.context_length == 0 ? c.context_length : options.context_length;
+  if (ctx < 1 || ctx > c.context_length) {
+    throw InvalidArgument(fmt::format("context length {} is outside [1, {}] (the model's trained context)",
+                                      options.context_length, c.context_length));
+  }
+  State& s = *state_;
+  s.options = options;
+  s.context_length = ctx;
+  const auto cache_size = static_cast<size_t>(ctx * c.n_head_kv * c.head_dim);
+  const auto layers = static_cast<size_t>(c.n_layer);
+  if (options.kv_type == KvType::F16) {
+    s.k_f16.assign(layers, std::vector<uint16_t>(cache_size));
+    s.v_f16.assign(layers, std::vector<uint16_t>(cache_size));
+  } else {
+    s.k_f32.assign(layers, std::vector<float>(cache_size));
+    s.v_f32.assign(layers, std::vector<float>(cache_size));
+  }
+}
+
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+std::span<const float> Session::eval(std::span<const Token> tokens) { return run(tokens, false); }
+std::span<const float> Session::eval_all(std::span<const Token> tokens) { return run(tokens, true); }
+
+std::span<const float> Session::run(std::span<const Token> tokens, bool all_logits) {
+  State& s = *state_;
+  const ModelConfig& c = s.model.config();
+  if (tokens.empty()) throw InvalidArgument("eval needs at least one token");
+  for (Token t : tokens) {
+    if (t < 0 || t >= c.n_vocab) {
+      throw InvalidArgument(fmt::format("token id {} is outside the vocabulary of {} tokens", t, c.n_vocab));
+    }
+  }
+  const auto n = static_cast<int64_t>(tokens.size());
+  if (n > s.context_length - s.position) {
+    throw ContextOverflow(fmt::format("{} tokens do not fit: context holds {}, {} in use, {} free", n,
+                                      s.context_length, s.position, s.context_length - s.position));
+  }
+  forward(s.model.data(), s, tokens, all_logits);
+  s.position += n;
+  const int64_t rows = all_logits ? n : 1;
+  return {s.logits.data(), static_cast<size_t>(rows * c.n_vocab)};
+}
+
+int64_t Session::position() const { return state_->position; }
+int64_t Session::context_length() const { return state_->context_length; }
+const Model& Session::model() const { return state_->model; }
+
+void Session::rewind(int64_t n) {
+  if (n < 0 || n > state_->position) {
+    throw InvalidArgument(fmt::format("cannot rewind {} positions from position {}", n, state_->position));
+  }
+  state_->position -= n;
+}
+
+}  // namespace ullm

@@ -1,0 +1,34 @@
+// A Session's private state: KV cache, position and scratch buffers.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/matmul.hpp"
+#include "ullm/session.hpp"
+
+namespace ullm {
+
+struct Session::State {
+  explicit State(Model m) : model(std::move(m)) {}
+
+  Model model;
+  SessionOptions options;
+  int64_t context_length = 0;
+  int64_t position = 0;
+
+  // Per layer, one row of n_head_kv * head_dim values per position; only the
+  // vectors of the chosen KvType are allocated.
+  std::vector<std::vector<uint16_t>> k_f16, v_f16;
+  std::vector<std::vector<float>> k_f32, v_f32;
+
+  // Scratch, sized for the largest batch seen so far and reused.
+  std::vector<float> x, xn, q, k, v, attn, proj, gate, up, scores, logits;
+  kernels::PreparedActivations activations;
+};
+
+// Runs the decoder over `tokens` at positions [position, position + n) and
+// writes logits for every position (all_logits) or the last one.
+void forward(const Model::Data& model, Session::State& state, std::span<const Token> tokens, bool all_logits);
+
+}  // namespace ullm

@@ -1,0 +1,288 @@
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "tokenizer/vocab.hpp"
+#include "ullm/error.hpp"
+#include "ullm/gguf.hpp"
+
+namespace ullm {
+
+struct Tokenizer::Impl {
+  std::string model;
+  Vocab vocab;
+  std::vector<Token> end_of_generation;
+};
+
+namespace {
+
+constexpr std::string_view kSpmSpace = "\xe2\x96\x81";  // U+2581, SentencePiece's visible space
+
+std::string escape_spaces(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (char c : text) {
+    if (c == ' ') {
+      out += kSpmSpace;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string unescape_spaces(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    if (text.compare(i, kSpmSpace.size(), kSpmSpace) == 0) {
+      out += ' ';
+      i += kSpmSpace.size();
+    } else {
+      out += text[i++];
+    }
+  }
+  return out;
+}
+
+// "<0xNN>" -> NN, or -1.
+int parse_byte_token(std::string_view s) {
+  if (s.size() != 6 || s.substr(0, 3) != "<0x" || s[5] != '>') return -1;
+  int v = 0;
+  for (char c : s.substr(3, 2)) {
+    v <<= 4;
+    if (c >= '0' && c <= '9') v |= c - '0';
+    else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
+    else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+    else return -1;
+  }
+  return v;
+}
+
+std::optional<int64_t> optional_int(const gguf::File& f, std::string_view key) {
+  const gguf::Value* v = f.find(key);
+  if (v == nullptr) return std::nullopt;
+  return v->as_int(key);
+}
+
+bool optional_bool(const gguf::File& f, std::string_view key, bool fallback) {
+  const gguf::Value* v = f.find(key);
+  return v == nullptr ? fallback : v->as_bool(key);
+}
+
+Token checked_id(const gguf::File& f, std::string_view key, Token fallback, int32_t n_vocab) {
+  const auto id = optional_int(f, key);
+  if (!id) return fallback < n_vocab ? fallback : -1;
+  if (*id == -1) return -1;  // some converters write -1 for "none"
+  if (*id < 0 || *id >= n_vocab) {
+    throw FormatError(fmt::format("{}: {} = {} is outside the vocabulary of {} tokens", f.path().string(), key, *id,
+                                  n_vocab));
+  }
+  return static_cast<Token>(*id);
+}
+
+Vocab load_vocab(const gguf::File& f) {
+  const std::string file = f.path().string();
+  const gguf::Value* tokens = f.find("tokenizer.ggml.tokens");
+  if (tokens == nullptr) throw FormatError(fmt::format("{}: missing tokenizer.ggml.tokens", file));
+  const auto& items = tokens->as_array("tokenizer.ggml.tokens").items;
+  if (items.empty() || items.size() > (1u << 24)) {
+    throw FormatError(fmt::format("{}: tokenizer.ggml.tokens has {} entries", file, items.size()));
+  }
+  Vocab v;
+  const auto n = static_cast<int32_t>(items.size());
+  v.text.reserve(n);
+  for (const auto& item : items) v.text.push_back(item.as_string("tokenizer.ggml.tokens"));
+
+  v.score.assign(n, 0.0f);
+  if (const gguf::Value* scores = f.find("tokenizer.ggml.scores")) {
+    const auto& s = scores->as_array("tokenizer.ggml.scores").items;
+    if (static_cast<int32_t>(s.size()) != n) {
+      throw FormatError(fmt::format("{}: tokenizer.ggml.scores has {} entries for {} tokens", file, s.size(), n));
+    }
+    for (int32_t i = 0; i < n; ++i) v.score[i] = static_cast<float>(s[i].as_double("tokenizer.ggml.scores"));
+  }
+  v.type.assign(n, TokenType::Normal);
+  if (const gguf::Value* types = f.find("tokenizer.ggml.token_type")) {
+    const auto& t = types->as_array("tokenizer.ggml.token_type").items;
+    if (static_cast<int32_t>(t.size()) != n) {
+      throw FormatError(fmt::format("{}: tokenizer.ggml.token_type has {} entries for {} tokens", file, t.size(), n));
+    }
+    for (int32_t i = 0; i < n; ++i) {
+      const int64_t type = t[i].as_int("tokenizer.ggml.token_type");
+      if (type < 0 || type > static_cast<int64_t>(TokenType::Byte)) {
+        throw FormatError(fmt::format("{}: token {} has unknown token type {}", file, i, type));
+      }
+      v.type[i] = static_cast<TokenType>(type);
+    }
+  }
+  v.id_of.reserve(n);
+  for (int32_t i = 0; i < n; ++i) v.id_of[v.text[i]] = i;
+
+  v.bos = checked_id(f, "tokenizer.ggml.bos_token_id", 1, n);
+  v.eos = checked_id(f, "tokenizer.ggml.eos_token_id", 2, n);
+  v.unk = checked_id(f, "tokenizer.ggml.unknown_token_id", 0, n);
+  v.eot = checked_id(f, "tokenizer.ggml.eot_token_id", -1, n);
+  v.add_bos = optional_bool(f, "tokenizer.ggml.add_bos_token", true);
+  v.add_space_prefix = optional_bool(f, "tokenizer.ggml.add_space_prefix", true);
+
+  v.byte_token.fill(-1);
+  for (int32_t i = 0; i < n; ++i) {
+    if (v.type[i] != TokenType::Byte) continue;
+    const int b = parse_byte_token(v.text[i]);
+    if (b >= 0) v.byte_token[b] = i;
+  }
+  for (int32_t i = 0; i < n; ++i) {
+    const TokenType t = v.type[i];
+    if ((t == TokenType::Control || t == TokenType::UserDefined || t == TokenType::Unknown) && !v.text[i].empty()) {
+      v.special_by_length.push_back(i);
+    }
+  }
+  std::stable_sort(v.special_by_length.begin(), v.special_by_length.end(),
+                   [&](Token a, Token b) { return v.text[a].size() > v.text[b].size(); });
+  return v;
+}
+
+// A piece of the input: raw text still to tokenize, or an already matched token.
+struct Fragment {
+  std::string_view text;
+  Token token = -1;
+};
+
+// Splits raw fragments at every occurrence of each special token's text,
+// longest special tokens first (llama.cpp's order).
+std::vector<Fragment> split_specials(const Vocab& vocab, std::string_view text, bool parse_special) {
+  std::vector<Fragment> fragments;
+  if (!text.empty()) fragments.push_back({text});
+  for (Token id : vocab.special_by_length) {
+    const TokenType type = vocab.type[id];
+    if (!parse_special && type != TokenType::UserDefined) continue;
+    const std::string& special = vocab.text[id];
+    std::vector<Fragment> next;
+    for (const Fragment& f : fragments) {
+      if (f.token >= 0) {
+        next.push_back(f);
+        continue;
+      }
+      size_t start = 0;
+      for (size_t hit; (hit = f.text.find(special, start)) != std::string_view::npos;) {
+        if (hit > start) next.push_back({f.text.substr(start, hit - start)});
+        next.push_back({{}, id});
+        start = hit + special.size();
+      }
+      if (start < f.text.size()) next.push_back({f.text.substr(start)});
+    }
+    fragments = std::move(next);
+  }
+  return fragments;
+}
+
+}  // namespace
+
+Tokenizer Tokenizer::from_gguf(const gguf::File& file) {
+  const gguf::Value* model = file.find("tokenizer.ggml.model");
+  if (model == nullptr) throw FormatError(fmt::format("{}: missing tokenizer.ggml.model", file.path().string()));
+  auto impl = std::make_shared<Impl>();
+  impl->model = model->as_string("tokenizer.ggml.model");
+  if (impl->model != "llama") {
+    throw UnsupportedError(fmt::format("{}: tokenizer model '{}' is not supported (supported: llama)",
+                                       file.path().string(), impl->model));
+  }
+  impl->vocab = load_vocab(file);
+  const Vocab& v = impl->vocab;
+  for (Token t : {v.eos, v.eot}) {
+    if (t >= 0) impl->end_of_generation.push_back(t);
+  }
+  static constexpr std::string_view kEndTexts[] = {"<|eot_id|>", "<|im_end|>",    "<|end|>",
+                                                   "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>"};
+  for (std::string_view s : kEndTexts) {
+    const Token t = v.find(s);
+    if (t >= 0 && v.type[t] == TokenType::Control &&
+        std::find(impl->end_of_generation.begin(), impl->end_of_generation.end(), t) ==
+            impl->end_of_generation.end()) {
+      impl->end_of_generation.push_back(t);
+    }
+  }
+  return Tokenizer(std::move(impl));
+}
+
+std::vector<Token> Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
+  const Vocab& v = impl_->vocab;
+  std::vector<Token> out;
+  if (options.add_special && v.add_bos && v.bos >= 0) out.push_back(v.bos);
+  bool after_special = true;  // the text start counts as following a special token
+  for (const Fragment& f : split_specials(v, text, options.parse_special)) {
+    if (f.token >= 0) {
+      out.push_back(f.token);
+      after_special = true;
+      continue;
+    }
+    std::string raw;
+    if (v.add_space_prefix && after_special) raw = " ";
+    raw += f.text;
+    spm_encode(v, escape_spaces(raw), out);
+    after_special = false;
+  }
+  return out;
+}
+
+std::string Tokenizer::piece(Token token, bool render_special) const {
+  const Vocab& v = impl_->vocab;
+  if (token < 0 || token >= v.size()) {
+    throw InvalidArgument(fmt::format("token id {} is outside the vocabulary of {} tokens", token, v.size()));
+  }
+  switch (v.type[token]) {
+    case TokenType::Normal:
+    case TokenType::UserDefined:
+      return unescape_spaces(v.text[token]);
+    case TokenType::Unknown:
+      return "\xe2\x96\x85";  // U+2585, llama.cpp's rendering of <unk>
+    case TokenType::Control:
+      return render_special ? v.text[token] : std::string();
+    case TokenType::Byte: {
+      const int b = parse_byte_token(v.text[token]);
+      return b >= 0 ? std::string(1, static_cast<char>(b)) : std::string();
+    }
+    case TokenType::Undefined:
+    case TokenType::Unused:
+      return {};
+  }
+  return {};
+}
+
+std::string Tokenizer::decode(std::span<const Token> tokens, const DecodeOptions& options) const {
+  std::string out;
+  size_t first = 0;
+  if (!tokens.empty() && tokens[0] == impl_->vocab.bos && !options.render_special) first = 1;
+  for (size_t i = first; i < tokens.size(); ++i) {
+    std::string p = piece(tokens[i], options.render_special);
+    if (i == first && options.strip_leading_space && impl_->vocab.add_space_prefix && !p.empty() && p[0] == ' ') {
+      p.erase(0, 1);
+    }
+    out += p;
+  }
+  return out;
+}
+
+int32_t Tokenizer::vocab_size() const { return impl_->vocab.size(); }
+Token Tokenizer::bos() const { return impl_->vocab.bos; }
+Token Tokenizer::eos() const { return impl_->vocab.eos; }
+bool Tokenizer::adds_bos() const { return impl_->vocab.add_bos && impl_->vocab.bos >= 0; }
+std::string_view Tokenizer::model_name() const { return impl_->model; }
+
+bool Tokenizer::is_end_of_generation(Token token) const {
+  const auto& e = impl_->end_of_generation;
+  return std::find(e.begin(), e.end(), token) != e.end();
+}
+
+bool Tokenizer::is_control(Token token) const {
+  return token >= 0 && token < impl_->vocab.size() && impl_->vocab.type[token] == TokenType::Control;
+}
+
+const std::string& Tokenizer::token_text(Token token) const {
+  if (token < 0 || token >= impl_->vocab.size()) {
+    throw InvalidArgument(fmt::format("token id {} is outside the vocabulary of {} tokens", token, vocab_size()));
+  }
+  return impl_->vocab.text[token];
+}
+
+}  // namespace ullm

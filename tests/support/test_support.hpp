@@ -1,0 +1,24 @@
+// Helpers shared by the test suites: where the reference data lives, and
+// small readers for it.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace ullm::test {
+
+// ../shared beside the project root, or $ULLM_SHARED_DIR.
+std::filesystem::path shared_dir();
+std::filesystem::path shared_path(const std::string& relative);
+
+nlohmann::json load_json(const std::filesystem::path& path);
+std::vector<float> load_f32(const std::filesystem::path& path);
+std::vector<std::byte> load_bytes(const std::filesystem::path& path);
+
+// A fresh file path in a per-process temporary directory, removed at exit.
+std::filesystem::path temp_file(const std::string& name);
+void write_bytes(const std::filesystem::path& path, const std::vector<std::byte>& bytes);
+
+}  // namespace ullm::test
