@@ -1,5 +1,11 @@
+// Scalar reference dot products. They add their products in the same lane
+// structure as ggml's x86 kernels (and as ullm's SIMD kernels will), so
+// results agree with llama.cpp to the last bit wherever the inputs do:
+// a different summation order changes logits by ~1e-6 relative, and later
+// roundings to f16 or int8 amplify that into visible differences.
 #include "kernels/dot.hpp"
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels/blocks.hpp"
@@ -14,56 +20,134 @@ uint16_t load_u16(const std::byte* p) {
   return v;
 }
 
+float load_f32(const std::byte* p) {
+  float v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Horizontal sum of 16 lanes in the order of a 512-bit reduction:
+// halves, then quarters, then pairs.
+float reduce_16_lanes(const float* a) {
+  float t[8], u[4];
+  for (int i = 0; i < 8; ++i) t[i] = a[i + 8] + a[i];
+  for (int i = 0; i < 4; ++i) u[i] = t[i + 4] + t[i];
+  return (u[0] + u[2]) + (u[1] + u[3]);
+}
+
+// Horizontal sum of 8 lanes in the order of a 256-bit reduction.
+float reduce_8_lanes(const float* a) {
+  float r[4];
+  for (int i = 0; i < 4; ++i) r[i] = a[i + 4] + a[i];
+  return (r[0] + r[2]) + (r[1] + r[3]);
+}
+
+// Float dot product in the order of ggml's vector kernel (one token): four
+// 16-lane fused multiply-add accumulators over 64-element steps, reduced,
+// then the tail added one product at a time (in float for F32 inputs, in
+// double for 16-bit inputs).
+template <typename Tail, typename Load>
+float dot_float_vector_order(int64_t n, Load load_w, Load load_x) {
+  float acc[4][16] = {};
+  const int64_t bulk = n & ~int64_t{63};
+  for (int64_t i = 0; i < bulk; i += 64) {
+    for (int j = 0; j < 4; ++j) {
+      for (int l = 0; l < 16; ++l) {
+        const int64_t e = i + 16 * j + l;
+        acc[j][l] = std::fma(load_w(e), load_x(e), acc[j][l]);
+      }
+    }
+  }
+  for (int l = 0; l < 16; ++l) acc[0][l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+  Tail sum = reduce_16_lanes(acc[0]);
+  for (int64_t i = bulk; i < n; ++i) {
+    if constexpr (std::is_same_v<Tail, double>) {
+      sum += static_cast<double>(load_w(i) * load_x(i));
+    } else {
+      sum = std::fma(load_w(i), load_x(i), sum);
+    }
+  }
+  return static_cast<float>(sum);
+}
+
+// Float dot product in the order of ggml's tiled GEMM (many tokens): one
+// 16-lane fused multiply-add accumulator over 16-element chunks, the last
+// chunk partial, then reduced.
+template <typename Load>
+float dot_float_tile_order(int64_t n, Load load_w, Load load_x) {
+  float acc[16] = {};
+  for (int64_t c = 0; c < n; c += 16) {
+    for (int l = 0; l < 16 && c + l < n; ++l) acc[l] = std::fma(load_w(c + l), load_x(c + l), acc[l]);
+  }
+  return reduce_16_lanes(acc);
+}
+
+auto f32_at(const std::byte* p) {
+  return [p](int64_t i) { return load_f32(p + 4 * i); };
+}
+auto f16_at(const std::byte* p) {
+  return [p](int64_t i) { return f16_to_f32(load_u16(p + 2 * i)); };
+}
+auto bf16_at(const std::byte* p) {
+  return [p](int64_t i) { return bf16_to_f32(load_u16(p + 2 * i)); };
+}
+
+// Integer dot product of one 32-element block as 8 lanes of 4 products,
+// each lane scaled and accumulated in float, as the VNNI / maddubs kernels do.
+template <typename WeightAt>
+void accumulate_block(WeightAt w, const int8_t* x, float scale, float* acc) {
+  for (int l = 0; l < 8; ++l) {
+    int32_t lane = 0;
+    for (int j = 0; j < 4; ++j) lane += w(4 * l + j) * x[4 * l + j];
+    acc[l] = std::fma(scale, static_cast<float>(lane), acc[l]);
+  }
+}
+
 }  // namespace
 
 float dot_f32_f32(int64_t n, const std::byte* w, const std::byte* x) {
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) {
-    float a, b;
-    std::memcpy(&a, w + 4 * i, 4);
-    std::memcpy(&b, x + 4 * i, 4);
-    sum += a * b;
-  }
-  return sum;
+  return dot_float_vector_order<float>(n, f32_at(w), f32_at(x));
 }
-
 float dot_f16_f16(int64_t n, const std::byte* w, const std::byte* x) {
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += f16_to_f32(load_u16(w + 2 * i)) * f16_to_f32(load_u16(x + 2 * i));
-  return sum;
+  return dot_float_vector_order<double>(n, f16_at(w), f16_at(x));
 }
-
 float dot_bf16_bf16(int64_t n, const std::byte* w, const std::byte* x) {
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += bf16_to_f32(load_u16(w + 2 * i)) * bf16_to_f32(load_u16(x + 2 * i));
-  return sum;
+  return dot_float_vector_order<double>(n, bf16_at(w), bf16_at(x));
+}
+float dot_f32_f32_tiled(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_float_tile_order(n, f32_at(w), f32_at(x));
+}
+float dot_f16_f16_tiled(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_float_tile_order(n, f16_at(w), f16_at(x));
+}
+float dot_bf16_bf16_tiled(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_float_tile_order(n, bf16_at(w), bf16_at(x));
 }
 
 float dot_q8_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
   const auto* wb = reinterpret_cast<const BlockQ8_0*>(w);
   const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
-  float sum = 0.0f;
+  float acc[8] = {};
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    int32_t isum = 0;
-    for (int i = 0; i < kQK8_0; ++i) isum += wb[b].qs[i] * xb[b].qs[i];
-    sum += static_cast<float>(isum) * (f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d));
+    const float scale = f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d);
+    accumulate_block([&](int i) { return static_cast<int32_t>(wb[b].qs[i]); }, xb[b].qs, scale, acc);
   }
-  return sum;
+  return reduce_8_lanes(acc);
 }
 
 float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
   const auto* wb = reinterpret_cast<const BlockQ4_0*>(w);
   const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
-  float sum = 0.0f;
+  float acc[8] = {};
   for (int64_t b = 0; b < n / kQK4_0; ++b) {
-    int32_t isum = 0;
-    for (int j = 0; j < kQK4_0 / 2; ++j) {
-      isum += ((wb[b].qs[j] & 0x0f) - 8) * xb[b].qs[j];
-      isum += ((wb[b].qs[j] >> 4) - 8) * xb[b].qs[j + kQK4_0 / 2];
-    }
-    sum += static_cast<float>(isum) * (f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d));
+    const float scale = f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d);
+    const auto weight = [&](int i) {
+      const uint8_t byte = wb[b].qs[i % 16];
+      return static_cast<int32_t>(i < 16 ? (byte & 0x0f) : (byte >> 4)) - 8;
+    };
+    accumulate_block(weight, xb[b].qs, scale, acc);
   }
-  return sum;
+  return reduce_8_lanes(acc);
 }
 
 }  // namespace ullm::kernels

@@ -6,9 +6,15 @@
 
 namespace ullm::kernels {
 
+// Float formats have two summation orders, both ggml's: the vector order
+// (one token) and the tiled order (a GEMM over many tokens).
 float dot_f32_f32(int64_t n, const std::byte* w, const std::byte* x);
 float dot_f16_f16(int64_t n, const std::byte* w, const std::byte* x);
 float dot_bf16_bf16(int64_t n, const std::byte* w, const std::byte* x);
+float dot_f32_f32_tiled(int64_t n, const std::byte* w, const std::byte* x);
+float dot_f16_f16_tiled(int64_t n, const std::byte* w, const std::byte* x);
+float dot_bf16_bf16_tiled(int64_t n, const std::byte* w, const std::byte* x);
+
 float dot_q8_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
 float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
 

@@ -34,9 +34,10 @@ void matmul_rows(const TensorView& w, const PreparedActivations& x, float* y, in
   const TypeKernels& wk = kernels_for(w.dtype, w.name);
   const int64_t k = w.row_length();
   const size_t w_row_bytes = row_size(w.dtype, k);
+  const DotFn dot = x.tokens() > 1 && w.rows() % 4 == 0 ? wk.dot_tiled : wk.dot;
   for (int64_t r = row_begin; r < row_end; ++r) {
     const std::byte* wrow = w.data + static_cast<size_t>(r) * w_row_bytes;
-    for (int64_t t = 0; t < x.tokens(); ++t) y[t * y_stride + r] = wk.dot(k, wrow, x.row(t));
+    for (int64_t t = 0; t < x.tokens(); ++t) y[t * y_stride + r] = dot(k, wrow, x.row(t));
   }
 }
 

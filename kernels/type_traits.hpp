@@ -25,6 +25,10 @@ struct TypeKernels {
   ToFloatFn to_float;
   FromFloatFn from_float;
   DotFn dot;
+  // The same product in the summation order of a many-token GEMM, used when
+  // a matmul has several tokens and rows % 4 == 0 (where ggml tiles); equal
+  // to `dot` for block formats, whose order does not depend on the path.
+  DotFn dot_tiled;
 };
 
 // The kernels of a type, or nullptr if ullm cannot compute with it.

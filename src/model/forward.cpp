@@ -2,6 +2,7 @@
 // RMSNorm -> Q/K/V -> RoPE -> attention over the KV cache -> output
 // projection -> residual, RMSNorm -> SwiGLU feed-forward -> residual; then the
 // final norm and the output head. All arithmetic happens in kernels/.
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <utility>
@@ -63,6 +64,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
   grow(s.scores, s.context_length);
 
   for (int64_t t = 0; t < T; ++t) kernels::dequantize_row(*model.token_embd, tokens[t], &s.x[t * E]);
+  int64_t rows = T;  // rows still carried through the layers
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& L = model.layers[l];
@@ -95,21 +97,26 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
                                   s.scores.data(), &s.attn[t * q_width]);
       }
     }
-    project({{L.wo, s.proj.data()}}, s.attn.data(), T, s.activations);
-    kernels::add_inplace(s.x.data(), s.proj.data(), T * E);
+    // Past the last attention only the rows whose logits are wanted matter:
+    // keep just those (as llama.cpp does, so its one-token kernels apply).
+    if (l == c.n_layer - 1 && !all_logits && rows > 1) {
+      std::copy_n(&s.attn[(rows - 1) * q_width], q_width, s.attn.begin());
+      std::copy_n(&s.x[(rows - 1) * E], E, s.x.begin());
+      rows = 1;
+    }
+    project({{L.wo, s.proj.data()}}, s.attn.data(), rows, s.activations);
+    kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
 
-    for (int64_t t = 0; t < T; ++t) kernels::rms_norm(&s.x[t * E], L.ffn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
-    project({{L.ffn_gate, s.gate.data()}, {L.ffn_up, s.up.data()}}, s.xn.data(), T, s.activations);
-    kernels::swiglu(s.gate.data(), s.up.data(), T * c.n_ff, s.gate.data());
-    project({{L.ffn_down, s.proj.data()}}, s.gate.data(), T, s.activations);
-    kernels::add_inplace(s.x.data(), s.proj.data(), T * E);
+    for (int64_t t = 0; t < rows; ++t) {
+      kernels::rms_norm(&s.x[t * E], L.ffn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
+    }
+    project({{L.ffn_gate, s.gate.data()}, {L.ffn_up, s.up.data()}}, s.xn.data(), rows, s.activations);
+    kernels::swiglu(s.gate.data(), s.up.data(), rows * c.n_ff, s.gate.data());
+    project({{L.ffn_down, s.proj.data()}}, s.gate.data(), rows, s.activations);
+    kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
   }
 
-  const int64_t first = all_logits ? 0 : T - 1;
-  const int64_t rows = T - first;
-  for (int64_t t = first; t < T; ++t) {
-    kernels::rms_norm(&s.x[t * E], model.output_norm.data(), E, c.norm_eps, &s.xn[(t - first) * E]);
-  }
+  for (int64_t t = 0; t < rows; ++t) kernels::rms_norm(&s.x[t * E], model.output_norm.data(), E, c.norm_eps, &s.xn[t * E]);
   grow(s.logits, rows * c.n_vocab);
   project({{model.output, s.logits.data()}}, s.xn.data(), rows, s.activations);
 }
