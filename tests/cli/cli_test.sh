@@ -1,2 +1,77 @@
 #!/bin/bash
-exit 0
+# The command-line contracts of ullm-run, ullm-tokenize and ullm-inspect:
+# stdout carries only results, stderr diagnostics, exit 2 for usage errors,
+# exit 1 (never a signal) for bad input.
+# usage: cli_test.sh BIN_DIR SHARED_DIR
+set -u
+bin=$1
+shared=$2
+model=$shared/models/stories260K-f32.gguf
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+check() {  # check NAME COMMAND...: the command must succeed
+  local name=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $name"
+  fi
+}
+
+# expect_exit CODE PATTERN CMD...: exit code CODE and PATTERN on stderr.
+expect_exit() {
+  local code=$1 pattern=$2
+  shift 2
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  if [[ $got -ne $code ]]; then
+    echo "  exit $got, expected $code: $*"
+    cat "$tmp/err"
+    return 1
+  fi
+  grep -q -- "$pattern" "$tmp/err" || { echo "  stderr lacks '$pattern': $(cat "$tmp/err")"; return 1; }
+}
+
+for tool in ullm-run ullm-tokenize ullm-inspect; do
+  check "$tool --help" bash -c "'$bin/$tool' --help | grep -q usage"
+  check "$tool bad flag" expect_exit 2 "unknown option" "$bin/$tool" --no-such-flag
+done
+check "missing value" expect_exit 2 "needs a value" "$bin/ullm-run" -m
+check "bad number" expect_exit 2 "not a valid number" "$bin/ullm-run" -n ten
+check "bad kv type" expect_exit 2 "kv-type" "$bin/ullm-run" --kv-type q3
+check "inspect needs a file" expect_exit 2 "missing argument" "$bin/ullm-inspect"
+
+# Greedy ids equal llama.cpp's for the first reference prompt.
+expected=$(python3 -c "import json,sys; print('\n'.join(map(str, json.load(open(sys.argv[1]))[0]['generated_ids'][:40])))" \
+  "$shared/reference/greedy/stories260K-f32.json")
+check "greedy ids" bash -c "[[ \"\$('$bin/ullm-run' -m '$model' -p 'Once upon a time' -n 40 --temp 0 --ids 2>/dev/null)\" == \"$expected\" ]]"
+# stdout holds only the generated text; diagnostics go to stderr.
+"$bin/ullm-run" -m "$model" -p "Once upon a time" -n 12 --temp 0 >"$tmp/text" 2>"$tmp/diag"
+check "text on stdout" grep -q "^, there was a little girl" "$tmp/text"
+check "diagnostics on stderr" grep -q "tok/s" "$tmp/diag"
+check "no diagnostics on stdout" bash -c "! grep -q 'tok/s\|model:' '$tmp/text'"
+check "ULLM_MODEL" bash -c "ULLM_MODEL='$model' '$bin/ullm-run' -p Hi -n 2 --temp 0 -q >/dev/null"
+check "seeded sampling repeats" bash -c "[[ \"\$('$bin/ullm-run' -m '$model' -n 20 --seed 7 -q)\" == \"\$('$bin/ullm-run' -m '$model' -n 20 --seed 7 -q)\" ]]"
+
+# Bad input: one-line error, exit 1, never a signal.
+: >"$tmp/empty.gguf"
+head -c 3000 "$model" >"$tmp/cut.gguf"
+check "missing model" expect_exit 1 "cannot open" "$bin/ullm-run" -m "$tmp/nope.gguf"
+check "empty model" expect_exit 1 "empty file" "$bin/ullm-run" -m "$tmp/empty.gguf"
+check "truncated model" expect_exit 1 "truncated\|past the end" "$bin/ullm-run" -m "$tmp/cut.gguf"
+check "prompt too long" expect_exit 1 "context" "$bin/ullm-run" -m "$model" -c 4 -p "Once upon a time there was"
+check "context too big" expect_exit 1 "context length" "$bin/ullm-run" -m "$model" -c 100000
+check "inspect empty" expect_exit 1 "empty file" "$bin/ullm-inspect" "$tmp/empty.gguf"
+
+# ullm-tokenize: ids one per line, BOS per metadata unless --no-bos.
+check "tokenize" bash -c "[[ \"\$('$bin/ullm-tokenize' -m '$model' -p 'Once upon a time' | tr '\n' ' ')\" == '1 403 407 261 378 ' ]]"
+check "tokenize --no-bos" bash -c "[[ \"\$('$bin/ullm-tokenize' -m '$model' -p 'Once upon a time' --no-bos | tr '\n' ' ')\" == '403 407 261 378 ' ]]"
+check "inspect" bash -c "'$bin/ullm-inspect' '$model' | grep -q 'token_embd.weight'"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

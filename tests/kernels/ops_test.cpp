@@ -1,1 +1,124 @@
+// Norm, RoPE, activation and attention kernels against direct formulas.
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/activation.hpp"
+#include "kernels/attention.hpp"
+#include "kernels/fp16.hpp"
+#include "kernels/norm.hpp"
+#include "kernels/rope.hpp"
+
+namespace ullm::kernels {
+namespace {
+
+std::vector<float> random_floats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+TEST(RmsNorm, MatchesFormula) {
+  for (size_t n : {1u, 7u, 64u, 2048u}) {
+    const auto x = random_floats(n, 1), w = random_floats(n, 2);
+    std::vector<float> out(n);
+    rms_norm(x.data(), w.data(), static_cast<int64_t>(n), 1e-5f, out.data());
+    double ss = 0;
+    for (float v : x) ss += static_cast<double>(v) * v;
+    const double scale = 1.0 / std::sqrt(ss / static_cast<double>(n) + 1e-5);
+    for (size_t i = 0; i < n; ++i) EXPECT_NEAR(out[i], x[i] * scale * w[i], 1e-5 * std::fabs(x[i] * scale * w[i]) + 1e-6);
+  }
+}
+
+TEST(Rope, RotatesPairsByPositionAngles) {
+  const int64_t heads = 3, dim = 16, n_rot = 12, pos = 37;
+  const float base = 10000.0f;
+  for (RopeStyle style : {RopeStyle::Adjacent, RopeStyle::Neox}) {
+    auto x = random_floats(static_cast<size_t>(heads * dim), 3);
+    const auto original = x;
+    rope(x.data(), heads, dim, n_rot, pos, base, style);
+    for (int64_t h = 0; h < heads; ++h) {
+      for (int64_t i = 0; i < n_rot / 2; ++i) {
+        const double theta = pos * std::pow(static_cast<double>(base), -2.0 * i / n_rot);
+        const int64_t a = h * dim + (style == RopeStyle::Adjacent ? 2 * i : i);
+        const int64_t b = a + (style == RopeStyle::Adjacent ? 1 : n_rot / 2);
+        EXPECT_NEAR(x[a], original[a] * std::cos(theta) - original[b] * std::sin(theta), 1e-4);
+        EXPECT_NEAR(x[b], original[a] * std::sin(theta) + original[b] * std::cos(theta), 1e-4);
+      }
+      for (int64_t i = n_rot; i < dim; ++i) EXPECT_EQ(x[h * dim + i], original[h * dim + i]);
+    }
+  }
+  auto y = random_floats(16, 4);
+  const auto before = y;
+  rope(y.data(), 1, 16, 16, 0, base, RopeStyle::Adjacent);
+  EXPECT_EQ(y, before);  // position 0 is the identity
+}
+
+TEST(Activation, SwiGlu) {
+  const auto g = random_floats(100, 5), u = random_floats(100, 6);
+  std::vector<float> out(100);
+  swiglu(g.data(), u.data(), 100, out.data());
+  for (size_t i = 0; i < 100; ++i) {
+    EXPECT_NEAR(out[i], g[i] / (1.0 + std::exp(-static_cast<double>(g[i]))) * u[i], 1e-6);
+  }
+}
+
+// Plain softmax attention in double, for one query over a cache.
+std::vector<double> reference_attention(const AttentionShape& s, const std::vector<float>& q,
+                                        const std::vector<float>& k, const std::vector<float>& v, int64_t begin,
+                                        int64_t end) {
+  std::vector<double> out(static_cast<size_t>(s.n_head * s.head_dim));
+  const int64_t row = s.n_head_kv * s.head_dim;
+  for (int64_t h = 0; h < s.n_head; ++h) {
+    const int64_t kvh = h / (s.n_head / s.n_head_kv);
+    std::vector<double> p;
+    double max = -1e300;
+    for (int64_t j = begin; j < end; ++j) {
+      double dot = 0;
+      for (int64_t i = 0; i < s.head_dim; ++i) dot += static_cast<double>(q[h * s.head_dim + i]) * k[j * row + kvh * s.head_dim + i];
+      p.push_back(dot * s.scale);
+      max = std::max(max, p.back());
+    }
+    double sum = 0;
+    for (auto& x : p) sum += (x = std::exp(x - max));
+    for (int64_t i = 0; i < s.head_dim; ++i) {
+      double acc = 0;
+      for (int64_t j = begin; j < end; ++j) acc += p[j - begin] / sum * v[j * row + kvh * s.head_dim + i];
+      out[h * s.head_dim + i] = acc;
+    }
+  }
+  return out;
+}
+
+TEST(Attention, BothCacheTypesMatchSoftmaxAttention) {
+  const AttentionShape shape{8, 2, 16, 0.25f};
+  const int64_t ctx = 40, row = shape.n_head_kv * shape.head_dim;
+  const auto q = random_floats(static_cast<size_t>(shape.n_head * shape.head_dim), 7);
+  auto k = random_floats(static_cast<size_t>(ctx * row), 8);
+  auto v = random_floats(static_cast<size_t>(ctx * row), 9);
+  // Round the cache to f16 so both kernels see the same values.
+  std::vector<uint16_t> k16(k.size()), v16(v.size());
+  for (size_t i = 0; i < k.size(); ++i) {
+    k16[i] = f32_to_f16(k[i]);
+    k[i] = f16_to_f32(k16[i]);
+    v16[i] = f32_to_f16(v[i]);
+    v[i] = f16_to_f32(v16[i]);
+  }
+  for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, 1}, {0, 17}, {0, 40}, {12, 40}}) {
+    const auto expected = reference_attention(shape, q, k, v, begin, end);
+    std::vector<float> out32(expected.size()), out16(expected.size()), scores(ctx);
+    attend_f32_cache(shape, q.data(), k.data(), v.data(), begin, end, scores.data(), out32.data());
+    attend_f16_cache(shape, q.data(), k16.data(), v16.data(), begin, end, out16.data());
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_NEAR(out32[i], expected[i], 1e-5) << "f32 cache, window [" << begin << ", " << end << ")";
+      // The f16 kernel rounds q and its running sum to half precision.
+      EXPECT_NEAR(out16[i], expected[i], 5e-3) << "f16 cache, window [" << begin << ", " << end << ")";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ullm::kernels

@@ -1,1 +1,135 @@
+// Block formats and dot products against plain float arithmetic.
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "kernels/blocks.hpp"
+#include "kernels/fp16.hpp"
+#include "kernels/matmul.hpp"
+#include "kernels/type_traits.hpp"
+
+namespace ullm::kernels {
+namespace {
+
+std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<std::byte> encode(DType type, const std::vector<float>& x) {
+  std::vector<std::byte> out(row_size(type, static_cast<int64_t>(x.size())));
+  type_kernels(type)->from_float(x.data(), out.data(), static_cast<int64_t>(x.size()));
+  return out;
+}
+
+std::vector<float> decode(DType type, const std::vector<std::byte>& b, size_t n) {
+  std::vector<float> out(n);
+  type_kernels(type)->to_float(b.data(), out.data(), static_cast<int64_t>(n));
+  return out;
+}
+
+TEST(Blocks, Q8_0Layout) {
+  std::vector<float> x(32);
+  for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(i - 16);  // amax 16
+  const auto b = encode(DType::Q8_0, x);
+  const auto* block = reinterpret_cast<const BlockQ8_0*>(b.data());
+  EXPECT_EQ(block->d, f32_to_f16(16.0f / 127.0f));
+  EXPECT_EQ(block->qs[0], -127);
+  EXPECT_EQ(block->qs[16], 0);
+  EXPECT_EQ(block->qs[24], 64);  // 8 * 127/16 = 63.5 rounds half to even: 64
+}
+
+TEST(Blocks, Q4_0Layout) {
+  std::vector<float> x(32, 0.0f);
+  x[0] = -8.0f;  // the signed extreme maps to nibble 0, d = 1
+  x[1] = 7.0f;
+  x[17] = 3.0f;
+  const auto b = encode(DType::Q4_0, x);
+  const auto* block = reinterpret_cast<const BlockQ4_0*>(b.data());
+  EXPECT_EQ(block->d, f32_to_f16(1.0f));
+  EXPECT_EQ(block->qs[0] & 0x0f, 0);
+  EXPECT_EQ(block->qs[1] & 0x0f, 15);
+  EXPECT_EQ(block->qs[1] >> 4, 11);  // element 17 in the high nibble of byte 1
+  const auto back = decode(DType::Q4_0, b, 32);
+  EXPECT_EQ(back[0], -8.0f);
+  EXPECT_EQ(back[1], 7.0f);
+  EXPECT_EQ(back[17], 3.0f);
+}
+
+struct FormatCase {
+  DType type;
+  // Relative to the block's largest magnitude: half a quantization step, or
+  // for Q4_0 a whole one (the side opposite the extreme reaches only 7/8 of it).
+  float roundtrip_tolerance;
+};
+
+class FormatTest : public ::testing::TestWithParam<FormatCase> {};
+
+TEST_P(FormatTest, RoundTripErrorIsBounded) {
+  const auto [type, tolerance] = GetParam();
+  for (size_t n : {32u, 64u, 256u, 4096u}) {
+    const auto x = random_floats(n, 3);
+    const auto y = decode(type, encode(type, x), n);
+    for (size_t b = 0; b < n; b += 32) {
+      float amax = 0;
+      for (size_t i = b; i < b + 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+      for (size_t i = b; i < b + 32; ++i) ASSERT_LE(std::fabs(x[i] - y[i]), tolerance * amax) << "n " << n;
+    }
+  }
+}
+
+// The dot product of a stored row with activations equals the float dot of
+// the dequantized row with the (quantized) activations.
+TEST_P(FormatTest, DotMatchesDequantizedDot) {
+  const DType type = GetParam().type;
+  const TypeKernels& k = *type_kernels(type);
+  for (size_t n : {32u, 64u, 96u, 160u, 172u, 1024u, 5632u}) {
+    if (n % dtype_info(type).block_size != 0) continue;
+    const auto w = encode(type, random_floats(n, 11));
+    const auto x = encode(k.activation_type, random_floats(n, 12, 3.0f));
+    const auto wf = decode(type, w, n);
+    const auto xf = decode(k.activation_type, x, n);
+    double expected = 0, magnitude = 0;
+    for (size_t i = 0; i < n; ++i) {
+      expected += static_cast<double>(wf[i]) * xf[i];
+      magnitude += std::fabs(static_cast<double>(wf[i]) * xf[i]);
+    }
+    for (DotFn dot : {k.dot, k.dot_tiled}) {
+      const float got = dot(static_cast<int64_t>(n), w.data(), x.data());
+      EXPECT_NEAR(got, expected, 1e-6 * magnitude + 1e-6) << dtype_name(type) << " n " << n;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, FormatTest,
+                         ::testing::Values(FormatCase{DType::F32, 0.0f}, FormatCase{DType::F16, 1.0f / 1024},
+                                           FormatCase{DType::BF16, 1.0f / 128}, FormatCase{DType::Q8_0, 0.5f / 127 + 1e-3f},
+                                           FormatCase{DType::Q4_0, 1.0f / 8 + 1e-3f}),
+                         [](const auto& info) { return std::string(dtype_name(info.param.type)); });
+
+TEST(Matmul, MatchesRowByRowDots) {
+  const int64_t k = 96, rows = 12, tokens = 3;
+  const auto wf = random_floats(static_cast<size_t>(k * rows), 5);
+  const auto w_bytes = encode(DType::Q8_0, wf);
+  TensorView w{"w", DType::Q8_0, 2, {k, rows, 1, 1}, w_bytes.data(), w_bytes.size()};
+  const auto x = random_floats(static_cast<size_t>(k * tokens), 6);
+  PreparedActivations act;
+  act.prepare(DType::Q8_0, x.data(), tokens, k);
+  std::vector<float> y(static_cast<size_t>(rows * tokens));
+  matmul(w, act, y.data());
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t r = 0; r < rows; ++r) {
+      EXPECT_EQ(y[t * rows + r], type_kernels(DType::Q8_0)->dot(k, w.row(r), act.row(t)));
+    }
+  }
+  PreparedActivations wrong;
+  wrong.prepare(DType::F32, x.data(), tokens, k);
+  EXPECT_THROW(matmul(w, wrong, y.data()), std::exception);
+}
+
+}  // namespace
+}  // namespace ullm::kernels
