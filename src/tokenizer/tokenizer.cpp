@@ -217,7 +217,7 @@ std::vector<Token> Tokenizer::encode(std::string_view text, const EncodeOptions&
       continue;
     }
     std::string raw;
-    if (v.add_space_prefix && after_special) raw = " ";
+    if (v.add_space_prefix && after_special) raw.push_back(' ');
     raw += f.text;
     spm_encode(v, escape_spaces(raw), out);
     after_special = false;

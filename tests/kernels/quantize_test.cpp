@@ -65,6 +65,7 @@ struct FormatCase {
   // Relative to the block's largest magnitude: half a quantization step, or
   // for Q4_0 a whole one (the side opposite the extreme reaches only 7/8 of it).
   float roundtrip_tolerance;
+  friend void PrintTo(const FormatCase& c, std::ostream* os) { *os << dtype_name(c.type); }
 };
 
 class FormatTest : public ::testing::TestWithParam<FormatCase> {};

@@ -23,6 +23,7 @@ struct GreedyCase {
   // of an activation flips, which moves logits by ~0.1 from there on.
   float logit_tolerance;
   float mean_tolerance;
+  friend void PrintTo(const GreedyCase& c, std::ostream* os) { *os << c.type; }
 };
 
 class GreedyTest : public ::testing::TestWithParam<GreedyCase> {};

@@ -15,6 +15,7 @@ struct SynthCase {
   std::string model;
   float max_tolerance;   // per logit, over every row
   float mean_tolerance;  // mean |diff| per prompt
+  friend void PrintTo(const SynthCase& c, std::ostream* os) { *os << c.model; }
 };
 
 class SynthLogitsTest : public ::testing::TestWithParam<SynthCase> {};
