@@ -48,9 +48,8 @@ void BM_MatVec(benchmark::State& state, DType type) {
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w.size()));
-  state.counters["ops/s"] =
-      benchmark::Counter(static_cast<double>(2 * rows * k) * static_cast<double>(state.iterations()),
-                         benchmark::Counter::kIsRate);
+  state.counters["ops/s"] = benchmark::Counter(
+      static_cast<double>(2 * rows * k) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK_CAPTURE(BM_MatVec, f32, DType::F32)->Args({2048, 2048})->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_MatVec, f16, DType::F16)->Args({2048, 2048})->Unit(benchmark::kMillisecond);

@@ -10,7 +10,7 @@ struct AttentionShape {
   int64_t n_head;     // query heads
   int64_t n_head_kv;  // key/value heads; n_head is a multiple of it
   int64_t head_dim;
-  float scale;        // applied to q.k before the softmax
+  float scale;  // applied to q.k before the softmax
 };
 
 // Cache rows hold one position each: n_head_kv * head_dim values.

@@ -43,7 +43,9 @@ inline uint16_t f32_to_f16(float f) {
   return sign | static_cast<uint16_t>(r);
 }
 
-inline float bf16_to_f32(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
+inline float bf16_to_f32(uint16_t h) {
+  return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+}
 
 inline uint16_t f32_to_bf16(float f) {
   const uint32_t x = std::bit_cast<uint32_t>(f);
@@ -52,6 +54,8 @@ inline uint16_t f32_to_bf16(float f) {
 }
 
 // Rounds through half precision, as storing to an F16 tensor does.
-inline float round_to_f16(float f) { return f16_to_f32(f32_to_f16(f)); }
+inline float round_to_f16(float f) {
+  return f16_to_f32(f32_to_f16(f));
+}
 
 }  // namespace ullm::kernels

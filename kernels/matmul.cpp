@@ -48,8 +48,8 @@ bool PreparedActivations::suits(DType weight_type, int64_t k) const {
 
 void matmul(const TensorView& w, const PreparedActivations& x, float* y) {
   if (!x.suits(w.dtype, w.row_length())) {
-    throw InvalidArgument(fmt::format("matmul with '{}': activations were prepared for another format or length",
-                                      w.name));
+    throw InvalidArgument(
+        fmt::format("matmul with '{}': activations were prepared for another format or length", w.name));
   }
   matmul_rows(w, x, y, w.rows(), 0, w.rows());
 }

@@ -9,7 +9,9 @@
 
 namespace ullm::kernels {
 
-void f32_to_float(const std::byte* src, float* dst, int64_t n) { std::memcpy(dst, src, n * sizeof(float)); }
+void f32_to_float(const std::byte* src, float* dst, int64_t n) {
+  std::memcpy(dst, src, n * sizeof(float));
+}
 
 void f16_to_float(const std::byte* src, float* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
@@ -47,7 +49,9 @@ void q4_0_to_float(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
-void float_to_f32(const float* src, std::byte* dst, int64_t n) { std::memcpy(dst, src, n * sizeof(float)); }
+void float_to_f32(const float* src, std::byte* dst, int64_t n) {
+  std::memcpy(dst, src, n * sizeof(float));
+}
 
 void float_to_f16(const float* src, std::byte* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {

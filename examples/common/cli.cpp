@@ -1,9 +1,9 @@
 #include "cli.hpp"
 
+#include <fmt/format.h>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
-#include <fmt/format.h>
 #include <stdexcept>
 
 #include "ullm/error.hpp"

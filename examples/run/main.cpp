@@ -1,8 +1,8 @@
 // ullm-run: generate text from a prompt.
 // stdout gets only the generated text (or token ids with --ids);
 // everything else goes to stderr.
-#include <cstdio>
 #include <fmt/format.h>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -21,11 +21,16 @@ std::string read_file(const std::string& path) {
 
 std::string_view stop_reason_text(ullm::StopReason r) {
   switch (r) {
-    case ullm::StopReason::MaxTokens: return "token limit";
-    case ullm::StopReason::EndOfGeneration: return "end of generation";
-    case ullm::StopReason::StopString: return "stop string";
-    case ullm::StopReason::ContextFull: return "context full";
-    case ullm::StopReason::Cancelled: return "cancelled";
+    case ullm::StopReason::MaxTokens:
+      return "token limit";
+    case ullm::StopReason::EndOfGeneration:
+      return "end of generation";
+    case ullm::StopReason::StopString:
+      return "stop string";
+    case ullm::StopReason::ContextFull:
+      return "context full";
+    case ullm::StopReason::Cancelled:
+      return "cancelled";
   }
   return "";
 }
@@ -74,8 +79,8 @@ int main(int argc, char** argv) {
                                   .threads = threads,
                                   .kv_type = kv_type == "f32" ? ullm::KvType::F32 : ullm::KvType::F16});
     if (!quiet) {
-      fmt::print(stderr, "model: {} ({}, {} layers, dim {}, vocab {}), context {}\n", path, c.architecture,
-                 c.n_layer, c.n_embd, c.n_vocab, session.context_length());
+      fmt::print(stderr, "model: {} ({}, {} layers, dim {}, vocab {}), context {}\n", path, c.architecture, c.n_layer,
+                 c.n_embd, c.n_vocab, session.context_length());
     }
 
     ullm::GenerateOptions options;

@@ -12,11 +12,11 @@
 namespace ullm {
 
 struct GenerateOptions {
-  int max_tokens = 128;             // < 0: until end of generation or a full context
+  int max_tokens = 128;  // < 0: until end of generation or a full context
   SamplerOptions sampler;
-  std::vector<std::string> stop;    // stop once the text ends with one of these
+  std::vector<std::string> stop;  // stop once the text ends with one of these
   bool stop_at_end_of_generation = true;
-  bool parse_special = true;        // in the prompt
+  bool parse_special = true;  // in the prompt
 };
 
 enum class StopReason { MaxTokens, EndOfGeneration, StopString, ContextFull, Cancelled };

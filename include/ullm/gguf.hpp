@@ -48,8 +48,8 @@ struct Array {
 // One metadata value. Strings are copied out of the file, so a Value outlives
 // the mapping it came from.
 struct Value {
-  using Storage = std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool,
-                               std::string, Array, uint64_t, int64_t, double>;
+  using Storage = std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool, std::string, Array,
+                               uint64_t, int64_t, double>;
   Storage storage;
 
   ValueType type() const { return static_cast<ValueType>(storage.index()); }
@@ -121,8 +121,7 @@ class Writer {
 
   void set(std::string key, Value value);
   // `data` must hold exactly the bytes of a tensor of this type and shape.
-  void add_tensor(std::string name, DType dtype, std::span<const int64_t> shape,
-                  std::span<const std::byte> data);
+  void add_tensor(std::string name, DType dtype, std::span<const int64_t> shape, std::span<const std::byte> data);
 
   std::vector<std::byte> bytes() const;
   void write(const std::filesystem::path& path) const;

@@ -18,9 +18,9 @@ struct ModelConfig {
   std::string architecture;  // general.architecture
   std::string name;          // general.name, may be empty
   int64_t n_vocab = 0;
-  int64_t n_embd = 0;          // width of the residual stream
+  int64_t n_embd = 0;  // width of the residual stream
   int64_t n_layer = 0;
-  int64_t n_ff = 0;            // feed-forward hidden width
+  int64_t n_ff = 0;  // feed-forward hidden width
   int64_t n_head = 0;
   int64_t n_head_kv = 0;
   int64_t head_dim = 0;        // attention.key_length
@@ -28,7 +28,7 @@ struct ModelConfig {
   int64_t context_length = 0;  // the context the model was trained for
   float norm_eps = 1e-5f;
   float rope_freq_base = 10000.0f;
-  bool rope_neox = false;      // rotate (i, i + n_rot/2) pairs instead of adjacent ones
+  bool rope_neox = false;  // rotate (i, i + n_rot/2) pairs instead of adjacent ones
   bool tied_embeddings = false;
 
   int64_t n_params() const;

@@ -18,7 +18,7 @@ struct SamplerOptions {
   float min_p = 0.05f;          // drop tokens below min_p x the top probability; 0 keeps all
   float repeat_penalty = 1.0f;  // > 1 discourages tokens among the last repeat_last_n
   int repeat_last_n = 64;
-  uint64_t seed = 0xFFFFFFFF;   // kRandomSeed picks a seed from the system
+  uint64_t seed = 0xFFFFFFFF;  // kRandomSeed picks a seed from the system
 
   static constexpr uint64_t kRandomSeed = 0xFFFFFFFF;
 };

@@ -3,10 +3,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 #include <limits>
 #include <unordered_set>
 
@@ -159,8 +159,8 @@ class Parser {
         fail(fmt::format("tensor '{}' offset {} is not aligned to {}", t.name, t.offset, alignment));
       }
       if (t.offset > data_size || t.bytes > data_size - t.offset) {
-        fail(fmt::format("tensor '{}' data [{}, +{}) lies past the end of the file (data section is {} bytes)",
-                         t.name, t.offset, t.bytes, data_size));
+        fail(fmt::format("tensor '{}' data [{}, +{}) lies past the end of the file (data section is {} bytes)", t.name,
+                         t.offset, t.bytes, data_size));
       }
     }
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return raw[a].offset < raw[b].offset; });
@@ -194,8 +194,8 @@ class Parser {
 
   void need(size_t n, std::string_view what) const {
     if (n > remaining()) {
-      fail(fmt::format("truncated file: {} needs {} bytes at offset {} but only {} remain", what, n, pos_,
-                       remaining()));
+      fail(
+          fmt::format("truncated file: {} needs {} bytes at offset {} but only {} remain", what, n, pos_, remaining()));
     }
   }
 
@@ -226,11 +226,24 @@ class Parser {
 
   static size_t min_encoded_size(ValueType t) {
     switch (t) {
-      case ValueType::U8: case ValueType::I8: case ValueType::Bool: return 1;
-      case ValueType::U16: case ValueType::I16: return 2;
-      case ValueType::U32: case ValueType::I32: case ValueType::F32: return 4;
-      case ValueType::U64: case ValueType::I64: case ValueType::F64: case ValueType::String: return 8;
-      case ValueType::Array: return 12;
+      case ValueType::U8:
+      case ValueType::I8:
+      case ValueType::Bool:
+        return 1;
+      case ValueType::U16:
+      case ValueType::I16:
+        return 2;
+      case ValueType::U32:
+      case ValueType::I32:
+      case ValueType::F32:
+        return 4;
+      case ValueType::U64:
+      case ValueType::I64:
+      case ValueType::F64:
+      case ValueType::String:
+        return 8;
+      case ValueType::Array:
+        return 12;
     }
     return 1;
   }
@@ -242,22 +255,33 @@ class Parser {
 
   Value read_value(ValueType type, const std::string& key, int depth) {
     switch (type) {
-      case ValueType::U8: return make<uint8_t>(read<uint8_t>(key));
-      case ValueType::I8: return make<int8_t>(read<int8_t>(key));
-      case ValueType::U16: return make<uint16_t>(read<uint16_t>(key));
-      case ValueType::I16: return make<int16_t>(read<int16_t>(key));
-      case ValueType::U32: return make<uint32_t>(read<uint32_t>(key));
-      case ValueType::I32: return make<int32_t>(read<int32_t>(key));
-      case ValueType::F32: return make<float>(read<float>(key));
-      case ValueType::U64: return make<uint64_t>(read<uint64_t>(key));
-      case ValueType::I64: return make<int64_t>(read<int64_t>(key));
-      case ValueType::F64: return make<double>(read<double>(key));
+      case ValueType::U8:
+        return make<uint8_t>(read<uint8_t>(key));
+      case ValueType::I8:
+        return make<int8_t>(read<int8_t>(key));
+      case ValueType::U16:
+        return make<uint16_t>(read<uint16_t>(key));
+      case ValueType::I16:
+        return make<int16_t>(read<int16_t>(key));
+      case ValueType::U32:
+        return make<uint32_t>(read<uint32_t>(key));
+      case ValueType::I32:
+        return make<int32_t>(read<int32_t>(key));
+      case ValueType::F32:
+        return make<float>(read<float>(key));
+      case ValueType::U64:
+        return make<uint64_t>(read<uint64_t>(key));
+      case ValueType::I64:
+        return make<int64_t>(read<int64_t>(key));
+      case ValueType::F64:
+        return make<double>(read<double>(key));
       case ValueType::Bool: {
         const uint8_t b = read<uint8_t>(key);
         if (b > 1) fail(fmt::format("key '{}': boolean byte {} is neither 0 nor 1", key, b));
         return make<bool>(b == 1);
       }
-      case ValueType::String: return make<std::string>(read_string(key));
+      case ValueType::String:
+        return make<std::string>(read_string(key));
       case ValueType::Array: {
         if (depth >= kMaxArrayDepth) fail(fmt::format("key '{}': arrays nested deeper than {}", key, kMaxArrayDepth));
         Array array;
@@ -292,7 +316,9 @@ File::File(File&&) noexcept = default;
 File& File::operator=(File&&) noexcept = default;
 File::~File() = default;
 
-size_t File::file_size() const { return mapping_ ? mapping_->size() : 0; }
+size_t File::file_size() const {
+  return mapping_ ? mapping_->size() : 0;
+}
 
 const Value* File::find(std::string_view key) const {
   for (const auto& kv : metadata_) {

@@ -1,5 +1,5 @@
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 #include <limits>
 
 #include "ullm/error.hpp"
@@ -8,7 +8,7 @@
 namespace ullm::gguf {
 
 std::string_view value_type_name(ValueType type) {
-  static constexpr std::string_view kNames[] = {"u8",  "i8",   "u16",    "i16",   "u32", "i32", "f32",
+  static constexpr std::string_view kNames[] = {"u8",   "i8",     "u16",   "i16", "u32", "i32", "f32",
                                                 "bool", "string", "array", "u64", "i64", "f64"};
   const auto i = static_cast<size_t>(type);
   return i < std::size(kNames) ? kNames[i] : "unknown";
@@ -16,8 +16,14 @@ std::string_view value_type_name(ValueType type) {
 
 bool Value::is_integer() const {
   switch (type()) {
-    case ValueType::U8: case ValueType::I8: case ValueType::U16: case ValueType::I16:
-    case ValueType::U32: case ValueType::I32: case ValueType::U64: case ValueType::I64:
+    case ValueType::U8:
+    case ValueType::I8:
+    case ValueType::U16:
+    case ValueType::I16:
+    case ValueType::U32:
+    case ValueType::I32:
+    case ValueType::U64:
+    case ValueType::I64:
       return true;
     default:
       return false;
@@ -40,8 +46,8 @@ int64_t Value::as_int(std::string_view key) const {
         } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
           return static_cast<int64_t>(v);
         } else {
-          throw FormatError(fmt::format("metadata key '{}' should be an integer but is {}", key,
-                                        value_type_name(type())));
+          throw FormatError(
+              fmt::format("metadata key '{}' should be an integer but is {}", key, value_type_name(type())));
         }
       },
       storage);

@@ -1,5 +1,5 @@
-#include <cstring>
 #include <fmt/format.h>
+#include <cstring>
 #include <fstream>
 
 #include "ullm/error.hpp"
@@ -77,8 +77,8 @@ void Writer::add_tensor(std::string name, DType dtype, std::span<const int64_t> 
   int64_t elements = 1;
   for (int64_t d : shape) elements *= d;
   if (shape[0] % info.block_size != 0) {
-    throw InvalidArgument(fmt::format("tensor '{}': row length {} is not a multiple of {}", name, shape[0],
-                                      info.block_size));
+    throw InvalidArgument(
+        fmt::format("tensor '{}': row length {} is not a multiple of {}", name, shape[0], info.block_size));
   }
   const size_t expected = static_cast<size_t>(elements / info.block_size) * info.block_bytes;
   if (data.size() != expected) {

@@ -1,7 +1,7 @@
 // Hyper-parameters from GGUF metadata, per architecture. Each architecture is
 // a small entry in a table, not a copy of the forward pass.
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 #include <optional>
 
 #include "model/model_data.hpp"

@@ -50,7 +50,8 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
   const int64_t p0 = s.position;
   const bool f16_cache = s.options.kv_type == KvType::F16;
   const auto rope_style = c.rope_neox ? kernels::RopeStyle::Neox : kernels::RopeStyle::Adjacent;
-  const kernels::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, 1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+  const kernels::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim,
+                                      1.0f / std::sqrt(static_cast<float>(c.head_dim))};
 
   grow(s.x, T * E);
   grow(s.xn, T * E);
@@ -116,7 +117,8 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
   }
 
-  for (int64_t t = 0; t < rows; ++t) kernels::rms_norm(&s.x[t * E], model.output_norm.data(), E, c.norm_eps, &s.xn[t * E]);
+  for (int64_t t = 0; t < rows; ++t)
+    kernels::rms_norm(&s.x[t * E], model.output_norm.data(), E, c.norm_eps, &s.xn[t * E]);
   grow(s.logits, rows * c.n_vocab);
   project({{model.output, s.logits.data()}}, s.xn.data(), rows, s.activations);
 }

@@ -59,7 +59,8 @@ Model Model::load(const std::filesystem::path& path, const LoadOptions&) {
   gguf::File file = gguf::File::open(path);
   ModelConfig config = read_config(file);
   Tokenizer tokenizer = Tokenizer::from_gguf(file);
-  auto data = std::make_shared<Data>(Data{std::move(file), std::move(config), std::move(tokenizer), nullptr, {}, nullptr, {}});
+  auto data =
+      std::make_shared<Data>(Data{std::move(file), std::move(config), std::move(tokenizer), nullptr, {}, nullptr, {}});
   Data& m = *data;
   ModelConfig& c = m.config;
   c.n_vocab = m.tokenizer.vocab_size();
@@ -90,8 +91,14 @@ Model Model::load(const std::filesystem::path& path, const LoadOptions&) {
   return Model(std::move(data));
 }
 
-const ModelConfig& Model::config() const { return data_->config; }
-const Tokenizer& Model::tokenizer() const { return data_->tokenizer; }
-const gguf::File& Model::file() const { return data_->file; }
+const ModelConfig& Model::config() const {
+  return data_->config;
+}
+const Tokenizer& Model::tokenizer() const {
+  return data_->tokenizer;
+}
+const gguf::File& Model::file() const {
+  return data_->file;
+}
 
 }  // namespace ullm

@@ -1,5 +1,5 @@
-#include <chrono>
 #include <fmt/format.h>
+#include <chrono>
 
 #include "ullm/error.hpp"
 #include "ullm/generate.hpp"

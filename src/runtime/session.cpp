@@ -32,8 +32,12 @@ Session::Session(Session&&) noexcept = default;
 Session& Session::operator=(Session&&) noexcept = default;
 Session::~Session() = default;
 
-std::span<const float> Session::eval(std::span<const Token> tokens) { return run(tokens, false); }
-std::span<const float> Session::eval_all(std::span<const Token> tokens) { return run(tokens, true); }
+std::span<const float> Session::eval(std::span<const Token> tokens) {
+  return run(tokens, false);
+}
+std::span<const float> Session::eval_all(std::span<const Token> tokens) {
+  return run(tokens, true);
+}
 
 std::span<const float> Session::run(std::span<const Token> tokens, bool all_logits) {
   State& s = *state_;
@@ -46,8 +50,8 @@ std::span<const float> Session::run(std::span<const Token> tokens, bool all_logi
   }
   const auto n = static_cast<int64_t>(tokens.size());
   if (n > s.context_length - s.position) {
-    throw ContextOverflow(fmt::format("{} tokens do not fit: context holds {}, {} in use, {} free", n,
-                                      s.context_length, s.position, s.context_length - s.position));
+    throw ContextOverflow(fmt::format("{} tokens do not fit: context holds {}, {} in use, {} free", n, s.context_length,
+                                      s.position, s.context_length - s.position));
   }
   forward(s.model.data(), s, tokens, all_logits);
   s.position += n;
@@ -55,9 +59,15 @@ std::span<const float> Session::run(std::span<const Token> tokens, bool all_logi
   return {s.logits.data(), static_cast<size_t>(rows * c.n_vocab)};
 }
 
-int64_t Session::position() const { return state_->position; }
-int64_t Session::context_length() const { return state_->context_length; }
-const Model& Session::model() const { return state_->model; }
+int64_t Session::position() const {
+  return state_->position;
+}
+int64_t Session::context_length() const {
+  return state_->context_length;
+}
+const Model& Session::model() const {
+  return state_->model;
+}
 
 void Session::rewind(int64_t n) {
   if (n < 0 || n > state_->position) {

@@ -14,9 +14,12 @@ size_t complete_prefix(const std::string& s) {
     const auto c = static_cast<unsigned char>(s[n - back]);
     if ((c & 0xc0) == 0x80) continue;  // continuation byte: keep looking for the lead
     size_t need = 1;
-    if ((c & 0xe0) == 0xc0) need = 2;
-    else if ((c & 0xf0) == 0xe0) need = 3;
-    else if ((c & 0xf8) == 0xf0) need = 4;
+    if ((c & 0xe0) == 0xc0)
+      need = 2;
+    else if ((c & 0xf0) == 0xe0)
+      need = 3;
+    else if ((c & 0xf8) == 0xf0)
+      need = 4;
     return need > back ? n - back : n;
   }
   return n;
@@ -35,6 +38,8 @@ std::string StreamingDecoder::push(Token token) {
   return out;
 }
 
-std::string StreamingDecoder::finish() { return std::exchange(pending_, {}); }
+std::string StreamingDecoder::finish() {
+  return std::exchange(pending_, {});
+}
 
 }  // namespace ullm

@@ -1,5 +1,5 @@
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "tokenizer/vocab.hpp"
 #include "ullm/error.hpp"
@@ -50,10 +50,14 @@ int parse_byte_token(std::string_view s) {
   int v = 0;
   for (char c : s.substr(3, 2)) {
     v <<= 4;
-    if (c >= '0' && c <= '9') v |= c - '0';
-    else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-    else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-    else return -1;
+    if (c >= '0' && c <= '9')
+      v |= c - '0';
+    else if (c >= 'A' && c <= 'F')
+      v |= c - 'A' + 10;
+    else if (c >= 'a' && c <= 'f')
+      v |= c - 'a' + 10;
+    else
+      return -1;
   }
   return v;
 }
@@ -74,8 +78,8 @@ Token checked_id(const gguf::File& f, std::string_view key, Token fallback, int3
   if (!id) return fallback < n_vocab ? fallback : -1;
   if (*id == -1) return -1;  // some converters write -1 for "none"
   if (*id < 0 || *id >= n_vocab) {
-    throw FormatError(fmt::format("{}: {} = {} is outside the vocabulary of {} tokens", f.path().string(), key, *id,
-                                  n_vocab));
+    throw FormatError(
+        fmt::format("{}: {} = {} is outside the vocabulary of {} tokens", f.path().string(), key, *id, n_vocab));
   }
   return static_cast<Token>(*id);
 }
@@ -184,21 +188,20 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& file) {
   auto impl = std::make_shared<Impl>();
   impl->model = model->as_string("tokenizer.ggml.model");
   if (impl->model != "llama") {
-    throw UnsupportedError(fmt::format("{}: tokenizer model '{}' is not supported (supported: llama)",
-                                       file.path().string(), impl->model));
+    throw UnsupportedError(
+        fmt::format("{}: tokenizer model '{}' is not supported (supported: llama)", file.path().string(), impl->model));
   }
   impl->vocab = load_vocab(file);
   const Vocab& v = impl->vocab;
   for (Token t : {v.eos, v.eot}) {
     if (t >= 0) impl->end_of_generation.push_back(t);
   }
-  static constexpr std::string_view kEndTexts[] = {"<|eot_id|>", "<|im_end|>",    "<|end|>",
+  static constexpr std::string_view kEndTexts[] = {"<|eot_id|>",    "<|im_end|>",    "<|end|>",
                                                    "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>"};
   for (std::string_view s : kEndTexts) {
     const Token t = v.find(s);
     if (t >= 0 && v.type[t] == TokenType::Control &&
-        std::find(impl->end_of_generation.begin(), impl->end_of_generation.end(), t) ==
-            impl->end_of_generation.end()) {
+        std::find(impl->end_of_generation.begin(), impl->end_of_generation.end(), t) == impl->end_of_generation.end()) {
       impl->end_of_generation.push_back(t);
     }
   }
@@ -263,11 +266,21 @@ std::string Tokenizer::decode(std::span<const Token> tokens, const DecodeOptions
   return out;
 }
 
-int32_t Tokenizer::vocab_size() const { return impl_->vocab.size(); }
-Token Tokenizer::bos() const { return impl_->vocab.bos; }
-Token Tokenizer::eos() const { return impl_->vocab.eos; }
-bool Tokenizer::adds_bos() const { return impl_->vocab.add_bos && impl_->vocab.bos >= 0; }
-std::string_view Tokenizer::model_name() const { return impl_->model; }
+int32_t Tokenizer::vocab_size() const {
+  return impl_->vocab.size();
+}
+Token Tokenizer::bos() const {
+  return impl_->vocab.bos;
+}
+Token Tokenizer::eos() const {
+  return impl_->vocab.eos;
+}
+bool Tokenizer::adds_bos() const {
+  return impl_->vocab.add_bos && impl_->vocab.bos >= 0;
+}
+std::string_view Tokenizer::model_name() const {
+  return impl_->model;
+}
 
 bool Tokenizer::is_end_of_generation(Token token) const {
   const auto& e = impl_->end_of_generation;

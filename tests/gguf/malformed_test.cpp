@@ -39,7 +39,9 @@ GgufBuilder one_tensor_file(uint64_t offset = 0, std::vector<uint64_t> dims = {3
   return b;
 }
 
-TEST(MalformedGguf, EmptyFile) { expect_error<FormatError>({}, "empty file"); }
+TEST(MalformedGguf, EmptyFile) {
+  expect_error<FormatError>({}, "empty file");
+}
 
 TEST(MalformedGguf, WrongMagic) {
   GgufBuilder b;
@@ -87,7 +89,7 @@ TEST(MalformedGguf, BadValues) {
   expect_error<FormatError>(array.bytes(), "arr");
   GgufBuilder deep;
   deep.header(0, 1).str("deep");
-  deep.u32(9);  // an array ...
+  deep.u32(9);                                      // an array ...
   for (int i = 0; i < 20; ++i) deep.u32(9).u64(1);  // ... of one array of one array ...
   expect_error<FormatError>(deep.bytes(), "nested");
   GgufBuilder align;
@@ -109,7 +111,7 @@ TEST(MalformedGguf, UnknownTensorType) {
 }
 
 TEST(MalformedGguf, TensorDataOutOfBounds) {
-  expect_error<FormatError>(one_tensor_file(0).zeros(64).bytes(), "past the end");        // truncated data
+  expect_error<FormatError>(one_tensor_file(0).zeros(64).bytes(), "past the end");  // truncated data
   expect_error<FormatError>(one_tensor_file(1ull << 40).zeros(128).bytes(), "past the end");
   expect_error<FormatError>(one_tensor_file(~0ull & ~31ull).zeros(128).bytes(), "past the end");
   expect_error<FormatError>(one_tensor_file(4).zeros(256).bytes(), "not aligned");

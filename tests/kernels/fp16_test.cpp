@@ -37,7 +37,9 @@ TEST(Fp16, KnownValues) {
   EXPECT_EQ(bf16_to_f32(0x3f80), 1.0f);
 }
 
-__attribute__((target("f16c"))) uint16_t hardware_f16(float f) { return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
+__attribute__((target("f16c"))) uint16_t hardware_f16(float f) {
+  return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+}
 
 TEST(Fp16, MatchesHardwareConversion) {
   if (!__builtin_cpu_supports("f16c")) GTEST_SKIP() << "this CPU has no F16C";

@@ -29,7 +29,8 @@ TEST(RmsNorm, MatchesFormula) {
     double ss = 0;
     for (float v : x) ss += static_cast<double>(v) * v;
     const double scale = 1.0 / std::sqrt(ss / static_cast<double>(n) + 1e-5);
-    for (size_t i = 0; i < n; ++i) EXPECT_NEAR(out[i], x[i] * scale * w[i], 1e-5 * std::fabs(x[i] * scale * w[i]) + 1e-6);
+    for (size_t i = 0; i < n; ++i)
+      EXPECT_NEAR(out[i], x[i] * scale * w[i], 1e-5 * std::fabs(x[i] * scale * w[i]) + 1e-6);
   }
 }
 
@@ -78,7 +79,8 @@ std::vector<double> reference_attention(const AttentionShape& s, const std::vect
     double max = -1e300;
     for (int64_t j = begin; j < end; ++j) {
       double dot = 0;
-      for (int64_t i = 0; i < s.head_dim; ++i) dot += static_cast<double>(q[h * s.head_dim + i]) * k[j * row + kvh * s.head_dim + i];
+      for (int64_t i = 0; i < s.head_dim; ++i)
+        dot += static_cast<double>(q[h * s.head_dim + i]) * k[j * row + kvh * s.head_dim + i];
       p.push_back(dot * s.scale);
       max = std::max(max, p.back());
     }

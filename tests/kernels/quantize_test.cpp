@@ -108,7 +108,8 @@ TEST_P(FormatTest, DotMatchesDequantizedDot) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, FormatTest,
                          ::testing::Values(FormatCase{DType::F32, 0.0f}, FormatCase{DType::F16, 1.0f / 1024},
-                                           FormatCase{DType::BF16, 1.0f / 128}, FormatCase{DType::Q8_0, 0.5f / 127 + 1e-3f},
+                                           FormatCase{DType::BF16, 1.0f / 128},
+                                           FormatCase{DType::Q8_0, 0.5f / 127 + 1e-3f},
                                            FormatCase{DType::Q4_0, 1.0f / 8 + 1e-3f}),
                          [](const auto& info) { return std::string(dtype_name(info.param.type)); });
 

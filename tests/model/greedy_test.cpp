@@ -82,8 +82,10 @@ TEST_P(GreedyTest, MatchesLlamaCpp) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stories260K, GreedyTest,
-                         ::testing::Values(GreedyCase{"f32", 0.01f, 0.01f, 0.002f}, GreedyCase{"f16", 0.01f, 0.03f, 0.005f},
-                                           GreedyCase{"q8_0", 0.1f, 0.3f, 0.05f}, GreedyCase{"q4_0", 0.1f, 0.3f, 0.05f}),
+                         ::testing::Values(GreedyCase{"f32", 0.01f, 0.01f, 0.002f},
+                                           GreedyCase{"f16", 0.01f, 0.03f, 0.005f},
+                                           GreedyCase{"q8_0", 0.1f, 0.3f, 0.05f},
+                                           GreedyCase{"q4_0", 0.1f, 0.3f, 0.05f}),
                          [](const auto& info) { return info.param.type; });
 
 }  // namespace

@@ -88,7 +88,7 @@ TEST(Sampler, SameSeedSameTokens) {
 TEST(Sampler, RepeatPenaltyDemotesRecentTokens) {
   Sampler s({.temperature = 0, .repeat_penalty = 2.0f, .repeat_last_n = 2});
   const std::vector<float> logits{3.0f, 2.0f, -1.0f};
-  EXPECT_EQ(s.sample(logits, std::vector<Token>{0}), 1);         // 3/2 < 2
+  EXPECT_EQ(s.sample(logits, std::vector<Token>{0}), 1);        // 3/2 < 2
   EXPECT_EQ(s.sample(logits, std::vector<Token>{0, 5, 9}), 0);  // token 0 is outside the last 2
 }
 

@@ -118,8 +118,12 @@ void check_vocab_vectors(const std::string& name) {
   EXPECT_GT(count, 10u);
 }
 
-TEST(SpmVocabVectors, LlamaSpm) { check_vocab_vectors("ggml-vocab-llama-spm"); }
-TEST(SpmVocabVectors, Phi3) { check_vocab_vectors("ggml-vocab-phi-3"); }
+TEST(SpmVocabVectors, LlamaSpm) {
+  check_vocab_vectors("ggml-vocab-llama-spm");
+}
+TEST(SpmVocabVectors, Phi3) {
+  check_vocab_vectors("ggml-vocab-phi-3");
+}
 
 TEST(TokenizerErrors, UnknownModelIsUnsupported) {
   gguf::Writer w;
