@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   args.option({"-f", "--file"}, &prompt_file, "PATH", "read the prompt from a file");
   args.option({"-n", "--n-predict"}, &n_predict, "N", "tokens to generate, -1 for no limit (default: 128)");
   args.option({"-t", "--threads"}, &threads, "N", "threads (default: 1)");
-  args.option({"-c", "--ctx-size"}, &ctx, "N", "context length, 0 for the model's (default: 0)");
+  args.option({"-c", "--ctx-size"}, &ctx, "N", "context length; 0: the model's trained context, at most 4096 (default: 0)");
   args.option({"--temp"}, &temp, "T", "temperature, 0 for greedy (default: 0.8)");
   args.option({"--top-k"}, &top_k, "K", "top-k sampling, 0 to disable (default: 40)");
   args.option({"--top-p"}, &top_p, "P", "top-p sampling, 1 to disable (default: 0.95)");

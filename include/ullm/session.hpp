@@ -15,16 +15,20 @@ enum class KvType {
   F32,
 };
 
+inline constexpr int64_t kDefaultContextCap = 4096;
+
 struct SessionOptions {
-  int64_t context_length = 0;  // 0: the model's trained context length
+  // 0: the model's trained context length, capped at kDefaultContextCap.
+  int64_t context_length = 0;
   int threads = 1;             // worker threads (the scalar kernels use one)
   KvType kv_type = KvType::F16;
 };
 
 class Session {
  public:
-  // Throws InvalidArgument for a non-positive thread count or a context
-  // length outside [1, the model's context length].
+  // Throws InvalidArgument for a non-positive thread count, a context length
+  // outside [1, the model's context length], or a KV cache larger than the
+  // machine's physical memory.
   explicit Session(const Model& model, const SessionOptions& options = {});
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;

@@ -1,4 +1,7 @@
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include "model/model_data.hpp"
 #include "runtime/session_state.hpp"
@@ -9,10 +12,19 @@ namespace ullm {
 Session::Session(const Model& model, const SessionOptions& options) : state_(std::make_unique<State>(model)) {
   const ModelConfig& c = model.config();
   if (options.threads < 1) throw InvalidArgument(fmt::format("threads must be at least 1, got {}", options.threads));
-  const int64_t ctx = options.context_length == 0 ? c.context_length : options.context_length;
+  const int64_t ctx =
+      options.context_length == 0 ? std::min(c.context_length, kDefaultContextCap) : options.context_length;
   if (ctx < 1 || ctx > c.context_length) {
     throw InvalidArgument(fmt::format("context length {} is outside [1, {}] (the model's trained context)",
                                       options.context_length, c.context_length));
+  }
+  const auto kv_bytes = static_cast<double>(ctx) * static_cast<double>(c.n_layer * c.n_head_kv * c.head_dim) * 2.0 *
+                        (options.kv_type == KvType::F16 ? 2.0 : 4.0);
+  const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  if (memory > 0 && kv_bytes > memory) {
+    throw InvalidArgument(fmt::format("a KV cache for {} positions needs {:.1f} GiB, more than this machine's {:.1f} GiB; "
+                                      "ask for a shorter context",
+                                      ctx, kv_bytes / (1 << 30), memory / (1 << 30)));
   }
   State& s = *state_;
   s.options = options;

@@ -1,0 +1,112 @@
+// Loading models of other shapes, and models broken in one way each.
+#include <gtest/gtest.h>
+
+#include "support/test_support.hpp"
+#include "support/tiny_model.hpp"
+#include "ullm/ullm.hpp"
+
+namespace ullm {
+namespace {
+
+using test::TinyModelSpec;
+using test::write_tiny_model;
+
+template <typename E>
+void expect_load_error(const std::string& name, const TinyModelSpec& spec, const std::string& needle) {
+  const auto path = write_tiny_model(name, spec);
+  try {
+    Model::load(path);
+    FAIL() << "loaded; expected an error mentioning '" << needle << "'";
+  } catch (const E& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(ModelLoad, TinyModelsOfEveryWeightTypeRun) {
+  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+    TinyModelSpec spec;
+    spec.weight_type = type;
+    const Model model = Model::load(write_tiny_model(std::string(dtype_name(type)) + ".gguf", spec));
+    EXPECT_EQ(model.config().n_vocab, 268);
+    Session s(model);
+    const auto ids = model.tokenizer().encode("the tea");
+    const auto logits = s.eval(ids);
+    ASSERT_EQ(logits.size(), 268u);
+    for (float l : logits) ASSERT_TRUE(std::isfinite(l));
+  }
+}
+
+TEST(ModelLoad, TiedAndSeparateHeadsAgree) {
+  TinyModelSpec spec;
+  spec.tied = true;
+  const auto tied_path = write_tiny_model("tied.gguf", spec);
+  // The same file with output.weight written out as a copy of token_embd.
+  const gguf::File tied_file = gguf::File::open(tied_path);
+  gguf::Writer w;
+  for (const auto& kv : tied_file.metadata()) w.set(kv.key, kv.value);
+  for (const auto& t : tied_file.tensors()) {
+    const std::vector<int64_t> shape(t.shape.begin(), t.shape.begin() + t.n_dims);
+    w.add_tensor(std::string(t.name), t.dtype, shape, {t.data, t.bytes});
+    if (t.name == "token_embd.weight") w.add_tensor("output.weight", t.dtype, shape, {t.data, t.bytes});
+  }
+  const auto separate_path = test::temp_file("separate.gguf");
+  w.write(separate_path);
+
+  const Model tied = Model::load(tied_path);
+  const Model separate = Model::load(separate_path);
+  EXPECT_TRUE(tied.config().tied_embeddings);
+  EXPECT_FALSE(separate.config().tied_embeddings);
+  Session a(tied), b(separate);
+  const std::vector<Token> ids{1, 260, 265, 3};
+  const auto la = a.eval(ids);
+  const std::vector<float> first(la.begin(), la.end());
+  const auto lb = b.eval(ids);
+  EXPECT_EQ(first, std::vector<float>(lb.begin(), lb.end()));
+}
+
+TEST(ModelLoad, BrokenModelsAreClearErrors) {
+  TinyModelSpec missing;
+  missing.edit_tensor = [](std::string& name, DType&, std::vector<int64_t>&) { return name != "blk.1.ffn_up.weight"; };
+  expect_load_error<FormatError>("missing.gguf", missing, "missing tensor 'blk.1.ffn_up.weight'");
+
+  TinyModelSpec shape;
+  shape.edit_tensor = [](std::string& name, DType&, std::vector<int64_t>& dims) {
+    if (name == "blk.0.attn_k.weight") dims[1] = 32;
+    return true;
+  };
+  expect_load_error<FormatError>("shape.gguf", shape, "'blk.0.attn_k.weight' has shape [32, 32], expected [32, 16]");
+
+  TinyModelSpec ktype;
+  ktype.n_embd = 256;
+  ktype.n_ff = 256;
+  ktype.edit_tensor = [](std::string& name, DType& type, std::vector<int64_t>&) {
+    if (name == "blk.0.ffn_gate.weight") type = DType::Q4_K;
+    return true;
+  };
+  expect_load_error<UnsupportedError>("q4k.gguf", ktype, "'blk.0.ffn_gate.weight' has type Q4_K");
+
+  TinyModelSpec heads;
+  heads.n_head_kv = 3;
+  expect_load_error<FormatError>("heads.gguf", heads, "not a multiple of head_count_kv 3");
+
+  TinyModelSpec bos;
+  bos.edit_metadata = [](gguf::Writer& w) {
+    w.set("tokenizer.ggml.bos_token_id", gguf::Value{gguf::Value::Storage(std::in_place_type<uint32_t>, 9999)});
+  };
+  expect_load_error<FormatError>("bos.gguf", bos, "bos_token_id = 9999");
+
+  TinyModelSpec type_of_key;
+  type_of_key.edit_metadata = [](gguf::Writer& w) {
+    w.set("llama.block_count", gguf::Value{gguf::Value::Storage(std::in_place_type<std::string>, "two")});
+  };
+  expect_load_error<FormatError>("keytype.gguf", type_of_key, "'llama.block_count' should be an integer");
+
+  TinyModelSpec eps;
+  eps.edit_metadata = [](gguf::Writer& w) {
+    w.set("llama.attention.layer_norm_rms_epsilon", gguf::Value{gguf::Value::Storage(std::in_place_type<float>, NAN)});
+  };
+  expect_load_error<FormatError>("eps.gguf", eps, "layer_norm_rms_epsilon");
+}
+
+}  // namespace
+}  // namespace ullm
