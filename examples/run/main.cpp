@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
       return true;
     });
     if (!ids) fmt::print("\n");
+    std::fflush(stdout);
     if (!quiet) {
       const auto rate = [](size_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0.0; };
       fmt::print(stderr, "prompt: {} tokens in {:.1f} ms ({:.1f} tok/s)\n", r.prompt_tokens.size(),
