@@ -31,6 +31,7 @@ BENCHMARK(BM_MemoryRead)->Arg(256 << 20)->Unit(benchmark::kMillisecond);
 
 // Matrix x vector (one token) with weights of each type: bytes/s of weights.
 void BM_MatVec(benchmark::State& state, DType type) {
+  const auto& table = ullm::kernels::select_kernel_table();
   const int64_t rows = state.range(0), k = state.range(1);
   std::mt19937 rng(1);
   std::normal_distribution<float> dist;
@@ -44,7 +45,7 @@ void BM_MatVec(benchmark::State& state, DType type) {
   ullm::kernels::PreparedActivations act;
   for (auto _ : state) {
     act.prepare(type, x.data(), 1, k);
-    ullm::kernels::matmul(view, act, y.data());
+    ullm::kernels::matmul(table, view, act, y.data());
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w.size()));

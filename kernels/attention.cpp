@@ -1,19 +1,20 @@
 #include "kernels/attention.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
-#include <vector>
 
 #include "kernels/fp16.hpp"
 
 namespace ullm::kernels {
 
 void attend_f32_cache(const AttentionShape& shape, const float* q, const float* k_cache, const float* v_cache,
-                      int64_t kv_begin, int64_t kv_end, float* scores, float* out) {
+                      int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end, float* scores,
+                      float* out) {
   const int64_t d = shape.head_dim;
   const int64_t kv_row = shape.n_head_kv * d;
   const int64_t group = shape.n_head / shape.n_head_kv;
-  for (int64_t h = 0; h < shape.n_head; ++h) {
+  for (int64_t h = head_begin; h < head_end; ++h) {
     const float* qh = q + h * d;
     const int64_t kv_off = (h / group) * d;
     float max = -std::numeric_limits<float>::infinity();
@@ -41,16 +42,16 @@ void attend_f32_cache(const AttentionShape& shape, const float* q, const float* 
 }
 
 void attend_f16_cache(const AttentionShape& shape, const float* q, const uint16_t* k_cache, const uint16_t* v_cache,
-                      int64_t kv_begin, int64_t kv_end, float* out) {
+                      int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end, float* out) {
   const int64_t d = shape.head_dim;
   const int64_t kv_row = shape.n_head_kv * d;
   const int64_t group = shape.n_head / shape.n_head_kv;
-  std::vector<float> q16(static_cast<size_t>(d));
-  std::vector<uint16_t> acc(static_cast<size_t>(d));
-  for (int64_t h = 0; h < shape.n_head; ++h) {
+  float q16[kMaxHeadDim];
+  uint16_t acc[kMaxHeadDim];
+  for (int64_t h = head_begin; h < head_end; ++h) {
     const int64_t kv_off = (h / group) * d;
     for (int64_t i = 0; i < d; ++i) q16[i] = round_to_f16(q[h * d + i]);
-    std::fill(acc.begin(), acc.end(), uint16_t{0});
+    std::fill(acc, acc + d, uint16_t{0});
     float running_sum = 0.0f;
     float running_max = -std::numeric_limits<float>::infinity();
     for (int64_t j = kv_begin; j < kv_end; ++j) {
@@ -64,7 +65,7 @@ void attend_f16_cache(const AttentionShape& shape, const float* q, const uint16_
       if (s > running_max) {
         rescale = std::exp(running_max - s);
         running_max = s;
-        for (auto& a : acc) a = f32_to_f16(f16_to_f32(a) * rescale);
+        for (int64_t i = 0; i < d; ++i) acc[i] = f32_to_f16(f16_to_f32(acc[i]) * rescale);
       } else {
         weight = std::exp(s - running_max);
       }

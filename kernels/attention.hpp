@@ -13,18 +13,22 @@ struct AttentionShape {
   float scale;  // applied to q.k before the softmax
 };
 
-// Cache rows hold one position each: n_head_kv * head_dim values.
-// The query sees cache positions [kv_begin, kv_end); out gets n_head * head_dim floats.
+inline constexpr int64_t kMaxHeadDim = 1024;
+
+// Cache rows hold one position each: n_head_kv * head_dim values. The query
+// sees cache positions [kv_begin, kv_end); query heads [head_begin, head_end)
+// are computed into their slots of `out` (n_head * head_dim floats).
 
 // F32 cache: exact softmax over all scores (ggml's attention without flash
 // attention, the sum of exponentials in double). `scores` needs kv_end floats.
 void attend_f32_cache(const AttentionShape& shape, const float* q, const float* k_cache, const float* v_cache,
-                      int64_t kv_begin, int64_t kv_end, float* scores, float* out);
+                      int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end, float* scores,
+                      float* out);
 
 // F16 cache: the query is rounded to f16 and the softmax runs online with the
 // weighted value sum kept in f16, reproducing ggml's CPU flash attention
 // (llama.cpp's default setting) so results agree with it closely.
 void attend_f16_cache(const AttentionShape& shape, const float* q, const uint16_t* k_cache, const uint16_t* v_cache,
-                      int64_t kv_begin, int64_t kv_end, float* out);
+                      int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end, float* out);
 
 }  // namespace ullm::kernels

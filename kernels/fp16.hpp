@@ -7,7 +7,11 @@
 
 namespace ullm::kernels {
 
-inline float f16_to_f32(uint16_t h) {
+// Internal linkage on purpose: the per-target kernel files include this header
+// under different instruction-set flags, and an inline function with external
+// linkage could be merged across them, running AVX-512 code on any CPU.
+
+static inline float f16_to_f32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
   const uint32_t exponent = (h >> 10) & 0x1f;
   const uint32_t mantissa = h & 0x3ff;
@@ -20,7 +24,7 @@ inline float f16_to_f32(uint16_t h) {
   return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (mantissa << 13));
 }
 
-inline uint16_t f32_to_f16(float f) {
+static inline uint16_t f32_to_f16(float f) {
   const uint32_t x = std::bit_cast<uint32_t>(f);
   const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000);
   const uint32_t a = x & 0x7fffffff;
@@ -43,18 +47,18 @@ inline uint16_t f32_to_f16(float f) {
   return sign | static_cast<uint16_t>(r);
 }
 
-inline float bf16_to_f32(uint16_t h) {
+static inline float bf16_to_f32(uint16_t h) {
   return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
 }
 
-inline uint16_t f32_to_bf16(float f) {
+static inline uint16_t f32_to_bf16(float f) {
   const uint32_t x = std::bit_cast<uint32_t>(f);
   if ((x & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((x >> 16) | 0x40);  // quiet NaN
   return static_cast<uint16_t>((x + 0x7fff + ((x >> 16) & 1)) >> 16);
 }
 
 // Rounds through half precision, as storing to an F16 tensor does.
-inline float round_to_f16(float f) {
+static inline float round_to_f16(float f) {
   return f16_to_f32(f32_to_f16(f));
 }
 

@@ -29,15 +29,26 @@ void PreparedActivations::prepare(DType weight_type, const float* x, int64_t n_t
   for (int64_t t = 0; t < n_tokens; ++t) ak.from_float(x + t * k, data_.data() + t * row_bytes_, k);
 }
 
-void matmul_rows(const TensorView& w, const PreparedActivations& x, float* y, int64_t y_stride, int64_t row_begin,
-                 int64_t row_end) {
-  const TypeKernels& wk = kernels_for(w.dtype, w.name);
+void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y,
+                 int64_t row_begin, int64_t row_end) {
+  if (!x.suits(w.dtype, w.row_length())) {
+    throw InvalidArgument(
+        fmt::format("matmul with '{}': activations were prepared for another format or length", w.name));
+  }
+  const TypeKernels* wk = table.find(w.dtype);
+  if (wk == nullptr) {
+    throw UnsupportedError(
+        fmt::format("tensor '{}': no {} kernels for type {}", w.name, table.name, dtype_name(w.dtype)));
+  }
   const int64_t k = w.row_length();
+  const int64_t rows = w.rows();
   const size_t w_row_bytes = row_size(w.dtype, k);
-  const DotFn dot = x.tokens() > 1 && w.rows() % 4 == 0 ? wk.dot_tiled : wk.dot;
+  // ggml tiles many-token products and walks one-token ones row by row; the
+  // two paths add in different orders, and ullm follows each.
+  const DotFn dot = x.tokens() > 1 && rows % 4 == 0 ? wk->dot_tiled : wk->dot;
   for (int64_t r = row_begin; r < row_end; ++r) {
     const std::byte* wrow = w.data + static_cast<size_t>(r) * w_row_bytes;
-    for (int64_t t = 0; t < x.tokens(); ++t) y[t * y_stride + r] = dot(k, wrow, x.row(t));
+    for (int64_t t = 0; t < x.tokens(); ++t) y[t * rows + r] = dot(k, wrow, x.row(t));
   }
 }
 
@@ -46,12 +57,8 @@ bool PreparedActivations::suits(DType weight_type, int64_t k) const {
   return wk != nullptr && wk->activation_type == type_ && k == k_ && !data_.empty();
 }
 
-void matmul(const TensorView& w, const PreparedActivations& x, float* y) {
-  if (!x.suits(w.dtype, w.row_length())) {
-    throw InvalidArgument(
-        fmt::format("matmul with '{}': activations were prepared for another format or length", w.name));
-  }
-  matmul_rows(w, x, y, w.rows(), 0, w.rows());
+void matmul(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y) {
+  matmul_rows(table, w, x, y, 0, w.rows());
 }
 
 void dequantize_row(const TensorView& w, int64_t row, float* out) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/kernel_table.hpp"
 #include "ullm/tensor.hpp"
 
 namespace ullm::kernels {
@@ -13,7 +14,8 @@ namespace ullm::kernels {
 // every row of the weight reuses them.
 class PreparedActivations {
  public:
-  // Converts `n_tokens` rows of `k` floats for products with weights of `weight_type`.
+  // Converts `n_tokens` rows of `k` floats for products with weights of
+  // `weight_type` (the conversions themselves are the same on every target).
   void prepare(DType weight_type, const float* x, int64_t n_tokens, int64_t k);
   const std::byte* row(int64_t t) const { return data_.data() + static_cast<size_t>(t) * row_bytes_; }
   // Whether these activations pair with weights of `weight_type` and row length `k`.
@@ -30,14 +32,15 @@ class PreparedActivations {
   DType type_ = DType::F32;
 };
 
-// y[t * y_stride + r] = dot(row r of w, token t of x) for rows [row_begin, row_end).
-// `w` is a 2-D weight of shape {k, rows}; `x` must have been prepared for w's type.
-void matmul_rows(const TensorView& w, const PreparedActivations& x, float* y, int64_t y_stride, int64_t row_begin,
-                 int64_t row_end);
+// y[t * w.rows() + r] = dot(row r of w, token t of x) for rows [row_begin,
+// row_end), with the kernels of `table`. `w` is a 2-D weight of shape
+// {k, rows}. Throws InvalidArgument if x was prepared for another activation
+// format or length, UnsupportedError if the table has no kernels for w's type.
+void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y,
+                 int64_t row_begin, int64_t row_end);
 
-// All rows: y is x.tokens() x w.rows(), row-major. Throws InvalidArgument if
-// x was prepared for another activation format or length.
-void matmul(const TensorView& w, const PreparedActivations& x, float* y);
+// All rows: y is x.tokens() x w.rows(), row-major.
+void matmul(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y);
 
 // Expands one row of a 2-D tensor to floats (an embedding lookup).
 void dequantize_row(const TensorView& w, int64_t row, float* out);

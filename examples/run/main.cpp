@@ -39,7 +39,7 @@ std::string_view stop_reason_text(ullm::StopReason r) {
 
 int main(int argc, char** argv) {
   std::string model_path, prompt = "Once upon a time", prompt_file, kv_type = "f16";
-  int n_predict = 128, threads = 1, ctx = 0, top_k = 40, repeat_last_n = 64;
+  int n_predict = 128, threads = 0, ctx = 0, top_k = 40, repeat_last_n = 64;
   float temp = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f;
   uint64_t seed = ullm::SamplerOptions::kRandomSeed;
   bool ids = false, echo = false, ignore_eos = false, quiet = false;
@@ -50,8 +50,9 @@ int main(int argc, char** argv) {
   args.option({"-p", "--prompt"}, &prompt, "TEXT", "prompt (default: \"Once upon a time\")");
   args.option({"-f", "--file"}, &prompt_file, "PATH", "read the prompt from a file");
   args.option({"-n", "--n-predict"}, &n_predict, "N", "tokens to generate, -1 for no limit (default: 128)");
-  args.option({"-t", "--threads"}, &threads, "N", "threads (default: 1)");
-  args.option({"-c", "--ctx-size"}, &ctx, "N", "context length; 0: the model's trained context, at most 4096 (default: 0)");
+  args.option({"-t", "--threads"}, &threads, "N", "threads (default: 0, one per physical core)");
+  args.option({"-c", "--ctx-size"}, &ctx, "N",
+              "context length; 0: the model's trained context, at most 4096 (default: 0)");
   args.option({"--temp"}, &temp, "T", "temperature, 0 for greedy (default: 0.8)");
   args.option({"--top-k"}, &top_k, "K", "top-k sampling, 0 to disable (default: 40)");
   args.option({"--top-p"}, &top_p, "P", "top-p sampling, 1 to disable (default: 0.95)");

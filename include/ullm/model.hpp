@@ -34,18 +34,25 @@ struct ModelConfig {
   int64_t n_params() const;
 };
 
-struct LoadOptions {};
+struct LoadOptions {
+  // The SIMD kernels to compute with: "scalar", "sse4", "avx2", "avx512".
+  // Empty: the ULLM_ARCH environment variable if set, else the best this CPU runs.
+  std::string kernel_target;
+};
 
 class Model {
  public:
   // Maps and validates a GGUF file. Throws IoError, FormatError (malformed
-  // file, missing key or tensor, wrong shape) or UnsupportedError (unknown
-  // architecture, tokenizer or tensor type).
+  // file, missing key or tensor, wrong shape), UnsupportedError (unknown
+  // architecture, tokenizer or tensor type; a kernel target this CPU cannot
+  // run) or InvalidArgument (an unknown kernel target name).
   static Model load(const std::filesystem::path& path, const LoadOptions& options = {});
 
   const ModelConfig& config() const;
   const Tokenizer& tokenizer() const;
   const gguf::File& file() const;
+  // The kernel target in use, e.g. "avx512+vnni" or "scalar".
+  const std::string& kernel_target() const;
 
   struct Data;
   const Data& data() const { return *data_; }

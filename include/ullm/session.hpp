@@ -20,13 +20,13 @@ inline constexpr int64_t kDefaultContextCap = 4096;
 struct SessionOptions {
   // 0: the model's trained context length, capped at kDefaultContextCap.
   int64_t context_length = 0;
-  int threads = 1;             // worker threads (the scalar kernels use one)
+  int threads = 0;  // threads computing this session; 0: the machine's physical cores
   KvType kv_type = KvType::F16;
 };
 
 class Session {
  public:
-  // Throws InvalidArgument for a non-positive thread count, a context length
+  // Throws InvalidArgument for a negative thread count, a context length
   // outside [1, the model's context length], or a KV cache larger than the
   // machine's physical memory.
   explicit Session(const Model& model, const SessionOptions& options = {});
@@ -44,6 +44,7 @@ class Session {
 
   int64_t position() const;
   int64_t context_length() const;
+  int threads() const;
   // Forgets the last n positions (throws InvalidArgument if n > position()).
   void rewind(int64_t n);
   const Model& model() const;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <optional>
 
+#include "kernels/attention.hpp"
 #include "model/model_data.hpp"
 #include "ullm/error.hpp"
 
@@ -69,7 +70,7 @@ void read_decoder_keys(const MetadataReader& md, ModelConfig& c) {
   if (c.n_embd % c.n_head != 0 && md.find("attention.key_length") == nullptr) {
     md.fail(fmt::format("embedding_length {} is not a multiple of head_count {}", c.n_embd, c.n_head));
   }
-  c.head_dim = md.integer("attention.key_length", 1, 4096, c.n_embd / c.n_head);
+  c.head_dim = md.integer("attention.key_length", 1, kernels::kMaxHeadDim, c.n_embd / c.n_head);
   const int64_t value_dim = md.integer("attention.value_length", 1, 4096, c.head_dim);
   if (value_dim != c.head_dim) {
     md.fail(fmt::format("attention.value_length {} differs from key_length {}", value_dim, c.head_dim));

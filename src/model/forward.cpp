@@ -21,17 +21,27 @@ namespace {
 
 using Projection = std::pair<const TensorView*, float*>;
 
+// Rows per task when a matmul is split over threads: small enough to balance,
+// large enough that claiming a task costs nothing next to computing it.
+constexpr int64_t kRowsPerTask = 16;
+
 // Multiplies one input by several weights, converting the input once per
-// activation format rather than once per weight.
-void project(std::initializer_list<Projection> projections, const float* x, int64_t n_tokens,
-             kernels::PreparedActivations& act) {
+// activation format rather than once per weight, each weight's rows split
+// over the session's threads. Every row is computed whole by one thread, so
+// results do not depend on the thread count.
+void project(const kernels::KernelTable& table, ThreadPool& pool, std::initializer_list<Projection> projections,
+             const float* x, int64_t n_tokens, kernels::PreparedActivations& act) {
   bool prepared = false;
   for (const auto& [w, y] : projections) {
     if (!prepared || !act.suits(w->dtype, w->row_length())) {
       act.prepare(w->dtype, x, n_tokens, w->row_length());
       prepared = true;
     }
-    kernels::matmul(*w, act, y);
+    const int64_t rows = w->rows();
+    const auto task = [&, w = w, y = y](int64_t i, int) {
+      kernels::matmul_rows(table, *w, act, y, i * kRowsPerTask, std::min(rows, (i + 1) * kRowsPerTask));
+    };
+    pool.run((rows + kRowsPerTask - 1) / kRowsPerTask, task);
   }
 }
 
@@ -62,7 +72,6 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
   grow(s.proj, T * E);
   grow(s.gate, T * c.n_ff);
   grow(s.up, T * c.n_ff);
-  grow(s.scores, s.context_length);
 
   for (int64_t t = 0; t < T; ++t) kernels::dequantize_row(*model.token_embd, tokens[t], &s.x[t * E]);
   int64_t rows = T;  // rows still carried through the layers
@@ -71,7 +80,8 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     const LayerWeights& L = model.layers[l];
 
     for (int64_t t = 0; t < T; ++t) kernels::rms_norm(&s.x[t * E], L.attn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
-    project({{L.wq, s.q.data()}, {L.wk, s.k.data()}, {L.wv, s.v.data()}}, s.xn.data(), T, s.activations);
+    project(*model.kernels, *s.pool, {{L.wq, s.q.data()}, {L.wk, s.k.data()}, {L.wv, s.v.data()}}, s.xn.data(), T,
+            s.activations);
 
     for (int64_t t = 0; t < T; ++t) {
       const int64_t pos = p0 + t;
@@ -88,16 +98,21 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       }
     }
     // Causal: token t sees the cache up to and including its own position.
-    for (int64_t t = 0; t < T; ++t) {
+    // One task per (token, KV head): the query heads sharing a KV head stay together.
+    const int64_t group = c.n_head / c.n_head_kv;
+    const auto attend = [&](int64_t task, int thread) {
+      const int64_t t = task / c.n_head_kv;
+      const int64_t h0 = (task % c.n_head_kv) * group;
       const int64_t visible = p0 + t + 1;
       if (f16_cache) {
-        kernels::attend_f16_cache(shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(), 0, visible,
-                                  &s.attn[t * q_width]);
+        kernels::attend_f16_cache(shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(), 0, visible, h0,
+                                  h0 + group, &s.attn[t * q_width]);
       } else {
-        kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), 0, visible,
-                                  s.scores.data(), &s.attn[t * q_width]);
+        kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), 0, visible, h0,
+                                  h0 + group, &s.scores[thread * s.context_length], &s.attn[t * q_width]);
       }
-    }
+    };
+    s.pool->run(T * c.n_head_kv, attend);
     // Past the last attention only the rows whose logits are wanted matter:
     // keep just those (as llama.cpp does, so its one-token kernels apply).
     if (l == c.n_layer - 1 && !all_logits && rows > 1) {
@@ -105,22 +120,23 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       std::copy_n(&s.x[(rows - 1) * E], E, s.x.begin());
       rows = 1;
     }
-    project({{L.wo, s.proj.data()}}, s.attn.data(), rows, s.activations);
+    project(*model.kernels, *s.pool, {{L.wo, s.proj.data()}}, s.attn.data(), rows, s.activations);
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
 
     for (int64_t t = 0; t < rows; ++t) {
       kernels::rms_norm(&s.x[t * E], L.ffn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
     }
-    project({{L.ffn_gate, s.gate.data()}, {L.ffn_up, s.up.data()}}, s.xn.data(), rows, s.activations);
+    project(*model.kernels, *s.pool, {{L.ffn_gate, s.gate.data()}, {L.ffn_up, s.up.data()}}, s.xn.data(), rows,
+            s.activations);
     kernels::swiglu(s.gate.data(), s.up.data(), rows * c.n_ff, s.gate.data());
-    project({{L.ffn_down, s.proj.data()}}, s.gate.data(), rows, s.activations);
+    project(*model.kernels, *s.pool, {{L.ffn_down, s.proj.data()}}, s.gate.data(), rows, s.activations);
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
   }
 
   for (int64_t t = 0; t < rows; ++t)
     kernels::rms_norm(&s.x[t * E], model.output_norm.data(), E, c.norm_eps, &s.xn[t * E]);
   grow(s.logits, rows * c.n_vocab);
-  project({{model.output, s.logits.data()}}, s.xn.data(), rows, s.activations);
+  project(*model.kernels, *s.pool, {{model.output, s.logits.data()}}, s.xn.data(), rows, s.activations);
 }
 
 }  // namespace ullm

@@ -1,5 +1,9 @@
 #include <fmt/format.h>
 
+#include <cstdlib>
+
+#include <cstdlib>
+
 #include "kernels/matmul.hpp"
 #include "kernels/type_traits.hpp"
 #include "model/model_data.hpp"
@@ -55,12 +59,15 @@ class TensorBinder {
 
 }  // namespace
 
-Model Model::load(const std::filesystem::path& path, const LoadOptions&) {
+Model Model::load(const std::filesystem::path& path, const LoadOptions& options) {
   gguf::File file = gguf::File::open(path);
   ModelConfig config = read_config(file);
   Tokenizer tokenizer = Tokenizer::from_gguf(file);
-  auto data =
-      std::make_shared<Data>(Data{std::move(file), std::move(config), std::move(tokenizer), nullptr, {}, nullptr, {}});
+  std::string target = options.kernel_target;
+  if (const char* env = std::getenv("ULLM_ARCH"); target.empty() && env != nullptr) target = env;
+  const kernels::KernelTable& table = kernels::select_kernel_table(target);
+  auto data = std::make_shared<Data>(
+      Data{std::move(file), std::move(config), std::move(tokenizer), nullptr, {}, nullptr, {}, &table});
   Data& m = *data;
   ModelConfig& c = m.config;
   c.n_vocab = m.tokenizer.vocab_size();

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "kernels/kernel_table.hpp"
 #include "ullm/gguf.hpp"
 #include "ullm/model.hpp"
 #include "ullm/tokenizer.hpp"
@@ -29,6 +30,7 @@ struct Model::Data {
   std::vector<float> output_norm;
   const TensorView* output = nullptr;  // token_embd when the embeddings are tied
   std::vector<LayerWeights> layers;
+  const kernels::KernelTable* kernels = nullptr;  // chosen once at load
 };
 
 // Reads the hyper-parameters of the file's architecture; throws

@@ -11,7 +11,10 @@ namespace ullm {
 
 Session::Session(const Model& model, const SessionOptions& options) : state_(std::make_unique<State>(model)) {
   const ModelConfig& c = model.config();
-  if (options.threads < 1) throw InvalidArgument(fmt::format("threads must be at least 1, got {}", options.threads));
+  if (options.threads < 0 || options.threads > 1024) {
+    throw InvalidArgument(
+        fmt::format("threads must be in [0, 1024] (0: one per physical core), got {}", options.threads));
+  }
   const int64_t ctx =
       options.context_length == 0 ? std::min(c.context_length, kDefaultContextCap) : options.context_length;
   if (ctx < 1 || ctx > c.context_length) {
@@ -22,13 +25,17 @@ Session::Session(const Model& model, const SessionOptions& options) : state_(std
                         (options.kv_type == KvType::F16 ? 2.0 : 4.0);
   const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
   if (memory > 0 && kv_bytes > memory) {
-    throw InvalidArgument(fmt::format("a KV cache for {} positions needs {:.1f} GiB, more than this machine's {:.1f} GiB; "
-                                      "ask for a shorter context",
-                                      ctx, kv_bytes / (1 << 30), memory / (1 << 30)));
+    throw InvalidArgument(
+        fmt::format("a KV cache for {} positions needs {:.1f} GiB, more than this machine's {:.1f} GiB; "
+                    "ask for a shorter context",
+                    ctx, kv_bytes / (1 << 30), memory / (1 << 30)));
   }
   State& s = *state_;
   s.options = options;
+  s.options.threads = options.threads == 0 ? physical_cores() : options.threads;
   s.context_length = ctx;
+  s.pool = std::make_unique<ThreadPool>(s.options.threads);
+  s.scores.resize(static_cast<size_t>(ctx * s.options.threads));
   const auto cache_size = static_cast<size_t>(ctx * c.n_head_kv * c.head_dim);
   const auto layers = static_cast<size_t>(c.n_layer);
   if (options.kv_type == KvType::F16) {
@@ -76,6 +83,9 @@ int64_t Session::position() const {
 }
 int64_t Session::context_length() const {
   return state_->context_length;
+}
+int Session::threads() const {
+  return state_->options.threads;
 }
 const Model& Session::model() const {
   return state_->model;

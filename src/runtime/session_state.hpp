@@ -2,9 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "kernels/matmul.hpp"
+#include "runtime/thread_pool.hpp"
 #include "ullm/session.hpp"
 
 namespace ullm {
@@ -23,8 +25,10 @@ struct Session::State {
   std::vector<std::vector<float>> k_f32, v_f32;
 
   // Scratch, sized for the largest batch seen so far and reused.
-  std::vector<float> x, xn, q, k, v, attn, proj, gate, up, scores, logits;
+  std::vector<float> x, xn, q, k, v, attn, proj, gate, up, logits;
+  std::vector<float> scores;  // context_length floats per thread
   kernels::PreparedActivations activations;
+  std::unique_ptr<ThreadPool> pool;
 };
 
 // Runs the decoder over `tokens` at positions [position, position + n) and

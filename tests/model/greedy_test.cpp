@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
+#include "kernels/kernel_table.hpp"
 #include "support/test_support.hpp"
 #include "ullm/ullm.hpp"
 
@@ -26,15 +28,17 @@ struct GreedyCase {
   friend void PrintTo(const GreedyCase& c, std::ostream* os) { *os << c.type; }
 };
 
-class GreedyTest : public ::testing::TestWithParam<GreedyCase> {};
+// Every kernel target this CPU runs must give the same tokens.
+class GreedyTest : public ::testing::TestWithParam<std::tuple<GreedyCase, std::string>> {};
 
 Token argmax(std::span<const float> logits) {
   return static_cast<Token>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
 TEST_P(GreedyTest, MatchesLlamaCpp) {
-  const GreedyCase& param = GetParam();
-  const Model model = Model::load(test::shared_path("models/stories260K-" + param.type + ".gguf"));
+  const auto& [param, target] = GetParam();
+  const Model model =
+      Model::load(test::shared_path("models/stories260K-" + param.type + ".gguf"), {.kernel_target = target});
   const auto reference = test::load_json(test::shared_path("reference/greedy/stories260K-" + param.type + ".json"));
   ASSERT_FALSE(reference.empty());
 
@@ -82,11 +86,12 @@ TEST_P(GreedyTest, MatchesLlamaCpp) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Stories260K, GreedyTest,
-                         ::testing::Values(GreedyCase{"f32", 0.01f, 0.01f, 0.002f},
-                                           GreedyCase{"f16", 0.01f, 0.03f, 0.005f},
-                                           GreedyCase{"q8_0", 0.1f, 0.3f, 0.05f},
-                                           GreedyCase{"q4_0", 0.1f, 0.3f, 0.05f}),
-                         [](const auto& info) { return info.param.type; });
+                         ::testing::Combine(::testing::Values(GreedyCase{"f32", 0.01f, 0.01f, 0.002f},
+                                                              GreedyCase{"f16", 0.01f, 0.03f, 0.005f},
+                                                              GreedyCase{"q8_0", 0.1f, 0.3f, 0.05f},
+                                                              GreedyCase{"q4_0", 0.1f, 0.3f, 0.05f}),
+                                            ::testing::ValuesIn(kernels::available_targets())),
+                         [](const auto& info) { return std::get<0>(info.param).type + "_" + std::get<1>(info.param); });
 
 }  // namespace
 }  // namespace ullm

@@ -41,7 +41,7 @@ TEST_F(SessionTest, ContextOverflowIsAnErrorAndLeavesTheSessionUsable) {
   const Token t = 383;
   EXPECT_NO_THROW(s.eval(std::span<const Token>(&t, 1)));
   EXPECT_THROW(Session(*model_, {.context_length = 129}), InvalidArgument);
-  EXPECT_THROW(Session(*model_, {.threads = 0}), InvalidArgument);
+  EXPECT_THROW(Session(*model_, {.threads = -1}), InvalidArgument);
 }
 
 TEST_F(SessionTest, RejectsBadTokens) {
@@ -75,6 +75,28 @@ TEST_F(SessionTest, BatchedAndTokenByTokenPromptsAgree) {
   for (size_t i = 0; i < prompt.size(); ++i) {
     const auto row = stepped.eval(std::span<const Token>(&prompt[i], 1));
     for (size_t v = 0; v < 512; ++v) EXPECT_NEAR(row[v], all[i * 512 + v], 0.3f) << "position " << i;
+  }
+}
+
+TEST_F(SessionTest, LogitsAreIdenticalForAnyThreadCount) {
+  for (const char* file : {"models/stories260K-f32.gguf", "models/stories260K-q4_0.gguf"}) {
+    const Model model = Model::load(test::shared_path(file));
+    const std::vector<Token> prompt{1, 403, 407, 261, 378, 432, 383, 286};
+    std::vector<float> reference;
+    for (int threads : {1, 2, 3, 4}) {
+      Session s(model, {.threads = threads});
+      EXPECT_EQ(s.threads(), threads);
+      const auto all = s.eval_all(prompt);
+      std::vector<float> logits(all.begin(), all.end());
+      const Token next = 261;
+      const auto step = s.eval(std::span<const Token>(&next, 1));
+      logits.insert(logits.end(), step.begin(), step.end());
+      if (reference.empty()) {
+        reference = logits;
+      } else {
+        EXPECT_EQ(logits, reference) << file << " with " << threads << " threads";
+      }
+    }
   }
 }
 

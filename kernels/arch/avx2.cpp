@@ -1,0 +1,26 @@
+// The AVX2 + FMA + F16C target. Compiled with this target's flags and only
+// called after a run-time check.
+#include "kernels/arch/x86_256.hpp"
+
+namespace ullm::kernels::simd {
+
+using Avx2 = xsimd::fma3<xsimd::avx2>;
+
+template <>
+struct TargetOps<Avx2> {
+  static xsimd::batch<float, Avx2> load_f16(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+};
+
+template <>
+const KernelTable& TargetTable::operator()(Avx2) const {
+  static const KernelTable table = [] {
+    KernelTable t = TableBuilder{}(Avx2{}, "avx2");
+    set_block_dots(t, dot_q8_0_256<lanes_maddubs>, dot_q4_0_256<lanes_maddubs>);
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace ullm::kernels::simd

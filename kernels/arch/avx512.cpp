@@ -1,0 +1,37 @@
+// The AVX-512 target (F, BW, DQ, VL; VNNI used when the CPU has it).
+// Compiled with this target's flags and only called after a run-time check.
+#include "kernels/arch/x86_256.hpp"
+
+namespace ullm::kernels::simd {
+namespace {
+
+__attribute__((target("avx512vnni"))) inline __m256i lanes_vnni(__m256i w, __m256i x) {
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+}
+
+}  // namespace
+
+template <>
+struct TargetOps<xsimd::avx512bw> {
+  static xsimd::batch<float, xsimd::avx512bw> load_f16(const uint16_t* p) {
+    // The zero-masking form: GCC 12 warns falsely about the plain one.
+    return _mm512_maskz_cvtph_ps(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+};
+
+template <>
+const KernelTable& TargetTable::operator()(xsimd::avx512bw) const {
+  static const KernelTable table = [] {
+    const bool vnni = __builtin_cpu_supports("avx512vnni");
+    KernelTable t = TableBuilder{}(xsimd::avx512bw{}, vnni ? "avx512+vnni" : "avx512");
+    if (vnni) {
+      set_block_dots(t, dot_q8_0_256<lanes_vnni>, dot_q4_0_256<lanes_vnni>);
+    } else {
+      set_block_dots(t, dot_q8_0_256<lanes_maddubs>, dot_q4_0_256<lanes_maddubs>);
+    }
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace ullm::kernels::simd

@@ -1,0 +1,37 @@
+// The kernels chosen for one instruction-set target. A Model picks one table
+// when it loads (the best the CPU runs, or the one ULLM_ARCH names) and every
+// Session computes with it.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kernels/type_traits.hpp"
+
+namespace ullm::kernels {
+
+// The weight types with kernels, in table order.
+inline constexpr std::array<DType, 5> kComputeTypes{DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
+
+struct KernelTable {
+  std::string name;  // "scalar", "sse4", "avx2", "avx512", "avx512+vnni"
+  std::array<TypeKernels, kComputeTypes.size()> types{};
+
+  // nullptr if the type has no kernels.
+  const TypeKernels* find(DType type) const;
+};
+
+// The scalar reference kernels: correct everywhere, the yardstick for the rest.
+const KernelTable& scalar_kernel_table();
+
+// The targets this CPU can run, best last ("scalar" is always there).
+std::vector<std::string> available_targets();
+
+// The table for `target` ("scalar", "sse4", "avx2", "avx512"), or for the best
+// target this CPU runs when `target` is empty. Throws InvalidArgument for an
+// unknown name and UnsupportedError for a target this CPU cannot run.
+const KernelTable& select_kernel_table(std::string_view target = {});
+
+}  // namespace ullm::kernels

@@ -1,0 +1,133 @@
+// SIMD float dot products, written once over the xsimd target and
+// instantiated per target in kernels/arch/. They add in exactly the order of
+// the scalar references in kernels/dot.cpp (16 logical lanes, however wide
+// the registers), so every target gives the scalar result bit for bit
+// wherever it has fused multiply-add.
+#pragma once
+
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+#include <xsimd/xsimd.hpp>
+
+#include "kernels/blocks.hpp"
+#include "kernels/dot.hpp"
+#include "kernels/fp16.hpp"
+#include "kernels/kernel_table.hpp"
+#include "kernels/quantize.hpp"
+#include "kernels/simd/target_ops.hpp"
+
+namespace ullm::kernels::simd {
+// Internal linkage: see kernels/fp16.hpp.
+namespace {
+
+inline float reduce_16(const float* a) {
+  float t[8], u[4];
+  for (int i = 0; i < 8; ++i) t[i] = a[i + 8] + a[i];
+  for (int i = 0; i < 4; ++i) u[i] = t[i + 4] + t[i];
+  return (u[0] + u[2]) + (u[1] + u[3]);
+}
+
+inline float reduce_8(const float* a) {
+  float r[4];
+  for (int i = 0; i < 4; ++i) r[i] = a[i + 4] + a[i];
+  return (r[0] + r[2]) + (r[1] + r[3]);
+}
+
+// Reads float or half rows as batches and as single values.
+template <class Arch, typename T>
+struct FloatRow {
+  using batch = xsimd::batch<float, Arch>;
+  const T* p;
+  batch at(int64_t i) const {
+    if constexpr (std::is_same_v<T, float>) {
+      return batch::load_unaligned(p + i);
+    } else {
+      return TargetOps<Arch>::load_f16(p + i);
+    }
+  }
+  float scalar(int64_t i) const {
+    if constexpr (std::is_same_v<T, float>) {
+      return p[i];
+    } else {
+      return f16_to_f32(p[i]);
+    }
+  }
+};
+
+// ggml's vector order: four groups of 16 lanes over 64-element steps.
+template <class Arch, typename T, typename Tail>
+float dot_vector_order(int64_t n, const std::byte* wp, const std::byte* xp) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int kW = static_cast<int>(batch::size);
+  constexpr int kB = 16 / kW;  // registers per 16 logical lanes
+  const FloatRow<Arch, T> w{reinterpret_cast<const T*>(wp)}, x{reinterpret_cast<const T*>(xp)};
+  batch acc[4][kB];
+  for (auto& group : acc) {
+    for (auto& b : group) b = batch(0.0f);
+  }
+  const int64_t bulk = n & ~int64_t{63};
+  for (int64_t i = 0; i < bulk; i += 64) {
+    for (int j = 0; j < 4; ++j) {
+      for (int b = 0; b < kB; ++b) {
+        const int64_t e = i + 16 * j + kW * b;
+        acc[j][b] = xsimd::fma(w.at(e), x.at(e), acc[j][b]);
+      }
+    }
+  }
+  alignas(64) float lanes[16];
+  for (int b = 0; b < kB; ++b) ((acc[0][b] + acc[2][b]) + (acc[1][b] + acc[3][b])).store_aligned(lanes + kW * b);
+  Tail sum = reduce_16(lanes);
+  for (int64_t i = bulk; i < n; ++i) {
+    if constexpr (std::is_same_v<Tail, double>) {
+      sum += static_cast<double>(w.scalar(i) * x.scalar(i));
+    } else {
+      sum = std::fma(w.scalar(i), x.scalar(i), sum);
+    }
+  }
+  return static_cast<float>(sum);
+}
+
+// ggml's tiled-GEMM order: one group of 16 lanes over 16-element chunks.
+template <class Arch, typename T>
+float dot_tile_order(int64_t n, const std::byte* wp, const std::byte* xp) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int kW = static_cast<int>(batch::size);
+  constexpr int kB = 16 / kW;
+  const FloatRow<Arch, T> w{reinterpret_cast<const T*>(wp)}, x{reinterpret_cast<const T*>(xp)};
+  batch acc[kB];
+  for (auto& b : acc) b = batch(0.0f);
+  const int64_t full = n & ~int64_t{15};
+  for (int64_t c = 0; c < full; c += 16) {
+    for (int b = 0; b < kB; ++b) acc[b] = xsimd::fma(w.at(c + kW * b), x.at(c + kW * b), acc[b]);
+  }
+  alignas(64) float lanes[16];
+  for (int b = 0; b < kB; ++b) acc[b].store_aligned(lanes + kW * b);
+  for (int64_t i = full; i < n; ++i) lanes[i - full] = std::fma(w.scalar(i), x.scalar(i), lanes[i - full]);
+  return reduce_16(lanes);
+}
+
+}  // namespace
+
+// Builds the kernel table of one target with its float dot products; the
+// target's own file adds its block-format kernels. Scalar elsewhere.
+struct TableBuilder {
+  template <class Arch>
+  KernelTable operator()(Arch, std::string name) const {
+    KernelTable t = scalar_kernel_table();
+    t.name = std::move(name);
+    const auto set = [&](DType type, DotFn dot, DotFn tiled) {
+      for (size_t i = 0; i < kComputeTypes.size(); ++i) {
+        if (kComputeTypes[i] == type) {
+          t.types[i].dot = dot;
+          t.types[i].dot_tiled = tiled;
+        }
+      }
+    };
+    set(DType::F32, dot_vector_order<Arch, float, float>, dot_tile_order<Arch, float>);
+    set(DType::F16, dot_vector_order<Arch, uint16_t, double>, dot_tile_order<Arch, uint16_t>);
+    return t;
+  }
+};
+
+}  // namespace ullm::kernels::simd

@@ -1,0 +1,41 @@
+// Operations xsimd 8.1 has no word for (half-precision loads). Each target defines its specialisation with intrinsics
+// in kernels/arch/<target>.cpp, the only files compiled with that target's flags.
+#pragma once
+
+#include <cstdint>
+
+namespace ullm::kernels::simd {
+
+template <class Arch>
+struct TargetOps;
+// Every specialisation provides
+//   static xsimd::batch<float, Arch> load_f16(const uint16_t* p);
+// which widens batch::size halves to floats.
+
+}  // namespace ullm::kernels::simd
+
+#include <string>
+#include <xsimd/xsimd.hpp>
+
+#include "kernels/kernel_table.hpp"
+
+namespace ullm::kernels::simd {
+
+// The kernel table of one target, built on first use. Specialised in
+// kernels/arch/<target>.cpp for each target ullm compiles; xsimd::dispatch
+// calls the best one this CPU runs.
+struct TargetTable {
+  template <class Arch>
+  const KernelTable& operator()(Arch) const;
+};
+
+#if defined(__x86_64__) || defined(_M_X64)
+template <>
+const KernelTable& TargetTable::operator()(xsimd::avx512bw) const;
+template <>
+const KernelTable& TargetTable::operator()(xsimd::fma3<xsimd::avx2>) const;
+template <>
+const KernelTable& TargetTable::operator()(xsimd::sse4_2) const;
+#endif
+
+}  // namespace ullm::kernels::simd

@@ -1,0 +1,110 @@
+// Every SIMD target this CPU runs against the scalar reference kernels, over
+// awkward sizes and misaligned rows. Targets with fused multiply-add add in
+// the reference's exact order and must agree bit for bit; SSE4.2 has no FMA
+// and must agree to within a few units in the last place of the sum's size.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <tuple>
+
+#include "kernels/kernel_table.hpp"
+#include "kernels/type_traits.hpp"
+#include "ullm/error.hpp"
+
+namespace ullm::kernels {
+namespace {
+
+std::vector<float> random_floats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// Bytes of `n` elements of `type` at `offset` bytes into a buffer, so rows
+// start at unaligned addresses.
+std::vector<std::byte> encode_at(DType type, const std::vector<float>& x, size_t offset) {
+  std::vector<std::byte> out(offset + row_size(type, static_cast<int64_t>(x.size())));
+  type_kernels(type)->from_float(x.data(), out.data() + offset, static_cast<int64_t>(x.size()));
+  return out;
+}
+
+class SimdTargetTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SimdTargetTest, DotProductsMatchScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& scalar = scalar_kernel_table();
+  const bool exact = GetParam() != "sse4";
+  for (DType type : kComputeTypes) {
+    const TypeKernels& ref = *scalar.find(type);
+    const TypeKernels& got = *simd.find(type);
+    const int64_t block = dtype_info(type).block_size;
+    for (int64_t n : {1, 3, 15, 16, 17, 32, 63, 64, 65, 96, 172, 1000, 2048, 5632, 11008}) {
+      if (n % block != 0) continue;
+      for (size_t offset : {0u, 1u, 2u, 3u}) {
+        auto wf = random_floats(static_cast<size_t>(n), static_cast<uint32_t>(n) * 7 + 1);
+        const auto xf = random_floats(static_cast<size_t>(n), static_cast<uint32_t>(n) * 7 + 2);
+        const auto w = encode_at(type, wf, offset);
+        const auto x = encode_at(ref.activation_type, xf, 3 - offset);
+        double magnitude = 0;
+        for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(static_cast<double>(wf[i]) * xf[i]);
+        for (auto [name, ref_dot, got_dot] :
+             {std::tuple{"vector", ref.dot, got.dot}, std::tuple{"tiled", ref.dot_tiled, got.dot_tiled}}) {
+          const float expected = ref_dot(n, w.data() + offset, x.data() + 3 - offset);
+          const float actual = got_dot(n, w.data() + offset, x.data() + 3 - offset);
+          if (exact) {
+            ASSERT_EQ(actual, expected) << dtype_name(type) << " " << name << " n " << n << " offset " << offset;
+          } else {
+            ASSERT_NEAR(actual, expected, 1e-6 * magnitude)
+                << dtype_name(type) << " " << name << " n " << n << " offset " << offset;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(SimdTargetTest, ExtremeBlockValues) {
+  // Weights of -128 and activations at +-127 are where 8-bit tricks overflow.
+  const KernelTable& simd = select_kernel_table(GetParam());
+  const TypeKernels& ref = *scalar_kernel_table().find(DType::Q8_0);
+  const TypeKernels& got = *simd.find(DType::Q8_0);
+  std::vector<std::byte> w(34 * 4), x(34 * 4);
+  for (int b = 0; b < 4; ++b) {
+    const uint16_t one = 0x3c00;
+    std::memcpy(&w[34 * b], &one, 2);
+    std::memcpy(&x[34 * b], &one, 2);
+    for (int i = 0; i < 32; ++i) {
+      w[34 * b + 2 + i] = static_cast<std::byte>(static_cast<int8_t>(b % 2 ? -128 : 127));
+      x[34 * b + 2 + i] = static_cast<std::byte>(static_cast<int8_t>(i % 2 ? -127 : 127));
+    }
+  }
+  EXPECT_EQ(got.dot(128, w.data(), x.data()), ref.dot(128, w.data(), x.data()));
+}
+
+std::vector<std::string> simd_targets() {
+  std::vector<std::string> t;
+  for (const auto& name : available_targets()) {
+    if (name != "scalar") t.push_back(name);
+  }
+  return t;
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, SimdTargetTest, ::testing::ValuesIn(simd_targets()),
+                         [](const auto& info) { return info.param; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SimdTargetTest);
+
+TEST(KernelTargets, SelectionAndErrors) {
+  EXPECT_EQ(select_kernel_table("scalar").name, "scalar");
+  EXPECT_THROW(select_kernel_table("avx9000"), InvalidArgument);
+  const auto targets = available_targets();
+  EXPECT_EQ(targets.front(), "scalar");
+  // The default is the best target available.
+  EXPECT_EQ(select_kernel_table().name.substr(0, targets.back().size()), targets.back());
+}
+
+}  // namespace
+}  // namespace ullm::kernels
