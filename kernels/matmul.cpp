@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "kernels/type_traits.hpp"
 #include "ullm/error.hpp"
 
@@ -18,15 +20,19 @@ const TypeKernels& kernels_for(DType type, std::string_view tensor) {
 
 }  // namespace
 
-void PreparedActivations::prepare(DType weight_type, const float* x, int64_t n_tokens, int64_t k) {
-  const TypeKernels& wk = kernels_for(weight_type, "activations");
-  const TypeKernels& ak = kernels_for(wk.activation_type, "activations");
-  type_ = wk.activation_type;
+void PreparedActivations::prepare(const KernelTable& table, DType weight_type, const float* x, int64_t n_tokens,
+                                  int64_t k) {
+  const TypeKernels* wk = table.find(weight_type);
+  const TypeKernels* ak = wk != nullptr ? table.find(wk->activation_type) : nullptr;
+  if (ak == nullptr) {
+    throw UnsupportedError(fmt::format("no {} kernels for weights of type {}", table.name, dtype_name(weight_type)));
+  }
+  type_ = wk->activation_type;
   n_tokens_ = n_tokens;
   k_ = k;
   row_bytes_ = row_size(type_, k);
   data_.resize(row_bytes_ * static_cast<size_t>(n_tokens));
-  for (int64_t t = 0; t < n_tokens; ++t) ak.from_float(x + t * k, data_.data() + t * row_bytes_, k);
+  for (int64_t t = 0; t < n_tokens; ++t) ak->from_float(x + t * k, data_.data() + t * row_bytes_, k);
 }
 
 void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y,
@@ -46,6 +52,16 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
   // ggml tiles many-token products and walks one-token ones row by row; the
   // two paths add in different orders, and ullm follows each.
   const DotFn dot = x.tokens() > 1 && rows % 4 == 0 ? wk->dot_tiled : wk->dot;
+  if (wk->dot_tile != nullptr && wk->dot_tiled == wk->dot) {
+    // Whole tiles share loads; the edges take the one-at-a-time path below.
+    for (; row_begin + kTileRows <= row_end; row_begin += kTileRows) {
+      const std::byte* wrow = w.data + static_cast<size_t>(row_begin) * w_row_bytes;
+      for (int64_t t = 0; t < x.tokens(); t += kTileTokens) {
+        const int tokens = static_cast<int>(std::min<int64_t>(kTileTokens, x.tokens() - t));
+        wk->dot_tile(k, wrow, w_row_bytes, x.row(t), x.row_bytes(), tokens, y + t * rows + row_begin, rows);
+      }
+    }
+  }
   for (int64_t r = row_begin; r < row_end; ++r) {
     const std::byte* wrow = w.data + static_cast<size_t>(r) * w_row_bytes;
     for (int64_t t = 0; t < x.tokens(); ++t) y[t * rows + r] = dot(k, wrow, x.row(t));

@@ -15,11 +15,12 @@ namespace ullm::kernels {
 class PreparedActivations {
  public:
   // Converts `n_tokens` rows of `k` floats for products with weights of
-  // `weight_type` (the conversions themselves are the same on every target).
-  void prepare(DType weight_type, const float* x, int64_t n_tokens, int64_t k);
+  // `weight_type`, with the table's converters (every target converts alike).
+  void prepare(const KernelTable& table, DType weight_type, const float* x, int64_t n_tokens, int64_t k);
   const std::byte* row(int64_t t) const { return data_.data() + static_cast<size_t>(t) * row_bytes_; }
   // Whether these activations pair with weights of `weight_type` and row length `k`.
   bool suits(DType weight_type, int64_t k) const;
+  size_t row_bytes() const { return row_bytes_; }
   int64_t tokens() const { return n_tokens_; }
   int64_t k() const { return k_; }
   DType type() const { return type_; }

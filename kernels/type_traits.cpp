@@ -60,11 +60,11 @@ struct KernelRow {
 };
 
 const KernelRow kKernels[] = {
-    {DType::F32, {DType::F32, f32_to_float, float_to_f32, dot_f32_f32, dot_f32_f32_tiled}},
-    {DType::F16, {DType::F16, f16_to_float, float_to_f16, dot_f16_f16, dot_f16_f16_tiled}},
-    {DType::BF16, {DType::BF16, bf16_to_float, float_to_bf16, dot_bf16_bf16, dot_bf16_bf16_tiled}},
-    {DType::Q8_0, {DType::Q8_0, q8_0_to_float, float_to_q8_0, dot_q8_0_q8_0, dot_q8_0_q8_0}},
-    {DType::Q4_0, {DType::Q8_0, q4_0_to_float, float_to_q4_0, dot_q4_0_q8_0, dot_q4_0_q8_0}},
+    {DType::F32, {DType::F32, f32_to_float, float_to_f32, dot_f32_f32, dot_f32_f32_tiled, nullptr}},
+    {DType::F16, {DType::F16, f16_to_float, float_to_f16, dot_f16_f16, dot_f16_f16_tiled, nullptr}},
+    {DType::BF16, {DType::BF16, bf16_to_float, float_to_bf16, dot_bf16_bf16, dot_bf16_bf16_tiled, nullptr}},
+    {DType::Q8_0, {DType::Q8_0, q8_0_to_float, float_to_q8_0, dot_q8_0_q8_0, dot_q8_0_q8_0, nullptr}},
+    {DType::Q4_0, {DType::Q8_0, q4_0_to_float, float_to_q4_0, dot_q4_0_q8_0, dot_q4_0_q8_0, nullptr}},
 };
 
 }  // namespace

@@ -17,6 +17,15 @@ using FromFloatFn = void (*)(const float* src, std::byte* dst, int64_t n);
 // Dot product of n elements: `w` in the weight type, `x` in its activation type.
 using DotFn = float (*)(int64_t n, const std::byte* w, const std::byte* x);
 
+// A tile of dot products: kTileRows weight rows (w_stride bytes apart) times
+// `tokens` activation rows (x_stride bytes apart, 1 <= tokens <= kTileTokens);
+// out[t * out_stride + r]. Each product is computed exactly as DotFn computes
+// it; the tile only shares loads between them.
+inline constexpr int kTileRows = 4;
+inline constexpr int kTileTokens = 2;
+using DotTileFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride,
+                           int tokens, float* out, int64_t out_stride);
+
 struct TypeKernels {
   // Activations are converted to this type once per step before dot products
   // (ggml's vec_dot_type): quantized weights pair with Q8_0 activations so the
@@ -29,6 +38,8 @@ struct TypeKernels {
   // a matmul has several tokens and rows % 4 == 0 (where ggml tiles); equal
   // to `dot` for block formats, whose order does not depend on the path.
   DotFn dot_tiled;
+  // Optional (nullptr: one dot at a time): `dot` in tiles, for block formats.
+  DotTileFn dot_tile;
 };
 
 // The kernels of a type, or nullptr if ullm cannot compute with it.

@@ -17,7 +17,7 @@ template <>
 const KernelTable& TargetTable::operator()(Avx2) const {
   static const KernelTable table = [] {
     KernelTable t = TableBuilder{}(Avx2{}, "avx2");
-    set_block_dots(t, dot_q8_0_256<lanes_maddubs>, dot_q4_0_256<lanes_maddubs>);
+    set_block_kernels<u8s8_maddubs>(t);
     return t;
   }();
   return table;

@@ -5,8 +5,8 @@
 namespace ullm::kernels::simd {
 namespace {
 
-__attribute__((target("avx512vnni"))) inline __m256i lanes_vnni(__m256i w, __m256i x) {
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+__attribute__((target("avx512vnni"))) inline __m256i u8s8_vnni(__m256i u, __m256i s) {
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
 }
 
 }  // namespace
@@ -25,9 +25,9 @@ const KernelTable& TargetTable::operator()(xsimd::avx512bw) const {
     const bool vnni = __builtin_cpu_supports("avx512vnni");
     KernelTable t = TableBuilder{}(xsimd::avx512bw{}, vnni ? "avx512+vnni" : "avx512");
     if (vnni) {
-      set_block_dots(t, dot_q8_0_256<lanes_vnni>, dot_q4_0_256<lanes_vnni>);
+      set_block_kernels<u8s8_vnni>(t);
     } else {
-      set_block_dots(t, dot_q8_0_256<lanes_maddubs>, dot_q4_0_256<lanes_maddubs>);
+      set_block_kernels<u8s8_maddubs>(t);
     }
     return t;
   }();

@@ -12,62 +12,155 @@
 namespace ullm::kernels::simd {
 namespace {
 
-// Eight int32 lanes, each the sum of four adjacent int8 products. The sign
-// trick makes the left operand unsigned, as the instruction needs; the
+// Integer dot products of one 32-byte block as eight int32 lanes, each the
+// sum of four adjacent byte products, with `U8S8` supplying that for an
+// unsigned left and a signed right operand (maddubs+madd, or VNNI).
+inline __m256i u8s8_maddubs(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+inline __m256i load_256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// Q8_0 weights are signed: the sign trick moves w's sign onto x. The
 // activation side never holds -128 (the Q8_0 quantizer stays in [-127, 127]).
-inline __m256i lanes_maddubs(__m256i w, __m256i x) {
-  const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-}
+template <__m256i (*U8S8)(__m256i, __m256i)>
+struct Q8_0Weights {
+  using Block = BlockQ8_0;
+  static __m256i per_token(__m256i) { return _mm256_setzero_si256(); }
+  static __m256i lanes(const Block& w, __m256i x, __m256i) {
+    const __m256i v = load_256(w.qs);
+    return U8S8(_mm256_sign_epi8(v, v), _mm256_sign_epi8(x, v));
+  }
+};
 
-inline __m256i unpack_q4_0(const uint8_t* qs) {
-  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m128i mask = _mm_set1_epi8(0x0f);
-  const __m256i nibbles = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask));
-  return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
-}
+// Q4_0 weights are nibbles q in [0, 15] standing for q - 8: sum (q - 8) x is
+// sum q x minus 8 sum x, and 8 sum x is computed once per activation block.
+template <__m256i (*U8S8)(__m256i, __m256i)>
+struct Q4_0Weights {
+  using Block = BlockQ4_0;
+  static __m256i per_token(__m256i x) { return _mm256_slli_epi32(U8S8(_mm256_set1_epi8(1), x), 3); }
+  static __m256i lanes(const Block& w, __m256i x, __m256i eight_sum_x) {
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    const __m256i nibbles = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask));
+    return _mm256_sub_epi32(U8S8(nibbles, x), eight_sum_x);
+  }
+};
 
-inline float block_scale(uint16_t a, uint16_t b) {
-  return _cvtsh_ss(a) * _cvtsh_ss(b);
-}
-
-inline __m256i load_256(const void* p) {
-  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-
-template <__m256i (*Lanes)(__m256i, __m256i)>
-float dot_q8_0_256(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const BlockQ8_0*>(wp);
+// One row: blocks in order into one 8-lane accumulator.
+template <class Weights>
+float dot_256(int64_t n, const std::byte* wp, const std::byte* xp) {
+  const auto* w = reinterpret_cast<const typename Weights::Block*>(wp);
   const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    const __m256 lanes = _mm256_cvtepi32_ps(Lanes(load_256(w[b].qs), load_256(x[b].qs)));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(block_scale(w[b].d, x[b].d)), lanes, acc);
+    const __m256i xv = load_256(x[b].qs);
+    const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(w[b], xv, Weights::per_token(xv)));
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d)), lanes, acc);
   }
   alignas(32) float out[8];
   _mm256_store_ps(out, acc);
   return reduce_8(out);
 }
 
-template <__m256i (*Lanes)(__m256i, __m256i)>
-float dot_q4_0_256(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const BlockQ4_0*>(wp);
-  const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / kQK4_0; ++b) {
-    const __m256 lanes = _mm256_cvtepi32_ps(Lanes(unpack_q4_0(w[b].qs), load_256(x[b].qs)));
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(block_scale(w[b].d, x[b].d)), lanes, acc);
+// kTileRows weight rows x `Tokens` activation rows, each product accumulated
+// exactly as in the one-row kernels above (one 8-lane accumulator per pair,
+// blocks in order); rows share activation loads and tokens share unpacking.
+template <class Weights, int Tokens>
+void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* xp, size_t x_stride, float* out,
+              int64_t out_stride) {
+  using Block = typename Weights::Block;
+  const Block* w[kTileRows];
+  const BlockQ8_0* x[Tokens];
+  for (int r = 0; r < kTileRows; ++r) w[r] = reinterpret_cast<const Block*>(wp + r * w_stride);
+  for (int t = 0; t < Tokens; ++t) x[t] = reinterpret_cast<const BlockQ8_0*>(xp + t * x_stride);
+  __m256 acc[kTileRows][Tokens];
+  for (auto& row : acc) {
+    for (auto& a : row) a = _mm256_setzero_ps();
   }
-  alignas(32) float out[8];
-  _mm256_store_ps(out, acc);
-  return reduce_8(out);
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    __m256i xv[Tokens], xt[Tokens];
+    float xd[Tokens];
+    for (int t = 0; t < Tokens; ++t) {
+      xv[t] = load_256(x[t][b].qs);
+      xt[t] = Weights::per_token(xv[t]);
+      xd[t] = _cvtsh_ss(x[t][b].d);
+    }
+    for (int r = 0; r < kTileRows; ++r) {
+      const float wd = _cvtsh_ss(w[r][b].d);
+      for (int t = 0; t < Tokens; ++t) {
+        const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(w[r][b], xv[t], xt[t]));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[t]), lanes, acc[r][t]);
+      }
+    }
+  }
+  alignas(32) float lanes[8];
+  for (int r = 0; r < kTileRows; ++r) {
+    for (int t = 0; t < Tokens; ++t) {
+      _mm256_store_ps(lanes, acc[r][t]);
+      out[t * out_stride + r] = reduce_8(lanes);
+    }
+  }
 }
 
-// Replaces the block-format dot products of a table.
-inline void set_block_dots(KernelTable& t, DotFn q8_0, DotFn q4_0) {
+template <class Weights>
+void dot_tile_256(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride, int tokens,
+                  float* out, int64_t out_stride) {
+  static_assert(kTileTokens == 2);
+  if (tokens == 2) {
+    tile_256<Weights, 2>(n, w, w_stride, x, x_stride, out, out_stride);
+  } else {
+    tile_256<Weights, 1>(n, w, w_stride, x, x_stride, out, out_stride);
+  }
+}
+
+// Activations to Q8_0 exactly as the scalar quantizer does: the same amax,
+// scale and reciprocal, the product rounded half to even.
+void quantize_q8_0_256(const float* src, std::byte* dst, int64_t n) {
+  auto* blocks = reinterpret_cast<BlockQ8_0*>(dst);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    const float* x = src + b * kQK8_0;
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(x + 8 * i);
+      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[i]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float max = _mm_cvtss_f32(m);
+    const float id = max != 0.0f ? 127.0f / max : 0.0f;
+    blocks[b].d = f32_to_f16(max / 127.0f);
+    const __m256 scale = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) {
+      q[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    // Pack 32 int32 to 32 int8 in order (the packs interleave 128-bit halves).
+    const __m256i q16a = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i q16b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i q8 = _mm256_packs_epi16(q16a, q16b);
+    const __m256i ordered = _mm256_permutevar8x32_epi32(q8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(blocks[b].qs), ordered);
+  }
+}
+
+// Installs the block-format kernels built on `U8S8` into a table.
+template <__m256i (*U8S8)(__m256i, __m256i)>
+void set_block_kernels(KernelTable& t) {
   for (size_t i = 0; i < kComputeTypes.size(); ++i) {
-    if (kComputeTypes[i] == DType::Q8_0) t.types[i].dot = t.types[i].dot_tiled = q8_0;
-    if (kComputeTypes[i] == DType::Q4_0) t.types[i].dot = t.types[i].dot_tiled = q4_0;
+    TypeKernels& k = t.types[i];
+    if (kComputeTypes[i] == DType::Q8_0) {
+      k.from_float = quantize_q8_0_256;
+      k.dot = k.dot_tiled = dot_256<Q8_0Weights<U8S8>>;
+      k.dot_tile = dot_tile_256<Q8_0Weights<U8S8>>;
+    }
+    if (kComputeTypes[i] == DType::Q4_0) {
+      k.dot = k.dot_tiled = dot_256<Q4_0Weights<U8S8>>;
+      k.dot_tile = dot_tile_256<Q4_0Weights<U8S8>>;
+    }
   }
 }
 

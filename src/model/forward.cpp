@@ -34,7 +34,7 @@ void project(const kernels::KernelTable& table, ThreadPool& pool, std::initializ
   bool prepared = false;
   for (const auto& [w, y] : projections) {
     if (!prepared || !act.suits(w->dtype, w->row_length())) {
-      act.prepare(w->dtype, x, n_tokens, w->row_length());
+      act.prepare(table, w->dtype, x, n_tokens, w->row_length());
       prepared = true;
     }
     const int64_t rows = w->rows();

@@ -121,7 +121,7 @@ TEST(Matmul, MatchesRowByRowDots) {
   TensorView w{"w", DType::Q8_0, 2, {k, rows, 1, 1}, w_bytes.data(), w_bytes.size()};
   const auto x = random_floats(static_cast<size_t>(k * tokens), 6);
   PreparedActivations act;
-  act.prepare(DType::Q8_0, x.data(), tokens, k);
+  act.prepare(scalar_kernel_table(), DType::Q8_0, x.data(), tokens, k);
   std::vector<float> y(static_cast<size_t>(rows * tokens));
   matmul(scalar_kernel_table(), w, act, y.data());
   for (int64_t t = 0; t < tokens; ++t) {
@@ -130,7 +130,7 @@ TEST(Matmul, MatchesRowByRowDots) {
     }
   }
   PreparedActivations wrong;
-  wrong.prepare(DType::F32, x.data(), tokens, k);
+  wrong.prepare(scalar_kernel_table(), DType::F32, x.data(), tokens, k);
   EXPECT_THROW(matmul(scalar_kernel_table(), w, wrong, y.data()), InvalidArgument);
 }
 

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "kernels/kernel_table.hpp"
+#include "kernels/matmul.hpp"
 #include "kernels/type_traits.hpp"
 #include "ullm/error.hpp"
 
@@ -83,6 +84,53 @@ TEST_P(SimdTargetTest, ExtremeBlockValues) {
     }
   }
   EXPECT_EQ(got.dot(128, w.data(), x.data()), ref.dot(128, w.data(), x.data()));
+}
+
+TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  for (DType type : kComputeTypes) {
+    const TypeKernels& ref = *scalar_kernel_table().find(type);
+    const TypeKernels& got = *simd.find(type);
+    for (int64_t n : {32, 64, 2048}) {
+      if (n % dtype_info(type).block_size != 0) continue;
+      auto x = random_floats(static_cast<size_t>(n), 5);
+      x[3] = 0.0f;
+      for (int i = 32; i < 64 && i < n; ++i) x[i] = 0.0f;  // an all-zero block
+      if (n > 64) x[70] = 1e30f;                           // a huge value
+      std::vector<std::byte> a(row_size(type, n)), b(a.size());
+      ref.from_float(x.data(), a.data(), n);
+      got.from_float(x.data(), b.data(), n);
+      EXPECT_EQ(a, b) << dtype_name(type) << " n " << n;
+    }
+  }
+}
+
+// Whole matmuls (tiles plus edges, any row range) equal the scalar ones.
+TEST_P(SimdTargetTest, MatmulMatchesScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  const bool exact = GetParam() != "sse4";
+  for (DType type : kComputeTypes) {
+    for (auto [rows, tokens] : {std::pair<int64_t, int64_t>{1, 1}, {7, 1}, {8, 1}, {13, 2}, {16, 3}, {21, 5}}) {
+      const int64_t k = 256;
+      const auto wf = random_floats(static_cast<size_t>(rows * k), 21);
+      const auto xf = random_floats(static_cast<size_t>(tokens * k), 22);
+      const auto w = encode_at(type, wf, 0);
+      const TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
+      PreparedActivations act;
+      act.prepare(simd, type, xf.data(), tokens, k);
+      std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size(), NAN);
+      matmul(scalar_kernel_table(), view, act, expected.data());
+      matmul_rows(simd, view, act, actual.data(), 0, rows / 2);  // two ranges, as threads split them
+      matmul_rows(simd, view, act, actual.data(), rows / 2, rows);
+      for (size_t i = 0; i < expected.size(); ++i) {
+        if (exact) {
+          ASSERT_EQ(actual[i], expected[i]) << dtype_name(type) << " rows " << rows << " tokens " << tokens;
+        } else {
+          ASSERT_NEAR(actual[i], expected[i], 1e-4f * (1 + std::fabs(expected[i])));
+        }
+      }
+    }
+  }
 }
 
 std::vector<std::string> simd_targets() {
