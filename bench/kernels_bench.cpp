@@ -54,8 +54,16 @@ void BM_MatVec(benchmark::State& state, DType type) {
 }
 BENCHMARK_CAPTURE(BM_MatVec, f32, DType::F32)->Args({2048, 2048})->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_MatVec, f16, DType::F16)->Args({2048, 2048})->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_MatVec, q8_0, DType::Q8_0)->Args({256, 2048})->Args({2048, 2048})->Args({5632, 2048})->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_MatVec, q4_0, DType::Q4_0)->Args({256, 2048})->Args({2048, 2048})->Args({5632, 2048})->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_MatVec, q8_0, DType::Q8_0)
+    ->Args({256, 2048})
+    ->Args({2048, 2048})
+    ->Args({5632, 2048})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_MatVec, q4_0, DType::Q4_0)
+    ->Args({256, 2048})
+    ->Args({2048, 2048})
+    ->Args({5632, 2048})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

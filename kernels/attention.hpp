@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "kernels/kernel_table.hpp"
+
 namespace ullm::kernels {
 
 struct AttentionShape {
@@ -27,8 +29,14 @@ void attend_f32_cache(const AttentionShape& shape, const float* q, const float* 
 
 // F16 cache: the query is rounded to f16 and the softmax runs online with the
 // weighted value sum kept in f16, reproducing ggml's CPU flash attention
-// (llama.cpp's default setting) so results agree with it closely.
-void attend_f16_cache(const AttentionShape& shape, const float* q, const uint16_t* k_cache, const uint16_t* v_cache,
-                      int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end, float* out);
+// (llama.cpp's default setting) so results agree with it closely. q.k is
+// the table's F16 dot product, as ggml's is its f16 dot.
+void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const uint16_t* k_cache,
+                      const uint16_t* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
+                      float* out);
+
+// Scalar references of the half-precision vector kernels.
+void axpy_f16(int64_t n, uint16_t* y, const uint16_t* x, float a);
+void scale_f16(int64_t n, uint16_t* y, float a);
 
 }  // namespace ullm::kernels

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "kernels/attention.hpp"
 #include "kernels/simd/target_ops.hpp"
 #include "ullm/error.hpp"
 
@@ -19,6 +20,7 @@ const KernelTable& scalar_kernel_table() {
     KernelTable t;
     t.name = "scalar";
     for (size_t i = 0; i < kComputeTypes.size(); ++i) t.types[i] = *type_kernels(kComputeTypes[i]);
+    t.half = {axpy_f16, scale_f16};
     return t;
   }();
   return table;

@@ -15,9 +15,18 @@ namespace ullm::kernels {
 // The weight types with kernels, in table order.
 inline constexpr std::array<DType, 5> kComputeTypes{DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0};
 
+// Vector operations on half-precision rows (the F16 attention accumulator).
+struct HalfVectorKernels {
+  // y[i] = f16(fma(x[i], a, y[i]))
+  void (*axpy)(int64_t n, uint16_t* y, const uint16_t* x, float a);
+  // y[i] = f16(y[i] * a)
+  void (*scale)(int64_t n, uint16_t* y, float a);
+};
+
 struct KernelTable {
   std::string name;  // "scalar", "sse4", "avx2", "avx512", "avx512+vnni"
   std::array<TypeKernels, kComputeTypes.size()> types{};
+  HalfVectorKernels half{};
 
   // nullptr if the type has no kernels.
   const TypeKernels* find(DType type) const;

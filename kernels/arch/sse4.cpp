@@ -63,6 +63,11 @@ struct TargetOps<xsimd::sse4_2> {
   static xsimd::batch<float, xsimd::sse4_2> load_f16(const uint16_t* p) {
     return _mm_setr_ps(f16_to_f32(p[0]), f16_to_f32(p[1]), f16_to_f32(p[2]), f16_to_f32(p[3]));
   }
+  static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::sse4_2> v) {
+    alignas(16) float f[4];
+    v.store_aligned(f);
+    for (int i = 0; i < 4; ++i) p[i] = f32_to_f16(f[i]);
+  }
 };
 
 template <>

@@ -19,7 +19,9 @@ inline __m256i u8s8_maddubs(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
-inline __m256i load_256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m256i load_256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
 
 // Q8_0 weights are signed: the sign trick moves w's sign onto x. The
 // activation side never holds -128 (the Q8_0 quantizer stays in [-127, 127]).
@@ -136,7 +138,8 @@ void quantize_q8_0_256(const float* src, std::byte* dst, int64_t n) {
     const __m256 scale = _mm256_set1_ps(id);
     __m256i q[4];
     for (int i = 0; i < 4; ++i) {
-      q[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      q[i] = _mm256_cvtps_epi32(
+          _mm256_round_ps(_mm256_mul_ps(v[i], scale), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     }
     // Pack 32 int32 to 32 int8 in order (the packs interleave 128-bit halves).
     const __m256i q16a = _mm256_packs_epi32(q[0], q[1]);

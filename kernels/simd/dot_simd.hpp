@@ -107,6 +107,29 @@ float dot_tile_order(int64_t n, const std::byte* wp, const std::byte* xp) {
   return reduce_16(lanes);
 }
 
+// y = f16(fma(x, a, y)) and y = f16(y * a), a batch at a time, the tail as
+// the scalar reference does it.
+template <class Arch>
+void axpy_f16_simd(int64_t n, uint16_t* y, const uint16_t* x, float a) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t kW = batch::size;
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) {
+    TargetOps<Arch>::store_f16(
+        y + i, xsimd::fma(TargetOps<Arch>::load_f16(x + i), batch(a), TargetOps<Arch>::load_f16(y + i)));
+  }
+  for (; i < n; ++i) y[i] = f32_to_f16(std::fma(f16_to_f32(x[i]), a, f16_to_f32(y[i])));
+}
+
+template <class Arch>
+void scale_f16_simd(int64_t n, uint16_t* y, float a) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t kW = batch::size;
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) TargetOps<Arch>::store_f16(y + i, TargetOps<Arch>::load_f16(y + i) * batch(a));
+  for (; i < n; ++i) y[i] = f32_to_f16(f16_to_f32(y[i]) * a);
+}
+
 }  // namespace
 
 // Builds the kernel table of one target with its float dot products; the
@@ -126,6 +149,7 @@ struct TableBuilder {
     };
     set(DType::F32, dot_vector_order<Arch, float, float>, dot_tile_order<Arch, float>);
     set(DType::F16, dot_vector_order<Arch, uint16_t, double>, dot_tile_order<Arch, uint16_t>);
+    t.half = {axpy_f16_simd<Arch>, scale_f16_simd<Arch>};
     return t;
   }
 };

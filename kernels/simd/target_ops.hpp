@@ -10,7 +10,8 @@ template <class Arch>
 struct TargetOps;
 // Every specialisation provides
 //   static xsimd::batch<float, Arch> load_f16(const uint16_t* p);
-// which widens batch::size halves to floats.
+//   static void store_f16(uint16_t* p, xsimd::batch<float, Arch> v);
+// converting batch::size halves to floats and back (round to nearest even).
 
 }  // namespace ullm::kernels::simd
 

@@ -107,5 +107,8 @@ const Tokenizer& Model::tokenizer() const {
 const gguf::File& Model::file() const {
   return data_->file;
 }
+const std::string& Model::kernel_target() const {
+  return data_->kernels->name;
+}
 
 }  // namespace ullm

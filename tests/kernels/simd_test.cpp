@@ -11,6 +11,7 @@
 
 #include "kernels/kernel_table.hpp"
 #include "kernels/matmul.hpp"
+#include "kernels/quantize.hpp"
 #include "kernels/type_traits.hpp"
 #include "ullm/error.hpp"
 
@@ -102,6 +103,24 @@ TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
       got.from_float(x.data(), b.data(), n);
       EXPECT_EQ(a, b) << dtype_name(type) << " n " << n;
     }
+  }
+}
+
+TEST_P(SimdTargetTest, HalfVectorKernelsMatchScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& scalar = scalar_kernel_table();
+  for (int64_t n : {1, 7, 8, 16, 33, 128}) {
+    const auto yf = random_floats(static_cast<size_t>(n), 31), xf = random_floats(static_cast<size_t>(n), 32);
+    std::vector<uint16_t> y(static_cast<size_t>(n)), x(static_cast<size_t>(n));
+    float_to_f16(yf.data(), reinterpret_cast<std::byte*>(y.data()), n);
+    float_to_f16(xf.data(), reinterpret_cast<std::byte*>(x.data()), n);
+    auto a = y, b = y;
+    scalar.half.axpy(n, a.data(), x.data(), 0.37f);
+    simd.half.axpy(n, b.data(), x.data(), 0.37f);
+    EXPECT_EQ(a, b) << "axpy n " << n;
+    scalar.half.scale(n, a.data(), 0.61f);
+    simd.half.scale(n, b.data(), 0.61f);
+    EXPECT_EQ(a, b) << "scale n " << n;
   }
 }
 

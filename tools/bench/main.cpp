@@ -1,0 +1,174 @@
+// ullm-bench: prompt-processing (pp) and generation (tg) speed, in the shape
+// of llama-bench's table and JSON so the two tools can be compared by script.
+#include <fmt/format.h>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "cli.hpp"
+#include "ullm/ullm.hpp"
+
+namespace {
+
+std::vector<int> parse_list(const std::string& text, const std::string& flag) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    size_t used = 0;
+    int v = -1;
+    try {
+      v = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || v < 0) {
+      throw ullm::InvalidArgument(fmt::format("{}: '{}' is not a non-negative integer list", flag, text));
+    }
+    out.push_back(v);
+  }
+  if (out.empty()) throw ullm::InvalidArgument(fmt::format("{}: empty list", flag));
+  return out;
+}
+
+// llama.cpp's names for general.file_type.
+std::string file_type_name(const ullm::gguf::File& f) {
+  static const std::pair<int, const char*> kNames[] = {
+      {0, "F32"},     {1, "F16"},     {2, "Q4_0"},    {3, "Q4_1"},    {7, "Q8_0"},    {8, "Q5_0"},
+      {9, "Q5_1"},    {10, "Q2_K"},   {11, "Q3_K_S"}, {12, "Q3_K_M"}, {13, "Q3_K_L"}, {14, "Q4_K_S"},
+      {15, "Q4_K_M"}, {16, "Q5_K_S"}, {17, "Q5_K_M"}, {18, "Q6_K"},   {32, "BF16"}};
+  if (const auto* v = f.find("general.file_type"); v != nullptr && v->is_integer()) {
+    const int64_t t = v->as_int("general.file_type");
+    for (const auto& [id, name] : kNames) {
+      if (id == t) return name;
+    }
+  }
+  return "?";
+}
+
+std::string params_name(int64_t n) {
+  if (n >= 1'000'000'000) return fmt::format("{:.1f}B", static_cast<double>(n) / 1e9);
+  if (n >= 1'000'000) return fmt::format("{}M", (n + 500'000) / 1'000'000);
+  return fmt::format("{:.2f}M", static_cast<double>(n) / 1e6);
+}
+
+struct Result {
+  int threads, n_prompt, n_gen;
+  std::vector<double> samples;  // tokens per second
+  double mean() const { return std::accumulate(samples.begin(), samples.end(), 0.0) / samples.size(); }
+  double stddev() const {
+    if (samples.size() < 2) return 0;
+    const double m = mean();
+    double s = 0;
+    for (double x : samples) s += (x - m) * (x - m);
+    return std::sqrt(s / static_cast<double>(samples.size() - 1));
+  }
+};
+
+double seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+// One measurement: a fresh session, then either one batch of n_prompt tokens
+// or n_gen single-token steps after a BOS.
+double run_once(const ullm::Model& model, int threads, int n_prompt, int n_gen, std::mt19937& rng) {
+  const int64_t ctx = std::max(n_prompt, n_gen + 1);
+  ullm::Session session(model, {.context_length = ctx, .threads = threads});
+  std::uniform_int_distribution<ullm::Token> token(0, static_cast<ullm::Token>(model.config().n_vocab - 1));
+  if (n_prompt > 0) {
+    std::vector<ullm::Token> prompt(static_cast<size_t>(n_prompt));
+    for (auto& t : prompt) t = token(rng);
+    const auto start = std::chrono::steady_clock::now();
+    session.eval(prompt);
+    return n_prompt / seconds(start);
+  }
+  ullm::Token t = model.tokenizer().bos() >= 0 ? model.tokenizer().bos() : 0;
+  const auto start = std::chrono::steady_clock::now();
+  session.eval(std::span<const ullm::Token>(&t, 1));
+  for (int i = 0; i < n_gen; ++i) {
+    t = token(rng);
+    session.eval(std::span<const ullm::Token>(&t, 1));
+  }
+  return (n_gen + 1) / seconds(start);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_path, prompts = "512", gens = "128", threads_list, target;
+  int repetitions = 5;
+  bool json = false;
+  ullm::cli::ArgParser args("ullm-bench", "Measure prompt processing (pp) and generation (tg) speed in tokens/s.");
+  args.option({"-m", "--model"}, &model_path, "PATH",
+              fmt::format("model file (default: $ULLM_MODEL, else {})", ullm::cli::kDefaultModel));
+  args.option({"-p", "--n-prompt"}, &prompts, "N[,N...]", "prompt lengths to test, 0 to skip (default: 512)");
+  args.option({"-n", "--n-gen"}, &gens, "N[,N...]", "generation lengths to test, 0 to skip (default: 128)");
+  args.option({"-t", "--threads"}, &threads_list, "N[,N...]", "thread counts (default: physical cores)");
+  args.option({"-r", "--repetitions"}, &repetitions, "N", "measurements per test (default: 5)");
+  args.option({"--kernels"}, &target, "TARGET", "kernel target: scalar, sse4, avx2, avx512 (default: best)");
+  args.flag({"--json"}, &json, "print a JSON array with llama-bench's field names instead of a table");
+  args.parse(argc, argv);
+
+  return ullm::cli::run_main("ullm-bench", [&] {
+    if (repetitions < 1) throw ullm::InvalidArgument("--repetitions must be at least 1");
+    const std::string path = ullm::cli::resolve_model_path(model_path);
+    const ullm::Model model = ullm::Model::load(path, {.kernel_target = target});
+    const std::vector<int> threads = threads_list.empty()
+                                         ? std::vector<int>{ullm::Session(model, {.context_length = 1}).threads()}
+                                         : parse_list(threads_list, "--threads");
+    std::vector<std::pair<int, int>> tests;  // (n_prompt, n_gen)
+    for (int p : parse_list(prompts, "--n-prompt")) {
+      if (p > 0) tests.push_back({p, 0});
+    }
+    for (int n : parse_list(gens, "--n-gen")) {
+      if (n > 0) tests.push_back({0, n});
+    }
+    for (const auto& [p, n] : tests) {
+      if (std::max(p, n + 1) > model.config().context_length) {
+        throw ullm::ContextOverflow(fmt::format("a test of {} tokens exceeds the model's context of {}",
+                                                std::max(p, n + 1), model.config().context_length));
+      }
+    }
+
+    const ullm::ModelConfig& c = model.config();
+    const std::string type =
+        fmt::format("{} {} {}", c.architecture, params_name(c.n_params()), file_type_name(model.file()));
+    const double size_mib = static_cast<double>(model.file().file_size()) / (1 << 20);
+    std::mt19937 rng(42);
+    std::vector<Result> results;
+    if (!json) {
+      fmt::print("| model | size | params | backend | threads | test | t/s |\n");
+      fmt::print("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+    }
+    for (int t : threads) {
+      for (const auto& [p, n] : tests) {
+        Result r{t, p, n, {}};
+        run_once(model, t, p, n, rng);  // warm-up
+        for (int i = 0; i < repetitions; ++i) r.samples.push_back(run_once(model, t, p, n, rng));
+        if (!json) {
+          fmt::print("| {} | {:.2f} MiB | {} | CPU ({}) | {} | {}{} | {:.2f} ± {:.2f} |\n", type, size_mib,
+                     params_name(c.n_params()), model.kernel_target(), t, p > 0 ? "pp" : "tg", p > 0 ? p : n, r.mean(),
+                     r.stddev());
+          std::fflush(stdout);
+        }
+        results.push_back(std::move(r));
+      }
+    }
+    if (json) {
+      fmt::print("[\n");
+      for (size_t i = 0; i < results.size(); ++i) {
+        const Result& r = results[i];
+        fmt::print(
+            "  {{\"model_filename\": \"{}\", \"model_type\": \"{}\", \"model_size\": {}, \"model_n_params\": {}, "
+            "\"backends\": \"CPU\", \"kernels\": \"{}\", \"n_threads\": {}, \"n_prompt\": {}, \"n_gen\": {}, "
+            "\"avg_ts\": {:.6f}, \"stddev_ts\": {:.6f}, \"samples_ts\": [{:.6f}]}}{}\n",
+            path, type, model.file().file_size(), c.n_params(), model.kernel_target(), r.threads, r.n_prompt, r.n_gen,
+            r.mean(), r.stddev(), fmt::join(r.samples, ", "), i + 1 < results.size() ? "," : "");
+      }
+      fmt::print("]\n");
+    }
+    return 0;
+  });
+}
