@@ -1,38 +1,87 @@
-// Kernel benchmarks with bytes/s counters, and a memory-read baseline in the
-// same binary so every figure can be read as a fraction of the machine.
+// Kernel benchmarks with bytes/s and ops/s counters, next to two baselines
+// measured by the same binary in the same run: the memory read bandwidth and
+// the peak 8-bit dot-product throughput. Every figure then reads as a
+// fraction of what this machine can do.
 //   ./build/bench/ullm_kernel_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
+#include <immintrin.h>
 
 #include <cstring>
 #include <random>
 #include <vector>
 
+#include "kernels/kernel_table.hpp"
 #include "kernels/matmul.hpp"
-#include "kernels/type_traits.hpp"
+#include "runtime/thread_pool.hpp"
 
 namespace {
 
 using ullm::DType;
 
-// Reads a buffer far larger than the caches: the DRAM read bandwidth.
-void BM_MemoryRead(benchmark::State& state) {
-  const size_t n = static_cast<size_t>(state.range(0)) / sizeof(uint64_t);
-  std::vector<uint64_t> buffer(n, 1);
-  for (auto _ : state) {
-    uint64_t s[8] = {};
-    for (size_t i = 0; i < n; i += 8) {
-      for (int j = 0; j < 8; ++j) s[j] += buffer[i + j];
-    }
-    benchmark::DoNotOptimize(s);
+// Reads 256 MiB per thread (far beyond the caches) with 256-bit loads.
+__attribute__((target("avx2"))) uint64_t read_buffer(const std::vector<uint64_t>& buffer) {
+  __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+  const auto* p = reinterpret_cast<const __m256i*>(buffer.data());
+  const size_t n = buffer.size() / 4;
+  for (size_t i = 0; i + 4 <= n; i += 4) {
+    for (int j = 0; j < 4; ++j) acc[j] = _mm256_add_epi64(acc[j], _mm256_load_si256(p + i + j));
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+  const __m256i s = _mm256_add_epi64(_mm256_add_epi64(acc[0], acc[1]), _mm256_add_epi64(acc[2], acc[3]));
+  return static_cast<uint64_t>(_mm256_extract_epi64(s, 0) + _mm256_extract_epi64(s, 3));
 }
-BENCHMARK(BM_MemoryRead)->Arg(256 << 20)->Unit(benchmark::kMillisecond);
 
-// Matrix x vector (one token) with weights of each type: bytes/s of weights.
-void BM_MatVec(benchmark::State& state, DType type) {
-  const auto& table = ullm::kernels::select_kernel_table();
+void BM_MemoryRead(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx2")) {
+    state.SkipWithError("needs AVX2");
+    return;
+  }
+  const size_t bytes = size_t{256} << 20;
+  std::vector<uint64_t> buffer(bytes / sizeof(uint64_t), 1);  // 32-byte aligned by the allocator in practice
+  for (auto _ : state) benchmark::DoNotOptimize(read_buffer(buffer));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
+}
+BENCHMARK(BM_MemoryRead)->Unit(benchmark::kMillisecond)->UseRealTime()->Threads(1)->Threads(2);
+
+// Peak 8-bit multiply-accumulate throughput: 8 independent maddubs+madd
+// chains on registers (2 ops per multiply-add, 32 per instruction pair).
+__attribute__((target("avx2"))) void peak_int8(benchmark::State& state) {
+  __m256i acc[8];
+  for (int i = 0; i < 8; ++i) acc[i] = _mm256_set1_epi32(i);
+  const __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
+  constexpr int kSteps = 1 << 16;
+  for (auto _ : state) {
+    for (int s = 0; s < kSteps; ++s) {
+      for (int i = 0; i < 8; ++i)
+        acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones));
+      __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]));
+    }
+  }
+  benchmark::DoNotOptimize(acc);
+  state.counters["ops/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * kSteps * 8 * 32 * 2, benchmark::Counter::kIsRate);
+}
+
+void BM_PeakInt8Dot(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx2")) {
+    state.SkipWithError("needs AVX2");
+    return;
+  }
+  peak_int8(state);
+}
+BENCHMARK(BM_PeakInt8Dot)->UseRealTime()->Threads(1)->Threads(2);
+
+// Matrix x vector (one token) on `threads` threads with weights of each type,
+// through the kernels of `target`: bytes/s of weights read and ops/s.
+void BM_MatVec(benchmark::State& state, DType type, const char* target) {
+  const ullm::kernels::KernelTable* table = nullptr;
+  try {
+    table = &ullm::kernels::select_kernel_table(target);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
   const int64_t rows = state.range(0), k = state.range(1);
+  const int threads = static_cast<int>(state.range(2));
   std::mt19937 rng(1);
   std::normal_distribution<float> dist;
   std::vector<float> wf(static_cast<size_t>(rows * k)), x(static_cast<size_t>(k));
@@ -43,27 +92,40 @@ void BM_MatVec(benchmark::State& state, DType type) {
   const ullm::TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
   std::vector<float> y(static_cast<size_t>(rows));
   ullm::kernels::PreparedActivations act;
+  ullm::ThreadPool pool(threads);
+  constexpr int64_t kRowsPerTask = 16;
   for (auto _ : state) {
-    act.prepare(table, type, x.data(), 1, k);
-    ullm::kernels::matmul(table, view, act, y.data());
+    act.prepare(*table, type, x.data(), 1, k);
+    const auto task = [&](int64_t i, int) {
+      ullm::kernels::matmul_rows(*table, view, act, y.data(), i * kRowsPerTask, std::min(rows, (i + 1) * kRowsPerTask));
+    };
+    pool.run((rows + kRowsPerTask - 1) / kRowsPerTask, task);
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w.size()));
   state.counters["ops/s"] = benchmark::Counter(
       static_cast<double>(2 * rows * k) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK_CAPTURE(BM_MatVec, f32, DType::F32)->Args({2048, 2048})->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_MatVec, f16, DType::F16)->Args({2048, 2048})->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_MatVec, q8_0, DType::Q8_0)
-    ->Args({256, 2048})
-    ->Args({2048, 2048})
-    ->Args({5632, 2048})
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_MatVec, q4_0, DType::Q4_0)
-    ->Args({256, 2048})
-    ->Args({2048, 2048})
-    ->Args({5632, 2048})
-    ->Unit(benchmark::kMillisecond);
+
+// {rows, k, threads}: an L2-sized matrix and one far larger than L3 (32 MiB here).
+#define ULLM_MATVEC(type, target)                                     \
+  BENCHMARK_CAPTURE(BM_MatVec, type##_##target, DType::type, #target) \
+      ->Args({256, 2048, 1})                                          \
+      ->Args({16384, 4096, 1})                                        \
+      ->Args({16384, 4096, 2})                                        \
+      ->UseRealTime()                                                 \
+      ->Unit(benchmark::kMicrosecond)
+
+ULLM_MATVEC(Q8_0, avx2);
+ULLM_MATVEC(Q4_0, avx2);
+ULLM_MATVEC(F16, avx2);
+ULLM_MATVEC(F32, avx2);
+ULLM_MATVEC(Q8_0, avx512);
+ULLM_MATVEC(Q4_0, avx512);
+ULLM_MATVEC(Q8_0, sse4);
+ULLM_MATVEC(Q4_0, sse4);
+ULLM_MATVEC(Q8_0, scalar);
+ULLM_MATVEC(Q4_0, scalar);
 
 }  // namespace
 
