@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/dot.hpp"
 #include "kernels/fp16.hpp"
 
 namespace ullm::kernels {
@@ -49,13 +50,18 @@ void scale_f16(int64_t n, uint16_t* y, float a) {
   for (int64_t i = 0; i < n; ++i) y[i] = f32_to_f16(f16_to_f32(y[i]) * a);
 }
 
+void dot_rows_f16(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const uint16_t* q, float* out) {
+  for (int64_t j = 0; j < rows; ++j) {
+    out[j] = dot_f16_f16(d, reinterpret_cast<const std::byte*>(k + j * stride), reinterpret_cast<const std::byte*>(q));
+  }
+}
+
 void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const uint16_t* k_cache,
                       const uint16_t* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
-                      float* out) {
+                      float* scores, float* out) {
   const int64_t d = shape.head_dim;
   const int64_t kv_row = shape.n_head_kv * d;
   const int64_t group = shape.n_head / shape.n_head_kv;
-  const DotFn dot = table.find(DType::F16)->dot;
   uint16_t q16[kMaxHeadDim];
   uint16_t acc[kMaxHeadDim];
   for (int64_t h = head_begin; h < head_end; ++h) {
@@ -64,10 +70,9 @@ void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, con
     std::fill(acc, acc + d, uint16_t{0});
     float running_sum = 0.0f;
     float running_max = -std::numeric_limits<float>::infinity();
+    table.half.dot_rows(d, k_cache + kv_begin * kv_row + kv_off, kv_row, kv_end - kv_begin, q16, scores + kv_begin);
     for (int64_t j = kv_begin; j < kv_end; ++j) {
-      const uint16_t* kj = k_cache + j * kv_row + kv_off;
-      const float s =
-          dot(d, reinterpret_cast<const std::byte*>(kj), reinterpret_cast<const std::byte*>(q16)) * shape.scale;
+      const float s = scores[j] * shape.scale;
       float rescale = 1.0f;
       float weight = 1.0f;
       if (s > running_max) {

@@ -31,12 +31,14 @@ void attend_f32_cache(const AttentionShape& shape, const float* q, const float* 
 // weighted value sum kept in f16, reproducing ggml's CPU flash attention
 // (llama.cpp's default setting) so results agree with it closely. q.k is
 // the table's F16 dot product, as ggml's is its f16 dot.
+// `scores` needs kv_end floats.
 void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const uint16_t* k_cache,
                       const uint16_t* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
-                      float* out);
+                      float* scores, float* out);
 
 // Scalar references of the half-precision vector kernels.
 void axpy_f16(int64_t n, uint16_t* y, const uint16_t* x, float a);
 void scale_f16(int64_t n, uint16_t* y, float a);
+void dot_rows_f16(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const uint16_t* q, float* out);
 
 }  // namespace ullm::kernels

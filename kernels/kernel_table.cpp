@@ -20,7 +20,7 @@ const KernelTable& scalar_kernel_table() {
     KernelTable t;
     t.name = "scalar";
     for (size_t i = 0; i < kComputeTypes.size(); ++i) t.types[i] = *type_kernels(kComputeTypes[i]);
-    t.half = {axpy_f16, scale_f16};
+    t.half = {axpy_f16, scale_f16, dot_rows_f16};
     return t;
   }();
   return table;

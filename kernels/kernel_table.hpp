@@ -21,6 +21,9 @@ struct HalfVectorKernels {
   void (*axpy)(int64_t n, uint16_t* y, const uint16_t* x, float a);
   // y[i] = f16(y[i] * a)
   void (*scale)(int64_t n, uint16_t* y, float a);
+  // out[j] = the F16 `dot` of row j of k (rows `stride` halves apart) with q,
+  // for j < rows: the attention scores of one query.
+  void (*dot_rows)(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const uint16_t* q, float* out);
 };
 
 struct KernelTable {

@@ -130,6 +130,39 @@ void scale_f16_simd(int64_t n, uint16_t* y, float a) {
   for (; i < n; ++i) y[i] = f32_to_f16(f16_to_f32(y[i]) * a);
 }
 
+// Attention scores of one query. Heads of 64 or more take the vector-order
+// dot product row by row. Shorter heads are all "tail" there: one sequential
+// sum in double per row, a chain of dependent additions; here four rows run
+// their chains side by side, each still adding in exactly that order.
+template <class Arch>
+void dot_rows_f16_simd(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const uint16_t* q, float* out) {
+  constexpr int kGroup = 4;
+  int64_t j = 0;
+  if (d < 64) {
+    using batch = xsimd::batch<float, Arch>;
+    constexpr int64_t kW = batch::size;
+    alignas(64) float qf[64], kf[kGroup][64];
+    const auto widen = [&](const uint16_t* src, float* dst) {
+      int64_t i = 0;
+      for (; i + kW <= d; i += kW) TargetOps<Arch>::load_f16(src + i).store_aligned(dst + i);
+      for (; i < d; ++i) dst[i] = f16_to_f32(src[i]);
+    };
+    widen(q, qf);
+    for (; j + kGroup <= rows; j += kGroup) {
+      for (int g = 0; g < kGroup; ++g) widen(k + (j + g) * stride, kf[g]);
+      double acc[kGroup] = {};
+      for (int64_t i = 0; i < d; ++i) {
+        for (int g = 0; g < kGroup; ++g) acc[g] += static_cast<double>(kf[g][i] * qf[i]);
+      }
+      for (int g = 0; g < kGroup; ++g) out[j + g] = static_cast<float>(acc[g]);
+    }
+  }
+  for (; j < rows; ++j) {
+    out[j] = dot_vector_order<Arch, uint16_t, double>(d, reinterpret_cast<const std::byte*>(k + j * stride),
+                                                      reinterpret_cast<const std::byte*>(q));
+  }
+}
+
 }  // namespace
 
 // Builds the kernel table of one target with its float dot products; the
@@ -149,7 +182,7 @@ struct TableBuilder {
     };
     set(DType::F32, dot_vector_order<Arch, float, float>, dot_tile_order<Arch, float>);
     set(DType::F16, dot_vector_order<Arch, uint16_t, double>, dot_tile_order<Arch, uint16_t>);
-    t.half = {axpy_f16_simd<Arch>, scale_f16_simd<Arch>};
+    t.half = {axpy_f16_simd<Arch>, scale_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
     return t;
   }
 };

@@ -114,7 +114,7 @@ TEST(Attention, BothCacheTypesMatchSoftmaxAttention) {
     std::vector<float> out32(expected.size()), out16(expected.size()), scores(ctx);
     attend_f32_cache(shape, q.data(), k.data(), v.data(), begin, end, 0, shape.n_head, scores.data(), out32.data());
     attend_f16_cache(scalar_kernel_table(), shape, q.data(), k16.data(), v16.data(), begin, end, 0, shape.n_head,
-                     out16.data());
+                     scores.data(), out16.data());
     for (size_t i = 0; i < expected.size(); ++i) {
       EXPECT_NEAR(out32[i], expected[i], 1e-5) << "f32 cache, window [" << begin << ", " << end << ")";
       // The f16 kernel rounds q and its running sum to half precision.
