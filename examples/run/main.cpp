@@ -80,8 +80,9 @@ int main(int argc, char** argv) {
                                   .threads = threads,
                                   .kv_type = kv_type == "f32" ? ullm::KvType::F32 : ullm::KvType::F16});
     if (!quiet) {
-      fmt::print(stderr, "model: {} ({}, {} layers, dim {}, vocab {}), context {}\n", path, c.architecture, c.n_layer,
-                 c.n_embd, c.n_vocab, session.context_length());
+      fmt::print(stderr, "model: {} ({}, {} layers, dim {}, vocab {}), context {}, {} threads, {} kernels\n", path,
+                 c.architecture, c.n_layer, c.n_embd, c.n_vocab, session.context_length(), session.threads(),
+                 model.kernel_target());
     }
 
     ullm::GenerateOptions options;

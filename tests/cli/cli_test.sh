@@ -37,7 +37,7 @@ expect_exit() {
   grep -q -- "$pattern" "$tmp/err" || { echo "  stderr lacks '$pattern': $(cat "$tmp/err")"; return 1; }
 }
 
-for tool in ullm-run ullm-tokenize ullm-inspect; do
+for tool in ullm-run ullm-tokenize ullm-inspect ullm-bench ullm-synth; do
   check "$tool --help" bash -c "'$bin/$tool' --help | grep -q usage"
   check "$tool bad flag" expect_exit 2 "unknown option" "$bin/$tool" --no-such-flag
 done
@@ -72,6 +72,22 @@ check "inspect empty" expect_exit 1 "empty file" "$bin/ullm-inspect" "$tmp/empty
 check "tokenize" bash -c "[[ \"\$('$bin/ullm-tokenize' -m '$model' -p 'Once upon a time' | tr '\n' ' ')\" == '1 403 407 261 378 ' ]]"
 check "tokenize --no-bos" bash -c "[[ \"\$('$bin/ullm-tokenize' -m '$model' -p 'Once upon a time' --no-bos | tr '\n' ' ')\" == '403 407 261 378 ' ]]"
 check "inspect" bash -c "'$bin/ullm-inspect' '$model' | grep -q 'token_embd.weight'"
+
+# ullm-synth writes a model that loads and runs; ullm-bench measures it.
+vocab=$shared/reference/tokenizer/ggml-vocab-llama-spm.gguf
+check "synth" "$bin/ullm-synth" --dim 64 --ffn 128 --layers 2 --heads 4 --kv-heads 2 --ctx 64 --type q4_0 \
+  --tokenizer "$vocab" -o "$tmp/synth.gguf"
+check "synth runs" bash -c "'$bin/ullm-run' -m '$tmp/synth.gguf' -p 'Hello world' -n 4 --temp 0 --ids 2>/dev/null | wc -l | grep -q '^4$'"
+check "synth has its shape" bash -c "'$bin/ullm-inspect' '$tmp/synth.gguf' | grep -q 'blk.1.ffn_down.weight.*Q4_0.*\[128, 64\]'"
+check "synth bad shape" expect_exit 1 "multiple of heads" "$bin/ullm-synth" --dim 60 --ffn 128 --layers 1 --heads 8 \
+  --tokenizer "$vocab" -o "$tmp/bad.gguf"
+check "synth needs -o" expect_exit 1 "-o PATH" "$bin/ullm-synth" --like stories15M
+check "bench table" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 16 -n 8 -t 1,2 -r 1 | grep -c '| tg8 |' | grep -q '^2$'"
+check "bench json" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 16 -n 0 -t 1 -r 2 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0][\"n_prompt\"]==16 and len(d[0][\"samples_ts\"])==2 and d[0][\"avg_ts\"]>0'"
+check "bench too long" expect_exit 1 "exceeds the model's context" "$bin/ullm-bench" -m "$tmp/synth.gguf" -p 1000 -n 0 -r 1
+check "bench bad list" expect_exit 1 "non-negative integer list" "$bin/ullm-bench" -m "$tmp/synth.gguf" -t 1,x
+check "forced kernels" bash -c "ULLM_ARCH=scalar '$bin/ullm-run' -m '$model' -n 2 --temp 0 2>&1 >/dev/null | grep -q 'scalar kernels'"
+check "unknown kernels" expect_exit 1 "unknown kernel target" env ULLM_ARCH=mmx "$bin/ullm-run" -m "$model" -n 2
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

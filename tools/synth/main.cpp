@@ -2,6 +2,8 @@
 // shape, so kernels and whole models can be benchmarked at size without
 // downloading anything. The tokenizer is copied from a given GGUF.
 #include <fmt/format.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -174,6 +176,7 @@ int main(int argc, char** argv) {
     w.set("llama.vocab_size", value<uint32_t>(static_cast<uint32_t>(s.vocab)));
 
     Noise noise(seed);
+    const bool progress = ::isatty(2) != 0;  // a progress line only where someone watches it
     int written = 0;
     const int total = 2 + (s.tied ? 0 : 1) + 9 * s.layers;
     const auto add = [&](const std::string& name, std::vector<int64_t> shape, bool matrix) {
@@ -189,7 +192,8 @@ int main(int argc, char** argv) {
       std::vector<std::byte> bytes(ullm::kernels::row_size(t, n));
       ullm::kernels::type_kernels(t)->from_float(data.data(), bytes.data(), n);
       w.add_tensor(name, t, shape, bytes);
-      fmt::print(stderr, "\rullm-synth: {:3d}% ({}/{} tensors)", 100 * ++written / total, written, total);
+      ++written;
+      if (progress) fmt::print(stderr, "\rullm-synth: {:3d}% ({}/{} tensors)", 100 * written / total, written, total);
     };
     add("token_embd.weight", {s.dim, s.vocab}, true);
     add("output_norm.weight", {s.dim}, false);
@@ -206,7 +210,7 @@ int main(int argc, char** argv) {
       add(p + "ffn_up.weight", {s.dim, s.ffn}, true);
       add(p + "ffn_down.weight", {s.ffn, s.dim}, true);
     }
-    fmt::print(stderr, "\n");
+    if (progress) fmt::print(stderr, "\n");
     w.write(out_path);
     fmt::print(stderr, "ullm-synth: wrote {} (dim {}, ffn {}, {} layers, {}/{} heads, vocab {}, {})\n", out_path, s.dim,
                s.ffn, s.layers, s.heads, s.kv_heads, s.vocab, type_name);
