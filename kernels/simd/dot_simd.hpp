@@ -47,10 +47,12 @@ struct FloatRow {
     }
   }
   float scalar(int64_t i) const {
+    T v;
+    std::memcpy(&v, p + i, sizeof(T));
     if constexpr (std::is_same_v<T, float>) {
-      return p[i];
+      return v;
     } else {
-      return f16_to_f32(p[i]);
+      return f16_to_f32(v);
     }
   }
 };

@@ -93,8 +93,10 @@ class Parser {
     }
     if (const Value* a = out.find("general.alignment")) {
       const int64_t alignment = a->as_int("general.alignment");
-      if (alignment <= 0 || alignment > (1 << 16) || (alignment & (alignment - 1)) != 0) {
-        fail(fmt::format("general.alignment {} is not a power of two in [1, 65536]", alignment));
+      // The spec asks for a multiple of 8; less would let tensor data sit
+      // misaligned for its own element type.
+      if (alignment < 8 || alignment > (1 << 16) || (alignment & (alignment - 1)) != 0) {
+        fail(fmt::format("general.alignment {} is not a power of two in [8, 65536]", alignment));
       }
       out.alignment_ = static_cast<size_t>(alignment);
     }

@@ -52,8 +52,8 @@ class ByteSink {
 }  // namespace
 
 Writer::Writer(size_t alignment) : alignment_(alignment) {
-  if (alignment == 0 || (alignment & (alignment - 1)) != 0) {
-    throw InvalidArgument(fmt::format("GGUF alignment {} is not a power of two", alignment));
+  if (alignment < 8 || (alignment & (alignment - 1)) != 0) {
+    throw InvalidArgument(fmt::format("GGUF alignment {} is not a power of two of at least 8", alignment));
   }
   if (alignment != 32) set("general.alignment", Value{Value::Storage(std::in_place_type<uint32_t>, alignment)});
 }

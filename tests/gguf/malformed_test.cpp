@@ -95,6 +95,9 @@ TEST(MalformedGguf, BadValues) {
   GgufBuilder align;
   align.header(0, 1).kv_u32("general.alignment", 48);
   expect_error<FormatError>(align.bytes(), "general.alignment");
+  GgufBuilder tiny_align;
+  tiny_align.header(0, 1).kv_u32("general.alignment", 2);
+  expect_error<FormatError>(tiny_align.bytes(), "general.alignment 2");
 }
 
 TEST(MalformedGguf, TensorShapes) {
