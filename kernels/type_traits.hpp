@@ -22,7 +22,7 @@ using DotFn = float (*)(int64_t n, const std::byte* w, const std::byte* x);
 // out[t * out_stride + r]. Each product is computed exactly as DotFn computes
 // it; the tile only shares loads between them.
 inline constexpr int kTileRows = 4;
-inline constexpr int kTileTokens = 2;
+inline constexpr int kTileTokens = 4;
 using DotTileFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride,
                            int tokens, float* out, int64_t out_stride);
 

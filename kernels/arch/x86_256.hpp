@@ -28,10 +28,16 @@ inline __m256i load_256(const void* p) {
 template <__m256i (*U8S8)(__m256i, __m256i)>
 struct Q8_0Weights {
   using Block = BlockQ8_0;
+  struct Values {
+    __m256i signs, magnitudes;
+  };
   static __m256i per_token(__m256i) { return _mm256_setzero_si256(); }
-  static __m256i lanes(const Block& w, __m256i x, __m256i) {
+  static Values values(const Block& w) {
     const __m256i v = load_256(w.qs);
-    return U8S8(_mm256_sign_epi8(v, v), _mm256_sign_epi8(x, v));
+    return {v, _mm256_sign_epi8(v, v)};
+  }
+  static __m256i lanes(const Values& w, __m256i x, __m256i) {
+    return U8S8(w.magnitudes, _mm256_sign_epi8(x, w.signs));
   }
 };
 
@@ -40,11 +46,14 @@ struct Q8_0Weights {
 template <__m256i (*U8S8)(__m256i, __m256i)>
 struct Q4_0Weights {
   using Block = BlockQ4_0;
+  using Values = __m256i;
   static __m256i per_token(__m256i x) { return _mm256_slli_epi32(U8S8(_mm256_set1_epi8(1), x), 3); }
-  static __m256i lanes(const Block& w, __m256i x, __m256i eight_sum_x) {
+  static Values values(const Block& w) {
     const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
     const __m128i mask = _mm_set1_epi8(0x0f);
-    const __m256i nibbles = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask));
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask));
+  }
+  static __m256i lanes(const Values& nibbles, __m256i x, __m256i eight_sum_x) {
     return _mm256_sub_epi32(U8S8(nibbles, x), eight_sum_x);
   }
 };
@@ -57,7 +66,7 @@ float dot_256(int64_t n, const std::byte* wp, const std::byte* xp) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
     const __m256i xv = load_256(x[b].qs);
-    const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(w[b], xv, Weights::per_token(xv)));
+    const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(Weights::values(w[b]), xv, Weights::per_token(xv)));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d)), lanes, acc);
   }
   alignas(32) float out[8];
@@ -65,39 +74,40 @@ float dot_256(int64_t n, const std::byte* wp, const std::byte* xp) {
   return reduce_8(out);
 }
 
-// kTileRows weight rows x `Tokens` activation rows, each product accumulated
-// exactly as in the one-row kernels above (one 8-lane accumulator per pair,
-// blocks in order); rows share activation loads and tokens share unpacking.
-template <class Weights, int Tokens>
+// `Rows` weight rows x `Tokens` activation rows, each product accumulated
+// exactly as in the one-row kernel above (one 8-lane accumulator per pair,
+// blocks in order); rows share activation loads, tokens share unpacking.
+template <class Weights, int Rows, int Tokens>
 void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* xp, size_t x_stride, float* out,
               int64_t out_stride) {
   using Block = typename Weights::Block;
-  const Block* w[kTileRows];
+  const Block* w[Rows];
   const BlockQ8_0* x[Tokens];
-  for (int r = 0; r < kTileRows; ++r) w[r] = reinterpret_cast<const Block*>(wp + r * w_stride);
+  for (int r = 0; r < Rows; ++r) w[r] = reinterpret_cast<const Block*>(wp + r * w_stride);
   for (int t = 0; t < Tokens; ++t) x[t] = reinterpret_cast<const BlockQ8_0*>(xp + t * x_stride);
-  __m256 acc[kTileRows][Tokens];
+  __m256 acc[Rows][Tokens];
   for (auto& row : acc) {
     for (auto& a : row) a = _mm256_setzero_ps();
   }
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
     __m256i xv[Tokens], xt[Tokens];
-    float xd[Tokens];
+    __m256 xd[Tokens];
     for (int t = 0; t < Tokens; ++t) {
       xv[t] = load_256(x[t][b].qs);
       xt[t] = Weights::per_token(xv[t]);
-      xd[t] = _cvtsh_ss(x[t][b].d);
+      xd[t] = _mm256_set1_ps(_cvtsh_ss(x[t][b].d));
     }
-    for (int r = 0; r < kTileRows; ++r) {
-      const float wd = _cvtsh_ss(w[r][b].d);
+    for (int r = 0; r < Rows; ++r) {
+      const auto values = Weights::values(w[r][b]);
+      const __m256 wd = _mm256_set1_ps(_cvtsh_ss(w[r][b].d));
       for (int t = 0; t < Tokens; ++t) {
-        const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(w[r][b], xv[t], xt[t]));
-        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(wd * xd[t]), lanes, acc[r][t]);
+        const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(values, xv[t], xt[t]));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(wd, xd[t]), lanes, acc[r][t]);
       }
     }
   }
   alignas(32) float lanes[8];
-  for (int r = 0; r < kTileRows; ++r) {
+  for (int r = 0; r < Rows; ++r) {
     for (int t = 0; t < Tokens; ++t) {
       _mm256_store_ps(lanes, acc[r][t]);
       out[t * out_stride + r] = reduce_8(lanes);
@@ -105,14 +115,23 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
   }
 }
 
+// kTileRows rows x 1..kTileTokens tokens, shaped to fit 16 registers: 4x1 and
+// 4x2 for few tokens, two 2x4 (or 2x3) halves for more.
 template <class Weights>
 void dot_tile_256(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride, int tokens,
                   float* out, int64_t out_stride) {
-  static_assert(kTileTokens == 2);
-  if (tokens == 2) {
-    tile_256<Weights, 2>(n, w, w_stride, x, x_stride, out, out_stride);
-  } else {
-    tile_256<Weights, 1>(n, w, w_stride, x, x_stride, out, out_stride);
+  static_assert(kTileRows == 4 && kTileTokens == 4);
+  switch (tokens) {
+    case 1:
+      return tile_256<Weights, 4, 1>(n, w, w_stride, x, x_stride, out, out_stride);
+    case 2:
+      return tile_256<Weights, 4, 2>(n, w, w_stride, x, x_stride, out, out_stride);
+    case 3:
+      tile_256<Weights, 2, 3>(n, w, w_stride, x, x_stride, out, out_stride);
+      return tile_256<Weights, 2, 3>(n, w + 2 * w_stride, w_stride, x, x_stride, out + 2, out_stride);
+    default:
+      tile_256<Weights, 2, 4>(n, w, w_stride, x, x_stride, out, out_stride);
+      return tile_256<Weights, 2, 4>(n, w + 2 * w_stride, w_stride, x, x_stride, out + 2, out_stride);
   }
 }
 
