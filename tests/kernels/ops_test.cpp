@@ -9,17 +9,12 @@
 #include "kernels/fp16.hpp"
 #include "kernels/norm.hpp"
 #include "kernels/rope.hpp"
+#include "support/test_support.hpp"
 
 namespace ullm::kernels {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using test::random_floats;
 
 TEST(RmsNorm, MatchesFormula) {
   for (size_t n : {1u, 7u, 64u, 2048u}) {

@@ -8,18 +8,13 @@
 #include "kernels/fp16.hpp"
 #include "kernels/matmul.hpp"
 #include "kernels/type_traits.hpp"
+#include "support/test_support.hpp"
 #include "ullm/error.hpp"
 
 namespace ullm::kernels {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using test::random_floats;
 
 std::vector<std::byte> encode(DType type, const std::vector<float>& x) {
   std::vector<std::byte> out(row_size(type, static_cast<int64_t>(x.size())));

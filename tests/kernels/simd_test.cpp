@@ -13,18 +13,13 @@
 #include "kernels/matmul.hpp"
 #include "kernels/quantize.hpp"
 #include "kernels/type_traits.hpp"
+#include "support/test_support.hpp"
 #include "ullm/error.hpp"
 
 namespace ullm::kernels {
 namespace {
 
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using test::random_floats;
 
 // Bytes of `n` elements of `type` at `offset` bytes into a buffer, so rows
 // start at unaligned addresses.

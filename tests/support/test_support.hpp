@@ -2,6 +2,7 @@
 // small readers for it.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -16,6 +17,9 @@ std::filesystem::path shared_path(const std::string& relative);
 nlohmann::json load_json(const std::filesystem::path& path);
 std::vector<float> load_f32(const std::filesystem::path& path);
 std::vector<std::byte> load_bytes(const std::filesystem::path& path);
+
+// n normally distributed floats (mean 0, standard deviation `scale`), seeded.
+std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f);
 
 // A fresh file path in a per-process temporary directory, removed at exit.
 std::filesystem::path temp_file(const std::string& name);
