@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "kernels/attention.hpp"
 #include "kernels/simd/target_ops.hpp"
 #include "ullm/error.hpp"
@@ -26,6 +28,71 @@ const KernelTable& scalar_kernel_table() {
   return table;
 }
 
+namespace {
+
+// Deterministic test values in [-2, 2).
+std::vector<float> test_values(size_t n, uint32_t seed) {
+  std::vector<float> v(n);
+  for (auto& x : v) {
+    seed = seed * 1664525u + 1013904223u;
+    x = static_cast<float>(seed >> 8) * 0x1p-22f - 2.0f;
+  }
+  return v;
+}
+
+}  // namespace
+
+bool agrees_with_scalar(const KernelTable& t) {
+  const KernelTable& ref = scalar_kernel_table();
+  for (size_t i = 0; i < kComputeTypes.size(); ++i) {
+    const DType type = kComputeTypes[i];
+    const TypeKernels& r = ref.types[i];
+    const TypeKernels& k = t.types[i];
+    const TypeKernels& ra = *ref.find(r.activation_type);
+    const TypeKernels& ka = *t.find(r.activation_type);
+    for (int64_t n : {32, 96, 256, 2080}) {
+      const auto wf = test_values(static_cast<size_t>(4 * n), static_cast<uint32_t>(n));
+      const auto xf = test_values(static_cast<size_t>(4 * n), static_cast<uint32_t>(n) + 7);
+      const size_t wrow = row_size(type, n), xrow = row_size(r.activation_type, n);
+      std::vector<std::byte> w(4 * wrow), x(4 * xrow), x2(4 * xrow);
+      for (int j = 0; j < 4; ++j) {
+        r.from_float(wf.data() + j * n, w.data() + j * wrow, n);
+        ra.from_float(xf.data() + j * n, x.data() + j * xrow, n);
+        ka.from_float(xf.data() + j * n, x2.data() + j * xrow, n);
+      }
+      if (x != x2) return false;
+      for (int j = 0; j < 4; ++j) {
+        const std::byte* wj = w.data() + j * wrow;
+        if (k.dot(n, wj, x.data()) != r.dot(n, wj, x.data())) return false;
+        if (k.dot_tiled(n, wj, x.data()) != r.dot_tiled(n, wj, x.data())) return false;
+      }
+      if (k.dot_tile != nullptr) {
+        for (int tokens = 1; tokens <= kTileTokens; ++tokens) {
+          float out[kTileTokens * kTileRows];
+          k.dot_tile(n, w.data(), wrow, x.data(), xrow, tokens, out, kTileRows);
+          for (int tk = 0; tk < tokens; ++tk) {
+            for (int row = 0; row < kTileRows; ++row) {
+              if (out[tk * kTileRows + row] != r.dot(n, w.data() + row * wrow, x.data() + tk * xrow)) return false;
+            }
+          }
+        }
+      }
+    }
+  }
+  const auto hf = test_values(80, 3);
+  std::vector<uint16_t> h(hf.size());
+  ref.find(DType::F16)->from_float(hf.data(), reinterpret_cast<std::byte*>(h.data()), 80);
+  auto a = h, b = h;
+  ref.half.axpy(40, a.data(), h.data() + 40, 0.3f);
+  t.half.axpy(40, b.data(), h.data() + 40, 0.3f);
+  ref.half.scale(40, a.data(), 0.7f);
+  t.half.scale(40, b.data(), 0.7f);
+  float sa[5], sb[5];
+  ref.half.dot_rows(16, h.data(), 16, 5, h.data() + 64, sa);
+  t.half.dot_rows(16, h.data(), 16, 5, h.data() + 64, sb);
+  return a == b && std::equal(sa, sa + 5, sb);
+}
+
 #if defined(__x86_64__) || defined(_M_X64)
 namespace {
 
@@ -41,16 +108,29 @@ bool runs_sse4() {
   return xsimd::available_architectures().sse4_2 && __builtin_cpu_supports("ssse3");
 }
 
-// The best table for this CPU, through xsimd's dispatcher; plain SSE2 falls
-// back to the scalar kernels.
+// A target's table if the CPU runs it and it passes the self-check (once).
+template <class Arch>
+const KernelTable* checked(bool runs) {
+  if (!runs) return nullptr;
+  static const bool agrees = agrees_with_scalar(simd::TargetTable{}(Arch{}));
+  return agrees ? &simd::TargetTable{}(Arch{}) : nullptr;
+}
+
+// The best table for this CPU, through xsimd's dispatcher, stepping down a
+// target when the CPU lacks an extension a target file uses; plain SSE2 gets
+// the scalar kernels.
 struct BestTable {
   template <class Arch>
   const KernelTable& operator()(Arch) const {
     if constexpr (std::is_same_v<Arch, xsimd::avx512bw>) {
-      if (runs_avx512()) return simd::TargetTable{}(Arch{});
+      if (const KernelTable* t = checked<Arch>(runs_avx512())) return *t;
+      return (*this)(xsimd::fma3<xsimd::avx2>{});
     } else if constexpr (std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>) {
-      if (runs_avx2()) return simd::TargetTable{}(Arch{});
+      if (const KernelTable* t = checked<Arch>(runs_avx2())) return *t;
+      return (*this)(xsimd::sse4_2{});
     } else if constexpr (std::is_same_v<Arch, xsimd::sse4_2>) {
+      // No fused multiply-add: agrees with the references to ulps, not bits,
+      // so the exact self-check does not apply; the tests cover it.
       if (runs_sse4()) return simd::TargetTable{}(Arch{});
     }
     return scalar_kernel_table();
@@ -76,6 +156,10 @@ const KernelTable& select_kernel_table(std::string_view target) {
     return UnsupportedError(fmt::format("kernel target '{}' is not supported by this CPU (it runs: {})", target,
                                         fmt::join(available_targets(), ", ")));
   };
+  const auto failed = [&]() -> UnsupportedError {
+    return UnsupportedError(
+        fmt::format("kernel target '{}' disagrees with the scalar reference kernels on this CPU", target));
+  };
   if (target == "scalar") return scalar_kernel_table();
   if (target == "sse4") {
     if (!runs_sse4()) throw unavailable();
@@ -83,11 +167,13 @@ const KernelTable& select_kernel_table(std::string_view target) {
   }
   if (target == "avx2") {
     if (!runs_avx2()) throw unavailable();
-    return simd::TargetTable{}(xsimd::fma3<xsimd::avx2>{});
+    if (const KernelTable* t = checked<xsimd::fma3<xsimd::avx2>>(true)) return *t;
+    throw failed();
   }
   if (target == "avx512") {
     if (!runs_avx512()) throw unavailable();
-    return simd::TargetTable{}(xsimd::avx512bw{});
+    if (const KernelTable* t = checked<xsimd::avx512bw>(true)) return *t;
+    throw failed();
   }
   throw InvalidArgument(fmt::format("unknown kernel target '{}' (known: scalar, sse4, avx2, avx512)", target));
 }

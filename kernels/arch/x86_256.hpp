@@ -36,9 +36,7 @@ struct Q8_0Weights {
     const __m256i v = load_256(w.qs);
     return {v, _mm256_sign_epi8(v, v)};
   }
-  static __m256i lanes(const Values& w, __m256i x, __m256i) {
-    return U8S8(w.magnitudes, _mm256_sign_epi8(x, w.signs));
-  }
+  static __m256i lanes(const Values& w, __m256i x, __m256i) { return U8S8(w.magnitudes, _mm256_sign_epi8(x, w.signs)); }
 };
 
 // Q4_0 weights are nibbles q in [0, 15] standing for q - 8: sum (q - 8) x is

@@ -178,6 +178,19 @@ INSTANTIATE_TEST_SUITE_P(Targets, SimdTargetTest, ::testing::ValuesIn(simd_targe
                          [](const auto& info) { return info.param; });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SimdTargetTest);
 
+float off_by_a_little(int64_t n, const std::byte* w, const std::byte* x) {
+  return std::nextafter(scalar_kernel_table().find(DType::Q8_0)->dot(n, w, x), INFINITY);
+}
+
+TEST(KernelTargets, SelfCheckCatchesAWrongKernel) {
+  KernelTable table = select_kernel_table();
+  EXPECT_TRUE(agrees_with_scalar(table));
+  for (size_t i = 0; i < kComputeTypes.size(); ++i) {
+    if (kComputeTypes[i] == DType::Q8_0) table.types[i].dot = off_by_a_little;
+  }
+  EXPECT_FALSE(agrees_with_scalar(table));
+}
+
 TEST(KernelTargets, SelectionAndErrors) {
   EXPECT_EQ(select_kernel_table("scalar").name, "scalar");
   EXPECT_THROW(select_kernel_table("avx9000"), InvalidArgument);
