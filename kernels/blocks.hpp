@@ -24,4 +24,39 @@ struct BlockQ4_0 {
 };
 static_assert(sizeof(BlockQ4_0) == 18, "BlockQ4_0 must match ggml's block_q4_0");
 
+// Q4_0 with an offset instead of a fixed -8: x[i] = d * q[i] + m.
+struct BlockQ4_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qs[kQK4_0 / 2];
+};
+static_assert(sizeof(BlockQ4_1) == 20, "BlockQ4_1 must match ggml's block_q4_1");
+
+// 5-bit values: the low four bits as in Q4_0, the fifth bit of element j in
+// bit j of qh (little-endian). x[i] = d * (q[i] - 16).
+struct BlockQ5_0 {
+  uint16_t d;
+  uint8_t qh[4];
+  uint8_t qs[kQK4_0 / 2];
+};
+static_assert(sizeof(BlockQ5_0) == 22, "BlockQ5_0 must match ggml's block_q5_0");
+
+// Q5_0 with an offset: x[i] = d * q[i] + m.
+struct BlockQ5_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qh[4];
+  uint8_t qs[kQK4_0 / 2];
+};
+static_assert(sizeof(BlockQ5_1) == 24, "BlockQ5_1 must match ggml's block_q5_1");
+
+// Q8_0 plus s = d * sum(qs): the activation format of Q4_1 and Q5_1, whose
+// offsets multiply the sum of the activations.
+struct BlockQ8_1 {
+  uint16_t d;
+  uint16_t s;
+  int8_t qs[kQK8_0];
+};
+static_assert(sizeof(BlockQ8_1) == 36, "BlockQ8_1 must match ggml's block_q8_1");
+
 }  // namespace ullm::kernels

@@ -150,4 +150,53 @@ float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
   return reduce_8_lanes(acc);
 }
 
+namespace {
+
+int nibble(const uint8_t* qs, int j) { return j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4; }
+
+int fifth_bit(const uint8_t* qh, int j) {
+  uint32_t h;
+  std::memcpy(&h, qh, 4);
+  return static_cast<int>((h >> j) & 1) << 4;
+}
+
+// The offset formats (Q4_1, Q5_1): the block sums as Q8_0's, plus the
+// offsets times the activation sums, accumulated apart and added last.
+template <typename Block, typename ValueAt>
+float dot_with_offset(int64_t n, const std::byte* w, const std::byte* x, ValueAt value) {
+  const auto* wb = reinterpret_cast<const Block*>(w);
+  const auto* xb = reinterpret_cast<const BlockQ8_1*>(x);
+  float acc[8] = {};
+  float offsets = 0.0f;
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    offsets = std::fma(f16_to_f32(wb[b].m), f16_to_f32(xb[b].s), offsets);
+    const float scale = f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d);
+    accumulate_block([&](int i) { return value(wb[b], i); }, xb[b].qs, scale, acc);
+  }
+  return reduce_8_lanes(acc) + offsets;
+}
+
+}  // namespace
+
+float dot_q4_1_q8_1(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_with_offset<BlockQ4_1>(n, w, x, [](const BlockQ4_1& b, int i) { return nibble(b.qs, i); });
+}
+
+float dot_q5_1_q8_1(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_with_offset<BlockQ5_1>(n, w, x,
+                                    [](const BlockQ5_1& b, int i) { return nibble(b.qs, i) | fifth_bit(b.qh, i); });
+}
+
+float dot_q5_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
+  const auto* wb = reinterpret_cast<const BlockQ5_0*>(w);
+  const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
+  float acc[8] = {};
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    const float scale = f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d);
+    const auto weight = [&](int i) { return (nibble(wb[b].qs, i) | fifth_bit(wb[b].qh, i)) - 16; };
+    accumulate_block(weight, xb[b].qs, scale, acc);
+  }
+  return reduce_8_lanes(acc);
+}
+
 }  // namespace ullm::kernels

@@ -11,6 +11,10 @@ void f16_to_float(const std::byte* src, float* dst, int64_t n);
 void bf16_to_float(const std::byte* src, float* dst, int64_t n);
 void q8_0_to_float(const std::byte* src, float* dst, int64_t n);
 void q4_0_to_float(const std::byte* src, float* dst, int64_t n);
+void q4_1_to_float(const std::byte* src, float* dst, int64_t n);
+void q5_0_to_float(const std::byte* src, float* dst, int64_t n);
+void q5_1_to_float(const std::byte* src, float* dst, int64_t n);
+void q8_1_to_float(const std::byte* src, float* dst, int64_t n);
 
 void float_to_f32(const float* src, std::byte* dst, int64_t n);
 void float_to_f16(const float* src, std::byte* dst, int64_t n);
@@ -20,5 +24,12 @@ void float_to_bf16(const float* src, std::byte* dst, int64_t n);
 void float_to_q8_0(const float* src, std::byte* dst, int64_t n);
 // Q4_0 as ggml's reference quantizer: the signed extreme maps to -8.
 void float_to_q4_0(const float* src, std::byte* dst, int64_t n);
+// Q4_1, Q5_0 and Q5_1 as ggml's reference quantizers make them.
+void float_to_q4_1(const float* src, std::byte* dst, int64_t n);
+void float_to_q5_0(const float* src, std::byte* dst, int64_t n);
+void float_to_q5_1(const float* src, std::byte* dst, int64_t n);
+// Q8_1 as ggml's x86 kernels quantize activations: Q8_0's rounding, and
+// s = d * (sum of the quantized values) stored as f16.
+void float_to_q8_1(const float* src, std::byte* dst, int64_t n);
 
 }  // namespace ullm::kernels

@@ -21,7 +21,7 @@ class TensorBinder {
     const TensorView* t = file_.find_tensor(name);
     if (t == nullptr) return nullptr;
     check_shape(*t, shape);
-    if (kernels::type_kernels(t->dtype) == nullptr) {
+    if (const auto* k = kernels::type_kernels(t->dtype); k == nullptr || k->dot == nullptr) {
       throw UnsupportedError(fmt::format("{}: tensor '{}' has type {}, which ullm cannot compute with yet",
                                          file_.path().string(), name, dtype_name(t->dtype)));
     }

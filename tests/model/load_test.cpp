@@ -23,7 +23,8 @@ void expect_load_error(const std::string& name, const TinyModelSpec& spec, const
 }
 
 TEST(ModelLoad, TinyModelsOfEveryWeightTypeRun) {
-  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+  for (DType type :
+       {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1}) {
     TinyModelSpec spec;
     spec.weight_type = type;
     const Model model = Model::load(write_tiny_model(std::string(dtype_name(type)) + ".gguf", spec));

@@ -38,6 +38,12 @@ int file_type(ullm::DType t) {
       return 2;
     case ullm::DType::Q8_0:
       return 7;
+    case ullm::DType::Q4_1:
+      return 3;
+    case ullm::DType::Q5_0:
+      return 8;
+    case ullm::DType::Q5_1:
+      return 9;
     case ullm::DType::BF16:
       return 32;
     default:
@@ -92,7 +98,7 @@ int main(int argc, char** argv) {
   args.option({"--rope-base"}, &rope_base, "F", "RoPE frequency base (default: 10000)");
   args.flag({"--tied"}, &tied, "share the output head with the token embeddings");
   args.flag({"--untied"}, &untied, "write a separate output head (overrides a preset's tying)");
-  args.option({"--type"}, &type_name, "TYPE", "weight type: f32, f16, bf16, q8_0, q4_0 (default: q8_0)");
+  args.option({"--type"}, &type_name, "TYPE", "weight type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1 (default: q8_0)");
   args.option({"--tokenizer"}, &tokenizer_path, "PATH",
               "GGUF to copy tokenizer.* keys from (default: llama SPM vocab)");
   args.option({"--seed"}, &seed, "S", "random seed (default: 1)");
@@ -126,12 +132,13 @@ int main(int argc, char** argv) {
     }
     std::optional<ullm::DType> type;
     for (ullm::DType t :
-         {ullm::DType::F32, ullm::DType::F16, ullm::DType::BF16, ullm::DType::Q8_0, ullm::DType::Q4_0}) {
+         {ullm::DType::F32, ullm::DType::F16, ullm::DType::BF16, ullm::DType::Q8_0, ullm::DType::Q4_0, ullm::DType::Q4_1,
+          ullm::DType::Q5_0, ullm::DType::Q5_1}) {
       std::string name(ullm::dtype_name(t));
       for (auto& ch : name) ch = static_cast<char>(std::tolower(ch));
       if (name == type_name) type = t;
     }
-    if (!type) throw ullm::InvalidArgument(fmt::format("unknown --type '{}' (f32, f16, bf16, q8_0, q4_0)", type_name));
+    if (!type) throw ullm::InvalidArgument(fmt::format("unknown --type '{}' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1)", type_name));
 
     ullm::gguf::Writer w;
     const ullm::gguf::File tok = ullm::gguf::File::open(tokenizer_path);
