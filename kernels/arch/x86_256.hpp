@@ -6,6 +6,10 @@
 
 #include <immintrin.h>
 
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
 #include "kernels/blocks.hpp"
 #include "kernels/simd/dot_simd.hpp"
 
@@ -23,11 +27,32 @@ inline __m256i load_256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
 
+// The 32 low nibbles of a Q4/Q5 block in element order.
+inline __m256i nibbles_256(const uint8_t* qs) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask));
+}
+
+// 0x10 in byte j where bit j of the 32-bit qh is set (Q5's fifth bits).
+inline __m256i fifth_bits_256(const uint8_t* qh) {
+  uint32_t h;
+  std::memcpy(&h, qh, 4);
+  // Bytes 0-7 take qh's byte 0, 8-15 byte 1, ... (the shuffle stays within 128-bit halves).
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(h)),
+      _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+
 // Q8_0 weights are signed: the sign trick moves w's sign onto x. The
 // activation side never holds -128 (the Q8_0 quantizer stays in [-127, 127]).
 template <__m256i (*U8S8)(__m256i, __m256i)>
 struct Q8_0Weights {
   using Block = BlockQ8_0;
+  using Act = BlockQ8_0;
+  static constexpr bool kOffset = false;
   struct Values {
     __m256i signs, magnitudes;
   };
@@ -44,32 +69,65 @@ struct Q8_0Weights {
 template <__m256i (*U8S8)(__m256i, __m256i)>
 struct Q4_0Weights {
   using Block = BlockQ4_0;
+  using Act = BlockQ8_0;
+  static constexpr bool kOffset = false;
   using Values = __m256i;
   static __m256i per_token(__m256i x) { return _mm256_slli_epi32(U8S8(_mm256_set1_epi8(1), x), 3); }
-  static Values values(const Block& w) {
-    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
-    const __m128i mask = _mm_set1_epi8(0x0f);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask));
-  }
+  static Values values(const Block& w) { return nibbles_256(w.qs); }
   static __m256i lanes(const Values& nibbles, __m256i x, __m256i eight_sum_x) {
     return _mm256_sub_epi32(U8S8(nibbles, x), eight_sum_x);
   }
+};
+
+// Q5_0: q in [0, 31] standing for q - 16, handled like Q4_0.
+template <__m256i (*U8S8)(__m256i, __m256i)>
+struct Q5_0Weights {
+  using Block = BlockQ5_0;
+  using Act = BlockQ8_0;
+  static constexpr bool kOffset = false;
+  using Values = __m256i;
+  static __m256i per_token(__m256i x) { return _mm256_slli_epi32(U8S8(_mm256_set1_epi8(1), x), 4); }
+  static Values values(const Block& w) { return _mm256_or_si256(nibbles_256(w.qs), fifth_bits_256(w.qh)); }
+  static __m256i lanes(const Values& q, __m256i x, __m256i sixteen_sum_x) {
+    return _mm256_sub_epi32(U8S8(q, x), sixteen_sum_x);
+  }
+};
+
+// Q4_1 and Q5_1: unsigned q times x; the offsets m are added through the
+// activation sums s, apart from the lanes.
+template <__m256i (*U8S8)(__m256i, __m256i), class B>
+struct OffsetWeights {
+  using Block = B;
+  using Act = BlockQ8_1;
+  static constexpr bool kOffset = true;
+  using Values = __m256i;
+  static __m256i per_token(__m256i) { return _mm256_setzero_si256(); }
+  static Values values(const Block& w) {
+    if constexpr (std::is_same_v<B, BlockQ5_1>) {
+      return _mm256_or_si256(nibbles_256(w.qs), fifth_bits_256(w.qh));
+    } else {
+      return nibbles_256(w.qs);
+    }
+  }
+  static __m256i lanes(const Values& q, __m256i x, __m256i) { return U8S8(q, x); }
 };
 
 // One row: blocks in order into one 8-lane accumulator.
 template <class Weights>
 float dot_256(int64_t n, const std::byte* wp, const std::byte* xp) {
   const auto* w = reinterpret_cast<const typename Weights::Block*>(wp);
-  const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
+  const auto* x = reinterpret_cast<const typename Weights::Act*>(xp);
   __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    if constexpr (Weights::kOffset) offsets = std::fma(_cvtsh_ss(w[b].m), _cvtsh_ss(x[b].s), offsets);
     const __m256i xv = load_256(x[b].qs);
     const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(Weights::values(w[b]), xv, Weights::per_token(xv)));
     acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d)), lanes, acc);
   }
   alignas(32) float out[8];
   _mm256_store_ps(out, acc);
-  return reduce_8(out);
+  return reduce_8(out) + offsets;
 }
 
 // `Rows` weight rows x `Tokens` activation rows, each product accumulated
@@ -79,11 +137,13 @@ template <class Weights, int Rows, int Tokens>
 void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* xp, size_t x_stride, float* out,
               int64_t out_stride) {
   using Block = typename Weights::Block;
+  using Act = typename Weights::Act;
   const Block* w[Rows];
-  const BlockQ8_0* x[Tokens];
+  const Act* x[Tokens];
   for (int r = 0; r < Rows; ++r) w[r] = reinterpret_cast<const Block*>(wp + r * w_stride);
-  for (int t = 0; t < Tokens; ++t) x[t] = reinterpret_cast<const BlockQ8_0*>(xp + t * x_stride);
+  for (int t = 0; t < Tokens; ++t) x[t] = reinterpret_cast<const Act*>(xp + t * x_stride);
   __m256 acc[Rows][Tokens];
+  float offsets[Rows][Tokens] = {};
   for (auto& row : acc) {
     for (auto& a : row) a = _mm256_setzero_ps();
   }
@@ -99,6 +159,9 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
       const auto values = Weights::values(w[r][b]);
       const __m256 wd = _mm256_set1_ps(_cvtsh_ss(w[r][b].d));
       for (int t = 0; t < Tokens; ++t) {
+        if constexpr (Weights::kOffset) {
+          offsets[r][t] = std::fma(_cvtsh_ss(w[r][b].m), _cvtsh_ss(x[t][b].s), offsets[r][t]);
+        }
         const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(values, xv[t], xt[t]));
         acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(wd, xd[t]), lanes, acc[r][t]);
       }
@@ -108,7 +171,7 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
   for (int r = 0; r < Rows; ++r) {
     for (int t = 0; t < Tokens; ++t) {
       _mm256_store_ps(lanes, acc[r][t]);
-      out[t * out_stride + r] = reduce_8(lanes);
+      out[t * out_stride + r] = reduce_8(lanes) + offsets[r][t];
     }
   }
 }
@@ -180,6 +243,18 @@ void set_block_kernels(KernelTable& t) {
     if (kComputeTypes[i] == DType::Q4_0) {
       k.dot = k.dot_tiled = dot_256<Q4_0Weights<U8S8>>;
       k.dot_tile = dot_tile_256<Q4_0Weights<U8S8>>;
+    }
+    if (kComputeTypes[i] == DType::Q5_0) {
+      k.dot = k.dot_tiled = dot_256<Q5_0Weights<U8S8>>;
+      k.dot_tile = dot_tile_256<Q5_0Weights<U8S8>>;
+    }
+    if (kComputeTypes[i] == DType::Q4_1) {
+      k.dot = k.dot_tiled = dot_256<OffsetWeights<U8S8, BlockQ4_1>>;
+      k.dot_tile = dot_tile_256<OffsetWeights<U8S8, BlockQ4_1>>;
+    }
+    if (kComputeTypes[i] == DType::Q5_1) {
+      k.dot = k.dot_tiled = dot_256<OffsetWeights<U8S8, BlockQ5_1>>;
+      k.dot_tile = dot_tile_256<OffsetWeights<U8S8, BlockQ5_1>>;
     }
   }
 }
