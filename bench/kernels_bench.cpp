@@ -118,6 +118,9 @@ void BM_MatVec(benchmark::State& state, DType type, const char* target) {
 
 ULLM_MATVEC(Q8_0, avx2);
 ULLM_MATVEC(Q4_0, avx2);
+ULLM_MATVEC(Q4_1, avx2);
+ULLM_MATVEC(Q5_0, avx2);
+ULLM_MATVEC(Q5_1, avx2);
 ULLM_MATVEC(F16, avx2);
 ULLM_MATVEC(F32, avx2);
 ULLM_MATVEC(Q8_0, avx512);
