@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "kernels/blocks.hpp"
@@ -57,6 +58,26 @@ TEST(Blocks, Q4_0Layout) {
   EXPECT_EQ(back[17], 3.0f);
 }
 
+TEST(Blocks, Q8_1CarriesTheScaledSum) {
+  const auto x = random_floats(96, 9);
+  const auto b = encode(DType::Q8_1, x);
+  const auto* blocks = reinterpret_cast<const BlockQ8_1*>(b.data());
+  const auto q8_0 = encode(DType::Q8_0, x);
+  for (int i = 0; i < 3; ++i) {
+    // The same quantized values as Q8_0, plus s = d * sum(q) as f16.
+    const auto* same = reinterpret_cast<const BlockQ8_0*>(q8_0.data()) + i;
+    EXPECT_EQ(blocks[i].d, same->d);
+    EXPECT_EQ(std::memcmp(blocks[i].qs, same->qs, 32), 0);
+    int sum = 0;
+    for (int8_t q : blocks[i].qs) sum += q;
+    EXPECT_EQ(blocks[i].s,
+              f32_to_f16((std::fabs(*std::max_element(x.begin() + 32 * i, x.begin() + 32 * i + 32,
+                                                      [](float a, float c) { return std::fabs(a) < std::fabs(c); })) /
+                          127.0f) *
+                         static_cast<float>(sum)));
+  }
+}
+
 struct FormatCase {
   DType type;
   // Relative to the block's largest magnitude: half a quantization step, or
@@ -85,7 +106,6 @@ TEST_P(FormatTest, RoundTripErrorIsBounded) {
 TEST_P(FormatTest, DotMatchesDequantizedDot) {
   const DType type = GetParam().type;
   const TypeKernels& k = *type_kernels(type);
-  if (k.dot == nullptr) GTEST_SKIP() << "an activation-only format";
   for (size_t n : {32u, 64u, 96u, 160u, 172u, 1024u, 5632u}) {
     if (n % dtype_info(type).block_size != 0) continue;
     const auto w = encode(type, random_floats(n, 11));
@@ -116,16 +136,13 @@ TEST_P(FormatTest, DotMatchesDequantizedDot) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Formats, FormatTest,
-                         ::testing::Values(FormatCase{DType::F32, 0.0f}, FormatCase{DType::F16, 1.0f / 1024},
-                                           FormatCase{DType::BF16, 1.0f / 128},
-                                           FormatCase{DType::Q8_0, 0.5f / 127 + 1e-3f},
-                                           FormatCase{DType::Q4_0, 1.0f / 8 + 1e-3f},
-                                           FormatCase{DType::Q4_1, 0.5f / 15 * 2 + 1e-3f},
-                                           FormatCase{DType::Q5_0, 1.0f / 16 + 1e-3f},
-                                           FormatCase{DType::Q5_1, 0.5f / 31 * 2 + 1e-3f},
-                                           FormatCase{DType::Q8_1, 0.5f / 127 + 1e-3f}),
-                         [](const auto& info) { return std::string(dtype_name(info.param.type)); });
+INSTANTIATE_TEST_SUITE_P(
+    Formats, FormatTest,
+    ::testing::Values(FormatCase{DType::F32, 0.0f}, FormatCase{DType::F16, 1.0f / 1024},
+                      FormatCase{DType::BF16, 1.0f / 128}, FormatCase{DType::Q8_0, 0.5f / 127 + 1e-3f},
+                      FormatCase{DType::Q4_0, 1.0f / 8 + 1e-3f}, FormatCase{DType::Q4_1, 0.5f / 15 * 2 + 1e-3f},
+                      FormatCase{DType::Q5_0, 1.0f / 16 + 1e-3f}, FormatCase{DType::Q5_1, 0.5f / 31 * 2 + 1e-3f}),
+    [](const auto& info) { return std::string(dtype_name(info.param.type)); });
 
 TEST(Matmul, MatchesRowByRowDots) {
   const int64_t k = 96, rows = 12, tokens = 3;
