@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace ullm::kernels {
 
@@ -58,5 +59,18 @@ struct BlockQ8_1 {
   int8_t qs[kQK8_0];
 };
 static_assert(sizeof(BlockQ8_1) == 36, "BlockQ8_1 must match ggml's block_q8_1");
+
+// Element j of a Q4/Q5 block's low nibbles: j < 16 in the low halves of
+// qs, j >= 16 in the high halves. (Internal linkage: see fp16.hpp.)
+static inline int nibble(const uint8_t* qs, int j) {
+  return j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4;
+}
+
+// Bit 4 of element j of a Q5 block: bit j of the little-endian qh.
+static inline int fifth_bit(const uint8_t* qh, int j) {
+  uint32_t h;
+  std::memcpy(&h, qh, 4);
+  return static_cast<int>((h >> j) & 1) << 4;
+}
 
 }  // namespace ullm::kernels

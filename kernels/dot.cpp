@@ -152,14 +152,6 @@ float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
 
 namespace {
 
-int nibble(const uint8_t* qs, int j) { return j < 16 ? qs[j] & 0x0f : qs[j - 16] >> 4; }
-
-int fifth_bit(const uint8_t* qh, int j) {
-  uint32_t h;
-  std::memcpy(&h, qh, 4);
-  return static_cast<int>((h >> j) & 1) << 4;
-}
-
 // The offset formats (Q4_1, Q5_1): the block sums as Q8_0's, plus the
 // offsets times the activation sums, accumulated apart and added last.
 template <typename Block, typename ValueAt>
