@@ -57,9 +57,4 @@ static inline uint16_t f32_to_bf16(float f) {
   return static_cast<uint16_t>((x + 0x7fff + ((x >> 16) & 1)) >> 16);
 }
 
-// Rounds through half precision, as storing to an F16 tensor does.
-static inline float round_to_f16(float f) {
-  return f16_to_f32(f32_to_f16(f));
-}
-
 }  // namespace ullm::kernels
