@@ -25,6 +25,9 @@ class ArgParser {
   // and exits 2 on anything it cannot parse.
   void parse(int argc, char** argv);
   std::string usage() const;
+  // Prints "program: error: message" and the usage, and exits with code 2:
+  // for flag values that parse but are out of range.
+  [[noreturn]] void usage_error(const std::string& message) const;
 
  private:
   struct Option {
@@ -39,7 +42,6 @@ class ArgParser {
     std::string help;
     bool required;
   };
-  [[noreturn]] void usage_error(const std::string& message) const;
   void add(std::vector<std::string> names, std::string metavar, std::string help,
            std::function<void(std::string_view)> set);
 

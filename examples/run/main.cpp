@@ -66,9 +66,21 @@ int main(int argc, char** argv) {
   args.flag({"--ignore-eos"}, &ignore_eos, "keep generating after an end-of-generation token");
   args.flag({"-q", "--quiet"}, &quiet, "print no diagnostics on stderr");
   args.parse(argc, argv);
-  if (kv_type != "f16" && kv_type != "f32") {
-    fmt::print(stderr, "ullm-run: error: --kv-type must be f16 or f32, not '{}'\n{}", kv_type, args.usage());
-    return 2;
+  if (kv_type != "f16" && kv_type != "f32") args.usage_error("--kv-type must be f16 or f32, not '" + kv_type + "'");
+  if (n_predict < -1) args.usage_error("-n must be -1 (no limit) or more");
+  if (threads < 0) args.usage_error("-t must be 0 (one per physical core) or more");
+  if (ctx < 0) args.usage_error("-c must be 0 (the model's context) or more");
+  const ullm::SamplerOptions sampling{.temperature = temp,
+                                      .top_k = top_k,
+                                      .top_p = top_p,
+                                      .min_p = min_p,
+                                      .repeat_penalty = repeat_penalty,
+                                      .repeat_last_n = repeat_last_n,
+                                      .seed = seed};
+  try {
+    ullm::Sampler check(sampling);
+  } catch (const ullm::InvalidArgument& e) {
+    args.usage_error(e.what());
   }
 
   return ullm::cli::run_main("ullm-run", [&] {
@@ -88,13 +100,7 @@ int main(int argc, char** argv) {
     ullm::GenerateOptions options;
     options.max_tokens = n_predict;
     options.stop_at_end_of_generation = !ignore_eos;
-    options.sampler = {.temperature = temp,
-                       .top_k = top_k,
-                       .top_p = top_p,
-                       .min_p = min_p,
-                       .repeat_penalty = repeat_penalty,
-                       .repeat_last_n = repeat_last_n,
-                       .seed = seed};
+    options.sampler = sampling;
     if (echo) {
       if (ids) {
         for (ullm::Token t : model.tokenizer().encode(prompt)) fmt::print("{}\n", t);

@@ -44,6 +44,10 @@ done
 check "missing value" expect_exit 2 "needs a value" "$bin/ullm-run" -m
 check "bad number" expect_exit 2 "not a valid number" "$bin/ullm-run" -n ten
 check "bad kv type" expect_exit 2 "kv-type" "$bin/ullm-run" --kv-type q3
+check "bad top-p" expect_exit 2 "top-p" "$bin/ullm-run" --top-p 0
+check "bad -n" expect_exit 2 "\-n must be" "$bin/ullm-run" -n -7
+check "bad -t" expect_exit 2 "\-t must be" "$bin/ullm-run" -t -2
+check "bad repetitions" expect_exit 2 "repetitions" "$bin/ullm-bench" -r 0
 check "inspect needs a file" expect_exit 2 "missing argument" "$bin/ullm-inspect"
 
 # Greedy ids equal llama.cpp's for the first reference prompt.

@@ -110,9 +110,9 @@ int main(int argc, char** argv) {
   args.option({"--kernels"}, &target, "TARGET", "kernel target: scalar, sse4, avx2, avx512 (default: best)");
   args.flag({"--json"}, &json, "print a JSON array with llama-bench's field names instead of a table");
   args.parse(argc, argv);
+  if (repetitions < 1) args.usage_error("--repetitions must be at least 1");
 
   return ullm::cli::run_main("ullm-bench", [&] {
-    if (repetitions < 1) throw ullm::InvalidArgument("--repetitions must be at least 1");
     const std::string path = ullm::cli::resolve_model_path(model_path);
     const ullm::Model model = ullm::Model::load(path, {.kernel_target = target});
     const std::vector<int> threads = threads_list.empty()
