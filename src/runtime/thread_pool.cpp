@@ -58,14 +58,25 @@ void ThreadPool::run(int64_t n_tasks, Job job) {
     wake_.notify_all();
   }
   drain(0);
-  while (busy_.load(std::memory_order_acquire) != 0) cpu_relax();
+  // Spin for the stragglers, but yield soon: with more threads than cores a
+  // worker may be waiting for this very core.
+  for (int spins = 0; busy_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 1000) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   job_ = nullptr;
 }
 
 void ThreadPool::work(int thread) {
   uint64_t seen = 0;
   for (;;) {
-    for (int i = 0; i < kSpinRounds && generation_.load(std::memory_order_acquire) == seen; ++i) cpu_relax();
+    for (int i = 0; i < kSpinRounds && generation_.load(std::memory_order_acquire) == seen; ++i) {
+      cpu_relax();
+      if (i % 1024 == 1023) std::this_thread::yield();  // let an oversubscribed caller run
+    }
     if (generation_.load(std::memory_order_acquire) == seen) {
       std::unique_lock lock(mutex_);
       sleeping_.fetch_add(1, std::memory_order_seq_cst);
