@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/blocks.hpp"
 #include "kernels/fp16.hpp"
@@ -124,71 +125,52 @@ float dot_bf16_bf16_tiled(int64_t n, const std::byte* w, const std::byte* x) {
   return dot_float_tile_order(n, bf16_at(w), bf16_at(x));
 }
 
-float dot_q8_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
-  const auto* wb = reinterpret_cast<const BlockQ8_0*>(w);
-  const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
-  float acc[8] = {};
-  for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    const float scale = f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d);
-    accumulate_block([&](int i) { return static_cast<int32_t>(wb[b].qs[i]); }, xb[b].qs, scale, acc);
-  }
-  return reduce_8_lanes(acc);
-}
-
-float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
-  const auto* wb = reinterpret_cast<const BlockQ4_0*>(w);
-  const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
-  float acc[8] = {};
-  for (int64_t b = 0; b < n / kQK4_0; ++b) {
-    const float scale = f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d);
-    const auto weight = [&](int i) {
-      const uint8_t byte = wb[b].qs[i % 16];
-      return static_cast<int32_t>(i < 16 ? (byte & 0x0f) : (byte >> 4)) - 8;
-    };
-    accumulate_block(weight, xb[b].qs, scale, acc);
-  }
-  return reduce_8_lanes(acc);
-}
-
 namespace {
 
-// The offset formats (Q4_1, Q5_1): the block sums as Q8_0's, plus the
-// offsets times the activation sums, accumulated apart and added last.
-template <typename Block, typename ValueAt>
-float dot_with_offset(int64_t n, const std::byte* w, const std::byte* x, ValueAt value) {
+// Block formats against Q8_0 or Q8_1 activations: per block, 8 integer lanes
+// scaled by the two block scales and accumulated in float. Offset formats
+// (Q4_1, Q5_1) also add their offsets times the activation sums, accumulated
+// apart and added last, as ggml does.
+template <typename Block, typename Act, typename ValueAt>
+float dot_blocks(int64_t n, const std::byte* w, const std::byte* x, ValueAt value) {
   const auto* wb = reinterpret_cast<const Block*>(w);
-  const auto* xb = reinterpret_cast<const BlockQ8_1*>(x);
+  const auto* xb = reinterpret_cast<const Act*>(x);
   float acc[8] = {};
   float offsets = 0.0f;
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    offsets = std::fma(f16_to_f32(wb[b].m), f16_to_f32(xb[b].s), offsets);
+    if constexpr (std::is_same_v<Act, BlockQ8_1>) {
+      offsets = std::fma(f16_to_f32(wb[b].m), f16_to_f32(xb[b].s), offsets);
+    }
     const float scale = f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d);
     accumulate_block([&](int i) { return value(wb[b], i); }, xb[b].qs, scale, acc);
   }
-  return reduce_8_lanes(acc) + offsets;
+  if constexpr (std::is_same_v<Act, BlockQ8_1>) return reduce_8_lanes(acc) + offsets;
+  return reduce_8_lanes(acc);
 }
 
 }  // namespace
 
-float dot_q4_1_q8_1(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_with_offset<BlockQ4_1>(n, w, x, [](const BlockQ4_1& b, int i) { return nibble(b.qs, i); });
+float dot_q8_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_blocks<BlockQ8_0, BlockQ8_0>(n, w, x,
+                                          [](const BlockQ8_0& b, int i) { return static_cast<int32_t>(b.qs[i]); });
 }
 
-float dot_q5_1_q8_1(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_with_offset<BlockQ5_1>(n, w, x,
-                                    [](const BlockQ5_1& b, int i) { return nibble(b.qs, i) | fifth_bit(b.qh, i); });
+float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_blocks<BlockQ4_0, BlockQ8_0>(n, w, x, [](const BlockQ4_0& b, int i) { return nibble(b.qs, i) - 8; });
 }
 
 float dot_q5_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
-  const auto* wb = reinterpret_cast<const BlockQ5_0*>(w);
-  const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
-  float acc[8] = {};
-  for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    const float scale = f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d);
-    const auto weight = [&](int i) { return (nibble(wb[b].qs, i) | fifth_bit(wb[b].qh, i)) - 16; };
-    accumulate_block(weight, xb[b].qs, scale, acc);
-  }
-  return reduce_8_lanes(acc);
+  return dot_blocks<BlockQ5_0, BlockQ8_0>(
+      n, w, x, [](const BlockQ5_0& b, int i) { return (nibble(b.qs, i) | fifth_bit(b.qh, i)) - 16; });
+}
+
+float dot_q4_1_q8_1(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_blocks<BlockQ4_1, BlockQ8_1>(n, w, x, [](const BlockQ4_1& b, int i) { return nibble(b.qs, i); });
+}
+
+float dot_q5_1_q8_1(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_blocks<BlockQ5_1, BlockQ8_1>(
+      n, w, x, [](const BlockQ5_1& b, int i) { return nibble(b.qs, i) | fifth_bit(b.qh, i); });
 }
 
 }  // namespace ullm::kernels

@@ -41,11 +41,7 @@ void q4_0_to_float(const std::byte* src, float* dst, int64_t n) {
   const auto* blocks = reinterpret_cast<const BlockQ4_0*>(src);
   for (int64_t b = 0; b < n / kQK4_0; ++b) {
     const float d = f16_to_f32(blocks[b].d);
-    float* out = dst + b * kQK4_0;
-    for (int j = 0; j < kQK4_0 / 2; ++j) {
-      out[j] = static_cast<float>((blocks[b].qs[j] & 0x0f) - 8) * d;
-      out[j + kQK4_0 / 2] = static_cast<float>((blocks[b].qs[j] >> 4) - 8) * d;
-    }
+    for (int j = 0; j < kQK4_0; ++j) dst[b * kQK4_0 + j] = static_cast<float>(nibble(blocks[b].qs, j) - 8) * d;
   }
 }
 
