@@ -173,4 +173,90 @@ float dot_q5_1_q8_1(int64_t n, const std::byte* w, const std::byte* x) {
       n, w, x, [](const BlockQ5_1& b, int i) { return nibble(b.qs, i) | fifth_bit(b.qh, i); });
 }
 
+namespace {
+
+// How a K-quant's sub-block minimums enter the sum, following ggml's x86
+// kernels: Q4_K keeps four float lanes (pairs of sub-blocks), Q5_K one
+// float per call fed with the integer total.
+enum class KMins { kNone, kFourLanes, kTotal };
+
+// K-quants against Q8_K, per super-block: lane l (of 8) sums the products
+// of values 4l..4l+3 of every 32-value chunk times their sub-block scale, in
+// integers; the lanes are scaled by d and accumulated in float, reduced last.
+// `Weight` gives value(i) (offset removed) and scale(i) for element i.
+template <typename Block, KMins Mins, typename Weight>
+float dot_k_blocks(int64_t n, const std::byte* w, const std::byte* x, Weight weight) {
+  const auto* wb = reinterpret_cast<const Block*>(w);
+  const auto* xb = reinterpret_cast<const BlockQ8_K*>(x);
+  float acc[8] = {}, min_lanes[4] = {}, min_total = 0.0f;
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    int32_t lanes[8] = {};
+    for (int c = 0; c < kQK_K / 32; ++c) {
+      for (int l = 0; l < 8; ++l) {
+        for (int t = 0; t < 4; ++t) {
+          const int i = 32 * c + 4 * l + t;
+          lanes[l] += weight.scale(wb[b], i) * weight.value(wb[b], i) * xb[b].qs[i];
+        }
+      }
+    }
+    const float d = xb[b].d * f16_to_f32(wb[b].d);
+    for (int l = 0; l < 8; ++l) acc[l] = std::fma(d, static_cast<float>(lanes[l]), acc[l]);
+    if constexpr (Mins != KMins::kNone) {
+      const float dmin = -xb[b].d * f16_to_f32(wb[b].dmin);
+      int32_t pairs[4];
+      for (int k = 0; k < 4; ++k) {
+        pairs[k] = 0;
+        for (int c = 2 * k; c < 2 * k + 2; ++c) {
+          int sc, m;
+          k_scale_min(wb[b].scales, c, sc, m);
+          pairs[k] += m * (xb[b].bsums[2 * c] + xb[b].bsums[2 * c + 1]);
+        }
+      }
+      if constexpr (Mins == KMins::kFourLanes) {
+        for (int k = 0; k < 4; ++k) min_lanes[k] = std::fma(dmin, static_cast<float>(pairs[k]), min_lanes[k]);
+      } else {
+        min_total = std::fma(dmin, static_cast<float>((pairs[0] + pairs[1]) + (pairs[2] + pairs[3])), min_total);
+      }
+    }
+  }
+  if constexpr (Mins == KMins::kFourLanes) {
+    return reduce_8_lanes(acc) + ((min_lanes[0] + min_lanes[2]) + (min_lanes[1] + min_lanes[3]));
+  }
+  return reduce_8_lanes(acc) + min_total;
+}
+
+template <bool FifthBit>
+struct Q4Or5KWeight {
+  template <typename Block>
+  static int value(const Block& b, int i) {
+    if constexpr (FifthBit) return q4_k_nibble(b.qs, i) + q5_k_fifth_bit(b.qh, i);
+    return q4_k_nibble(b.qs, i);
+  }
+  template <typename Block>
+  static int scale(const Block& b, int i) {
+    int sc, m;
+    k_scale_min(b.scales, i / 32, sc, m);
+    return sc;
+  }
+};
+
+struct Q6KWeight {
+  static int value(const BlockQ6_K& b, int i) { return q6_k_value(b, i) - 32; }
+  static int scale(const BlockQ6_K& b, int i) { return b.scales[i / 16]; }
+};
+
+}  // namespace
+
+float dot_q4_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_k_blocks<BlockQ4_K, KMins::kFourLanes>(n, w, x, Q4Or5KWeight<false>{});
+}
+
+float dot_q5_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_k_blocks<BlockQ5_K, KMins::kTotal>(n, w, x, Q4Or5KWeight<true>{});
+}
+
+float dot_q6_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_k_blocks<BlockQ6_K, KMins::kNone>(n, w, x, Q6KWeight{});
+}
+
 }  // namespace ullm::kernels

@@ -21,5 +21,10 @@ float dot_q5_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
 // The offset formats add sum(m * s) after the block sums, as ggml does.
 float dot_q4_1_q8_1(int64_t n, const std::byte* w, const std::byte* x);
 float dot_q5_1_q8_1(int64_t n, const std::byte* w, const std::byte* x);
+// K-quants against Q8_K, in the lane order of ggml's AVX2 kernels (the
+// sub-block minimums of Q4_K and Q5_K added last, each its own way).
+float dot_q4_k_q8_k(int64_t n, const std::byte* w, const std::byte* x);
+float dot_q5_k_q8_k(int64_t n, const std::byte* w, const std::byte* x);
+float dot_q6_k_q8_k(int64_t n, const std::byte* w, const std::byte* x);
 
 }  // namespace ullm::kernels

@@ -51,7 +51,8 @@ bool agrees_with_scalar(const KernelTable& t) {
     const TypeKernels& ra = *ref.find(r.activation_type);
     const TypeKernels& ka = *t.find(r.activation_type);
     if (r.dot == nullptr) continue;  // an activation-only format
-    for (int64_t n : {32, 96, 256, 2080}) {
+    for (int64_t n : {32, 96, 256, 768, 2080}) {
+      if (n % dtype_info(type).block_size != 0 || n % dtype_info(r.activation_type).block_size != 0) continue;
       const auto wf = test_values(static_cast<size_t>(4 * n), static_cast<uint32_t>(n));
       const auto xf = test_values(static_cast<size_t>(4 * n), static_cast<uint32_t>(n) + 7);
       const size_t wrow = row_size(type, n), xrow = row_size(r.activation_type, n);

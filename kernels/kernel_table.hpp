@@ -12,10 +12,11 @@
 
 namespace ullm::kernels {
 
-// The weight types with kernels, in table order.
-// The types with kernels, in table order (Q8_1 only as an activation format).
-inline constexpr std::array<DType, 9> kComputeTypes{DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DType::Q4_0,
-                                                    DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_1};
+// The types with kernels, in table order (Q8_1 and Q8_K only as activation
+// formats).
+inline constexpr std::array<DType, 13> kComputeTypes{DType::F32,  DType::F16,  DType::BF16, DType::Q8_0, DType::Q4_0,
+                                                     DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
+                                                     DType::Q6_K, DType::Q8_1, DType::Q8_K};
 
 // Vector operations on half-precision rows (the F16 attention accumulator).
 struct HalfVectorKernels {

@@ -140,9 +140,9 @@ void float_to_q8_1(const float* src, std::byte* dst, int64_t n) {
 namespace {
 
 // The value of largest magnitude, with its sign (the first one on ties).
-float signed_extreme(const float* x) {
+float signed_extreme(const float* x, int n = kQK4_0) {
   float amax = 0.0f, extreme = 0.0f;
-  for (int i = 0; i < kQK4_0; ++i) {
+  for (int i = 0; i < n; ++i) {
     if (std::fabs(x[i]) > amax) {
       amax = std::fabs(x[i]);
       extreme = x[i];
@@ -224,6 +224,168 @@ void float_to_q5_0(const float* src, std::byte* dst, int64_t n) {
 }
 void float_to_q5_1(const float* src, std::byte* dst, int64_t n) {
   quantize_small<BlockQ5_1, 5, true>(src, dst, n);
+}
+
+void q4_k_to_float(const std::byte* src, float* dst, int64_t n) {
+  const auto* blocks = reinterpret_cast<const BlockQ4_K*>(src);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const float d = f16_to_f32(blocks[b].d), dmin = f16_to_f32(blocks[b].dmin);
+    for (int i = 0; i < kQK_K; ++i) {
+      int sc, m;
+      k_scale_min(blocks[b].scales, i / 32, sc, m);
+      dst[b * kQK_K + i] =
+          d * static_cast<float>(sc) * static_cast<float>(q4_k_nibble(blocks[b].qs, i)) - dmin * static_cast<float>(m);
+    }
+  }
+}
+
+void q5_k_to_float(const std::byte* src, float* dst, int64_t n) {
+  const auto* blocks = reinterpret_cast<const BlockQ5_K*>(src);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const float d = f16_to_f32(blocks[b].d), dmin = f16_to_f32(blocks[b].dmin);
+    for (int i = 0; i < kQK_K; ++i) {
+      int sc, m;
+      k_scale_min(blocks[b].scales, i / 32, sc, m);
+      const int q = q4_k_nibble(blocks[b].qs, i) + q5_k_fifth_bit(blocks[b].qh, i);
+      dst[b * kQK_K + i] = d * static_cast<float>(sc) * static_cast<float>(q) - dmin * static_cast<float>(m);
+    }
+  }
+}
+
+void q6_k_to_float(const std::byte* src, float* dst, int64_t n) {
+  const auto* blocks = reinterpret_cast<const BlockQ6_K*>(src);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const float d = f16_to_f32(blocks[b].d);
+    for (int i = 0; i < kQK_K; ++i) {
+      dst[b * kQK_K + i] =
+          d * static_cast<float>(blocks[b].scales[i / 16]) * static_cast<float>(q6_k_value(blocks[b], i) - 32);
+    }
+  }
+}
+
+void q8_k_to_float(const std::byte* src, float* dst, int64_t n) {
+  const auto* blocks = reinterpret_cast<const BlockQ8_K*>(src);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    for (int i = 0; i < kQK_K; ++i) dst[b * kQK_K + i] = blocks[b].d * static_cast<float>(blocks[b].qs[i]);
+  }
+}
+
+void float_to_q8_k(const float* src, std::byte* dst, int64_t n) {
+  auto* blocks = reinterpret_cast<BlockQ8_K*>(dst);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const float* x = src + b * kQK_K;
+    BlockQ8_K& y = blocks[b];
+    const float extreme = signed_extreme(x, kQK_K);
+    if (extreme == 0.0f) {
+      std::memset(&y, 0, sizeof y);
+      continue;
+    }
+    const float iscale = -127.0f / extreme;
+    for (int i = 0; i < kQK_K; ++i) {
+      y.qs[i] = static_cast<int8_t>(std::min(127.0f, std::nearbyint(iscale * x[i])));
+    }
+    for (int g = 0; g < kQK_K / 16; ++g) {
+      int sum = 0;
+      for (int i = 0; i < 16; ++i) sum += y.qs[16 * g + i];
+      y.bsums[g] = static_cast<int16_t>(sum);
+    }
+    y.d = 1.0f / iscale;
+  }
+}
+
+namespace {
+
+int round_clamped(float v, int lo, int hi) {
+  return std::clamp(static_cast<int>(std::nearbyint(v)), lo, hi);
+}
+
+// A sub-block scale in units of the super-block scale `d`, or 0 if d is 0.
+int scale_in_units(float scale, float d, int lo, int hi) {
+  return d != 0.0f ? round_clamped(scale / d, lo, hi) : 0;
+}
+// The same rounded up, so the sub-block's range stays covered.
+int scale_in_units_up(float scale, float d, int hi) {
+  return d != 0.0f ? std::min(hi, static_cast<int>(std::ceil(scale / d))) : 0;
+}
+
+// Q4_K and Q5_K: each 32-value sub-block maps [min(0, lo), hi] onto
+// [0, 2^Bits - 1]; the per-sub-block step and offset become 6-bit multiples
+// of the f16 super-block scales d and dmin, rounded up to cover the range.
+template <typename Block, int Bits>
+void quantize_k_offset(const float* src, std::byte* dst, int64_t n) {
+  constexpr int kTop = (1 << Bits) - 1;
+  auto* blocks = reinterpret_cast<Block*>(dst);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const float* x = src + b * kQK_K;
+    Block& y = blocks[b];
+    std::memset(&y, 0, sizeof y);
+    float step[8], offset[8], max_step = 0.0f, max_offset = 0.0f;
+    for (int j = 0; j < 8; ++j) {
+      const float lo = std::min(0.0f, *std::min_element(x + 32 * j, x + 32 * j + 32));
+      const float hi = *std::max_element(x + 32 * j, x + 32 * j + 32);
+      step[j] = (hi - lo) / kTop;
+      offset[j] = -lo;
+      max_step = std::max(max_step, step[j]);
+      max_offset = std::max(max_offset, offset[j]);
+    }
+    y.d = f32_to_f16(max_step / 63.0f);
+    y.dmin = f32_to_f16(max_offset / 63.0f);
+    const float d = f16_to_f32(y.d), dmin = f16_to_f32(y.dmin);
+    for (int j = 0; j < 8; ++j) {
+      const int sc = scale_in_units_up(step[j], d, 63), m = scale_in_units_up(offset[j], dmin, 63);
+      if (j < 4) {
+        y.scales[j] = static_cast<uint8_t>(sc);
+        y.scales[j + 4] = static_cast<uint8_t>(m);
+      } else {
+        y.scales[j + 4] = static_cast<uint8_t>((sc & 0x0f) | ((m & 0x0f) << 4));
+        y.scales[j - 4] |= static_cast<uint8_t>((sc >> 4) << 6);
+        y.scales[j] |= static_cast<uint8_t>((m >> 4) << 6);
+      }
+      const float unit = d * static_cast<float>(sc), shift = dmin * static_cast<float>(m);
+      for (int l = 0; l < 32; ++l) {
+        const int i = 32 * j + l;
+        const int q = unit != 0.0f ? round_clamped((x[i] + shift) / unit, 0, kTop) : 0;
+        y.qs[32 * (i / 64) + l] |= static_cast<uint8_t>((q & 0x0f) << (4 * (j % 2)));
+        if constexpr (Bits == 5) y.qh[l] |= static_cast<uint8_t>((q >> 4) << j);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void float_to_q4_k(const float* src, std::byte* dst, int64_t n) {
+  quantize_k_offset<BlockQ4_K, 4>(src, dst, n);
+}
+void float_to_q5_k(const float* src, std::byte* dst, int64_t n) {
+  quantize_k_offset<BlockQ5_K, 5>(src, dst, n);
+}
+
+// Q6_K: each 16-value sub-block maps its signed extreme to -32; the
+// sub-block scales become int8 multiples of the f16 super-block scale, whose
+// own signed extreme maps to -128.
+void float_to_q6_k(const float* src, std::byte* dst, int64_t n) {
+  auto* blocks = reinterpret_cast<BlockQ6_K*>(dst);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const float* x = src + b * kQK_K;
+    BlockQ6_K& y = blocks[b];
+    std::memset(&y, 0, sizeof y);
+    float scale[16];
+    for (int j = 0; j < 16; ++j) scale[j] = signed_extreme(x + 16 * j, 16) / -32.0f;
+    y.d = f32_to_f16(signed_extreme(scale, 16) / -128.0f);
+    const float d = f16_to_f32(y.d);
+    for (int j = 0; j < 16; ++j) {
+      y.scales[j] = static_cast<int8_t>(scale_in_units(scale[j], d, -128, 127));
+      const float unit = d * static_cast<float>(y.scales[j]);
+      for (int l = 0; l < 16; ++l) {
+        const int i = 16 * j + l;
+        const int q = (unit != 0.0f ? round_clamped(x[i] / unit, -32, 31) : 0) + 32;
+        const int half = i / 128, quarter = (i % 128) / 32, col = i % 32;
+        y.ql[64 * half + 32 * (quarter & 1) + col] |= static_cast<uint8_t>((q & 0x0f) << (quarter < 2 ? 0 : 4));
+        y.qh[32 * half + col] |= static_cast<uint8_t>((q >> 4) << (2 * quarter));
+      }
+    }
+  }
 }
 
 }  // namespace ullm::kernels

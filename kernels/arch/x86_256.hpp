@@ -230,6 +230,116 @@ void quantize_q8_0_256(const float* src, std::byte* dst, int64_t n) {
   }
 }
 
+// K-quants against Q8_K. ggml's AVX2 kernels multiply bytes into 16-bit
+// pairs (maddubs) and those by 16-bit sub-block scales (madd), giving eight
+// int32 lanes of four products each; the values stay small enough that no
+// step saturates, so these lanes equal the scalar reference's exactly.
+
+// Q4_K / Q5_K sub-block scales (bytes 0-7) and minimums (bytes 8-15).
+inline __m128i k_scales_and_mins(const uint8_t* packed) {
+  uint32_t a[3];
+  std::memcpy(a, packed, 12);
+  const uint32_t scales_low = a[0] & 0x3f3f3f3f, mins_low = a[1] & 0x3f3f3f3f;
+  const uint32_t scales_high = (a[2] & 0x0f0f0f0f) | (((a[0] >> 6) & 0x03030303) << 4);
+  const uint32_t mins_high = ((a[2] >> 4) & 0x0f0f0f0f) | (((a[1] >> 6) & 0x03030303) << 4);
+  return _mm_setr_epi32(static_cast<int>(scales_low), static_cast<int>(scales_high), static_cast<int>(mins_low),
+                        static_cast<int>(mins_high));
+}
+
+// sum over sub-block pairs k of m[2k] * chunk_sum[2k] + m[2k+1] * chunk_sum[2k+1],
+// as four int32 lanes (chunk sums from the activation's 16-value sums).
+inline __m128i k_min_pairs(__m128i scales_and_mins, const int16_t* bsums) {
+  const __m256i sums = load_256(bsums);
+  const __m128i chunk_sums = _mm_hadd_epi16(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+  return _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(scales_and_mins, 8)), chunk_sums);
+}
+
+// Unsigned values q (< 64) times signed activations, pairs times `scale`.
+inline __m256i k_scaled_lanes(__m256i q, __m256i x, __m256i scale) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), scale);
+}
+
+template <bool FifthBit>
+float dot_q4_or_q5_k_256(int64_t n, const std::byte* wp, const std::byte* xp) {
+  using Block = std::conditional_t<FifthBit, BlockQ5_K, BlockQ4_K>;
+  const auto* w = reinterpret_cast<const Block*>(wp);
+  const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  __m256 acc = _mm256_setzero_ps();
+  __m128 min_lanes = _mm_setzero_ps();
+  float min_total = 0.0f;
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const __m128i scales_and_mins = k_scales_and_mins(w[b].scales);
+    alignas(16) uint8_t scales[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(scales), scales_and_mins);
+    const __m128i min_pairs = k_min_pairs(scales_and_mins, x[b].bsums);
+    const float dmin = -x[b].d * _cvtsh_ss(w[b].dmin);
+    if constexpr (FifthBit) {
+      const __m128i half = _mm_hadd_epi32(min_pairs, min_pairs);
+      min_total = std::fma(dmin, static_cast<float>(_mm_cvtsi128_si32(_mm_hadd_epi32(half, half))), min_total);
+    } else {
+      min_lanes = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(min_pairs), min_lanes);
+    }
+    __m256i high_bits;
+    if constexpr (FifthBit) high_bits = load_256(w[b].qh);
+    __m256i sum = _mm256_setzero_si256();
+    for (int j = 0; j < kQK_K / 64; ++j) {
+      const __m256i packed = load_256(w[b].qs + 32 * j);
+      __m256i q[2] = {_mm256_and_si256(packed, low4), _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4)};
+      for (int h = 0; h < 2; ++h) {
+        const int chunk = 2 * j + h;
+        if constexpr (FifthBit) {
+          const __m256i bit = _mm256_srl_epi16(high_bits, _mm_cvtsi32_si128(chunk));
+          q[h] = _mm256_or_si256(q[h], _mm256_and_si256(_mm256_slli_epi16(bit, 4), _mm256_set1_epi8(0x10)));
+        }
+        sum = _mm256_add_epi32(sum, k_scaled_lanes(q[h], load_256(x[b].qs + 32 * chunk),
+                                                   _mm256_set1_epi16(static_cast<int16_t>(scales[chunk]))));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * _cvtsh_ss(w[b].d)), _mm256_cvtepi32_ps(sum), acc);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc);
+  if constexpr (FifthBit) return reduce_8(lanes) + min_total;
+  alignas(16) float mins[4];
+  _mm_store_ps(mins, min_lanes);
+  return reduce_8(lanes) + ((mins[0] + mins[2]) + (mins[1] + mins[3]));
+}
+
+float dot_q6_k_256(int64_t n, const std::byte* wp, const std::byte* xp) {
+  const auto* w = reinterpret_cast<const BlockQ6_K*>(wp);
+  const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
+  const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    __m256i sum = _mm256_setzero_si256();
+    for (int half = 0; half < 2; ++half) {
+      const __m256i low_a = load_256(w[b].ql + 64 * half), low_b = load_256(w[b].ql + 64 * half + 32);
+      const __m256i high = load_256(w[b].qh + 32 * half);
+      const __m256i q[4] = {
+          _mm256_or_si256(_mm256_and_si256(low_a, low4), _mm256_and_si256(_mm256_slli_epi16(high, 4), bits45)),
+          _mm256_or_si256(_mm256_and_si256(low_b, low4), _mm256_and_si256(_mm256_slli_epi16(high, 2), bits45)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low_a, 4), low4), _mm256_and_si256(high, bits45)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low_b, 4), low4),
+                          _mm256_and_si256(_mm256_srli_epi16(high, 2), bits45))};
+      for (int k = 0; k < 4; ++k) {
+        const int chunk = 4 * half + k;
+        const __m256i xv = load_256(x[b].qs + 32 * chunk);
+        // (q - 32) x per pair, as q x - 32 x (both fit in 16 bits).
+        const __m256i pairs =
+            _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], xv), _mm256_maddubs_epi16(_mm256_set1_epi8(32), xv));
+        const __m256i scale =
+            _mm256_set_m128i(_mm_set1_epi16(w[b].scales[2 * chunk + 1]), _mm_set1_epi16(w[b].scales[2 * chunk]));
+        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, scale));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * _cvtsh_ss(w[b].d)), _mm256_cvtepi32_ps(sum), acc);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc);
+  return reduce_8(lanes);
+}
+
 // Installs the block-format kernels built on `U8S8` into a table.
 template <__m256i (*U8S8)(__m256i, __m256i)>
 void set_block_kernels(KernelTable& t) {
@@ -256,6 +366,9 @@ void set_block_kernels(KernelTable& t) {
       k.dot = k.dot_tiled = dot_256<OffsetWeights<U8S8, BlockQ5_1>>;
       k.dot_tile = dot_tile_256<OffsetWeights<U8S8, BlockQ5_1>>;
     }
+    if (kComputeTypes[i] == DType::Q4_K) k.dot = k.dot_tiled = dot_q4_or_q5_k_256<false>;
+    if (kComputeTypes[i] == DType::Q5_K) k.dot = k.dot_tiled = dot_q4_or_q5_k_256<true>;
+    if (kComputeTypes[i] == DType::Q6_K) k.dot = k.dot_tiled = dot_q6_k_256;
   }
 }
 

@@ -85,6 +85,12 @@ check "synth runs" bash -c "'$bin/ullm-run' -m '$tmp/synth.gguf' -p 'Hello world
 check "synth has its shape" bash -c "'$bin/ullm-inspect' '$tmp/synth.gguf' | grep -q 'blk.1.ffn_down.weight.*Q4_0.*\[128, 64\]'"
 check "synth bad shape" expect_exit 1 "multiple of heads" "$bin/ullm-synth" --dim 60 --ffn 128 --layers 1 --heads 8 \
   --tokenizer "$vocab" -o "$tmp/bad.gguf"
+check "synth k-quant mix" "$bin/ullm-synth" --dim 256 --ffn 512 --layers 8 --heads 4 --ctx 64 --type q4_k_m \
+  --tokenizer "$vocab" -o "$tmp/synth-k.gguf"
+check "synth mix: output and extra-bits layers in Q6_K" bash -c "'$bin/ullm-inspect' '$tmp/synth-k.gguf' | grep -E '^ *(output|blk.0.ffn_down|blk.3.attn_v).weight +Q6_K' | wc -l | grep -q '^3$'"
+check "synth mix: the rest in Q4_K" bash -c "'$bin/ullm-inspect' '$tmp/synth-k.gguf' | grep -q 'blk.1.ffn_down.weight *Q4_K'"
+check "synth k-quant runs" bash -c "'$bin/ullm-run' -m '$tmp/synth-k.gguf' -p 'Hello' -n 3 --temp 0 --ids 2>/dev/null | wc -l | grep -q '^3$'"
+check "synth bad type" expect_exit 2 "unknown --type" "$bin/ullm-synth" --like stories15M --type q3_k -o "$tmp/x.gguf"
 check "synth needs -o" expect_exit 1 "-o PATH" "$bin/ullm-synth" --like stories15M
 check "bench table" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 16 -n 8 -t 1,2 -r 1 | grep -c '| tg8 |' | grep -q '^2$'"
 check "bench json" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 16 -n 0 -t 1 -r 2 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0][\"n_prompt\"]==16 and len(d[0][\"samples_ts\"])==2 and d[0][\"avg_ts\"]>0'"

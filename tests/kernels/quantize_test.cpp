@@ -78,6 +78,46 @@ TEST(Blocks, Q8_1CarriesTheScaledSum) {
   }
 }
 
+TEST(Blocks, Q8_KLayout) {
+  auto x = random_floats(512, 4);
+  x[300] = -7.0f;  // the signed extreme of the second block maps to -127
+  x[301] = 7.0f;   // a tie: the first one counts, so this one is +127
+  const auto b = encode(DType::Q8_K, x);
+  const auto* blocks = reinterpret_cast<const BlockQ8_K*>(b.data());
+  EXPECT_EQ(blocks[1].d, 1.0f / (-127.0f / -7.0f));
+  EXPECT_EQ(blocks[1].qs[300 - 256], -127);
+  EXPECT_EQ(blocks[1].qs[301 - 256], 127);
+  for (int blk = 0; blk < 2; ++blk) {
+    for (int g = 0; g < 16; ++g) {
+      int sum = 0;
+      for (int i = 0; i < 16; ++i) sum += blocks[blk].qs[16 * g + i];
+      EXPECT_EQ(blocks[blk].bsums[g], sum);
+    }
+  }
+  const std::vector<float> zeros(256, 0.0f);
+  const auto z = encode(DType::Q8_K, zeros);
+  EXPECT_TRUE(std::all_of(z.begin(), z.end(), [](std::byte v) { return v == std::byte{0}; }));
+}
+
+TEST(Blocks, KQuantLayouts) {
+  // Element i of a ramp lands where ggml's dequantizers read it.
+  std::vector<float> ramp(256);
+  for (int i = 0; i < 256; ++i) ramp[i] = static_cast<float>(i % 32) - 16.0f * static_cast<float>(i / 32 % 2);
+  for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const auto back = decode(type, encode(type, ramp), 256);
+    for (int i = 0; i < 256; ++i) EXPECT_NEAR(back[i], ramp[i], 1.1f) << dtype_name(type) << " element " << i;
+  }
+  std::vector<std::byte> q6(sizeof(BlockQ6_K), std::byte{0});
+  auto* block = reinterpret_cast<BlockQ6_K*>(q6.data());
+  block->d = f32_to_f16(1.0f);
+  for (auto& s : block->scales) s = 1;
+  block->ql[64 + 32 + 5] = 0x30;  // value 128 + 96 + 5: low bits 3 (a high nibble)
+  block->qh[32 + 5] = 0x80;       // and top bits 2
+  const auto v = decode(DType::Q6_K, q6, 256);
+  EXPECT_EQ(v[128 + 96 + 5], static_cast<float>((3 | (2 << 4)) - 32));
+  EXPECT_EQ(v[128 + 32 + 5], -32.0f);
+}
+
 struct FormatCase {
   DType type;
   // Relative to the block's largest magnitude: half a quantization step, or
@@ -91,6 +131,7 @@ class FormatTest : public ::testing::TestWithParam<FormatCase> {};
 TEST_P(FormatTest, RoundTripErrorIsBounded) {
   const auto [type, tolerance] = GetParam();
   for (size_t n : {32u, 64u, 256u, 4096u}) {
+    if (n % dtype_info(type).block_size != 0) continue;
     const auto x = random_floats(n, 3);
     const auto y = decode(type, encode(type, x), n);
     for (size_t b = 0; b < n; b += 32) {
@@ -141,7 +182,11 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(FormatCase{DType::F32, 0.0f}, FormatCase{DType::F16, 1.0f / 1024},
                       FormatCase{DType::BF16, 1.0f / 128}, FormatCase{DType::Q8_0, 0.5f / 127 + 1e-3f},
                       FormatCase{DType::Q4_0, 1.0f / 8 + 1e-3f}, FormatCase{DType::Q4_1, 0.5f / 15 * 2 + 1e-3f},
-                      FormatCase{DType::Q5_0, 1.0f / 16 + 1e-3f}, FormatCase{DType::Q5_1, 0.5f / 31 * 2 + 1e-3f}),
+                      FormatCase{DType::Q5_0, 1.0f / 16 + 1e-3f}, FormatCase{DType::Q5_1, 0.5f / 31 * 2 + 1e-3f},
+                      // K-quants: half a step (Q6_K: a whole one, as Q4_0), plus the rounding of the 6-bit
+                      // (8-bit) sub-block scales and minimums, in 1/63 (1/128) of the super-block's largest.
+                      FormatCase{DType::Q4_K, 1.0f / 15 + 2.0f / 63}, FormatCase{DType::Q5_K, 1.0f / 31 + 2.0f / 63},
+                      FormatCase{DType::Q6_K, 1.0f / 32 + 1.0f / 128}),
     [](const auto& info) { return std::string(dtype_name(info.param.type)); });
 
 TEST(Matmul, MatchesRowByRowDots) {

@@ -40,7 +40,7 @@ TEST_P(SimdTargetTest, DotProductsMatchScalar) {
     const TypeKernels& got = *simd.find(type);
     if (ref.dot == nullptr) continue;  // activation-only format
     const int64_t block = dtype_info(type).block_size;
-    for (int64_t n : {1, 3, 15, 16, 17, 32, 63, 64, 65, 96, 172, 1000, 2048, 5632, 11008}) {
+    for (int64_t n : {1, 3, 15, 16, 17, 32, 63, 64, 65, 96, 172, 256, 768, 1000, 2048, 5632, 11008}) {
       if (n % block != 0) continue;
       // Rows start off SIMD alignment but on their element's own (as GGUF rows do).
       const size_t unit = type == DType::F32 ? 4 : 2;
@@ -83,6 +83,38 @@ TEST_P(SimdTargetTest, ExtremeBlockValues) {
     }
   }
   EXPECT_EQ(got.dot(128, w.data(), x.data()), ref.dot(128, w.data(), x.data()));
+}
+
+TEST_P(SimdTargetTest, KQuantBitPatterns) {
+  // Any bytes are a valid K-quant block once its f16 scales are finite:
+  // random ones reach every value, scale and minimum, all-ones the largest.
+  const KernelTable& simd = select_kernel_table(GetParam());
+  std::mt19937 rng(17);
+  for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const TypeKernels& ref = *scalar_kernel_table().find(type);
+    const TypeKernels& got = *simd.find(type);
+    const int64_t n = 1024;
+    const size_t block_bytes = dtype_info(type).block_bytes;
+    for (int pattern = 0; pattern < 8; ++pattern) {
+      std::vector<std::byte> w(row_size(type, n));
+      for (auto& v : w) v = pattern == 0 ? std::byte{0xff} : static_cast<std::byte>(rng());
+      for (size_t b = 0; b < w.size(); b += block_bytes) {
+        const uint16_t scale = 0x2c00 + static_cast<uint16_t>(rng() % 0x800);  // 0.0625 to 0.125
+        // Q6_K keeps its scale last; Q4_K and Q5_K keep d and dmin first.
+        if (type == DType::Q6_K) {
+          std::memcpy(&w[b + block_bytes - 2], &scale, 2);
+        } else {
+          std::memcpy(&w[b], &scale, 2);
+          std::memcpy(&w[b + 2], &scale, 2);
+        }
+      }
+      auto xf = random_floats(static_cast<size_t>(n), 40 + static_cast<uint32_t>(pattern));
+      std::vector<std::byte> x(row_size(DType::Q8_K, n));
+      float_to_q8_k(xf.data(), x.data(), n);
+      ASSERT_EQ(got.dot(n, w.data(), x.data()), ref.dot(n, w.data(), x.data()))
+          << dtype_name(type) << " pattern " << pattern;
+    }
+  }
 }
 
 TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {

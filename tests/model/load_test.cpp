@@ -23,10 +23,11 @@ void expect_load_error(const std::string& name, const TinyModelSpec& spec, const
 }
 
 TEST(ModelLoad, TinyModelsOfEveryWeightTypeRun) {
-  for (DType type :
-       {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1}) {
+  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                     DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     TinyModelSpec spec;
     spec.weight_type = type;
+    if (dtype_info(type).block_size == 256) spec.n_embd = spec.n_ff = 256;  // whole super-blocks per row
     const Model model = Model::load(write_tiny_model(std::string(dtype_name(type)) + ".gguf", spec));
     EXPECT_EQ(model.config().n_vocab, 268);
     Session s(model);
@@ -81,10 +82,15 @@ TEST(ModelLoad, BrokenModelsAreClearErrors) {
   ktype.n_embd = 256;
   ktype.n_ff = 256;
   ktype.edit_tensor = [](std::string& name, DType& type, std::vector<int64_t>&) {
-    if (name == "blk.0.ffn_gate.weight") type = DType::Q4_K;
+    if (name == "blk.0.ffn_gate.weight") type = DType::Q2_K;
     return true;
   };
-  expect_load_error<UnsupportedError>("q4k.gguf", ktype, "'blk.0.ffn_gate.weight' has type Q4_K");
+  expect_load_error<UnsupportedError>("q2k.gguf", ktype, "'blk.0.ffn_gate.weight' has type Q2_K");
+  ktype.edit_tensor = [](std::string& name, DType& type, std::vector<int64_t>&) {
+    if (name == "blk.0.ffn_up.weight") type = DType::Q8_K;  // an activation format only
+    return true;
+  };
+  expect_load_error<UnsupportedError>("q8k.gguf", ktype, "'blk.0.ffn_up.weight' has type Q8_K");
 
   TinyModelSpec heads;
   heads.n_head_kv = 3;

@@ -27,27 +27,59 @@ const std::map<std::string, Shape> kPresets = {
     {"tinyllama-1.1b", {2048, 5632, 22, 32, 4, 32000, 2048, 10000.0f, false}},
 };
 
-// llama.cpp's general.file_type for a model mostly of one type.
-int file_type(ullm::DType t) {
+// A weight type choice as llama-quantize makes it: the type of most
+// matrices, llama.cpp's general.file_type, and for the K-quant mixes ("_m")
+// the output head and the extra-bits layers' attn_v / ffn_down in Q6_K.
+using ullm::DType;
+
+struct Recipe {
+  const char* name;
+  DType main;
+  uint32_t file_type;
+  bool mix = false;
+};
+
+const Recipe kRecipes[] = {
+    {"f32", DType::F32, 0},
+    {"f16", DType::F16, 1},
+    {"bf16", DType::BF16, 32},
+    {"q8_0", DType::Q8_0, 7},
+    {"q4_0", DType::Q4_0, 2},
+    {"q4_1", DType::Q4_1, 3},
+    {"q5_0", DType::Q5_0, 8},
+    {"q5_1", DType::Q5_1, 9},
+    {"q4_k", DType::Q4_K, 14},
+    {"q5_k", DType::Q5_K, 16},
+    {"q6_k", DType::Q6_K, 18},
+    {"q4_k_m", DType::Q4_K, 15, true},
+    {"q5_k_m", DType::Q5_K, 17, true},
+};
+
+// llama-quantize gives these layers more bits in its "_m" mixes.
+bool uses_more_bits(int layer, int layers) {
+  return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+}
+
+// The type a tensor gets, with llama-quantize's fallbacks for rows that are
+// not whole blocks (K-quants to the nearest 32-block type, others to F16).
+DType tensor_type(const Recipe& r, const std::string& name, int64_t row_length, int layers) {
+  DType t = r.main;
+  if (r.mix) {
+    int layer = -1;
+    std::sscanf(name.c_str(), "blk.%d.", &layer);
+    const bool more = name.find("attn_v") != std::string::npos || name.find("ffn_down") != std::string::npos;
+    if (name == "output.weight" || (more && layer >= 0 && uses_more_bits(layer, layers))) t = DType::Q6_K;
+  }
+  if (row_length % ullm::dtype_info(t).block_size == 0) return t;
   switch (t) {
-    case ullm::DType::F32:
-      return 0;
-    case ullm::DType::F16:
-      return 1;
-    case ullm::DType::Q4_0:
-      return 2;
-    case ullm::DType::Q8_0:
-      return 7;
-    case ullm::DType::Q4_1:
-      return 3;
-    case ullm::DType::Q5_0:
-      return 8;
-    case ullm::DType::Q5_1:
-      return 9;
-    case ullm::DType::BF16:
-      return 32;
+    case DType::Q4_K:
+      return DType::Q5_0;
+    case DType::Q5_K:
+      return DType::Q5_1;
+    case DType::Q6_K:
+      return DType::Q8_0;
     default:
-      return 0;
+      return DType::F16;
   }
 }
 
@@ -98,12 +130,19 @@ int main(int argc, char** argv) {
   args.option({"--rope-base"}, &rope_base, "F", "RoPE frequency base (default: 10000)");
   args.flag({"--tied"}, &tied, "share the output head with the token embeddings");
   args.flag({"--untied"}, &untied, "write a separate output head (overrides a preset's tying)");
-  args.option({"--type"}, &type_name, "TYPE", "weight type: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1 (default: q8_0)");
+  std::string recipes;
+  for (const Recipe& r : kRecipes) recipes += fmt::format("{}{}", recipes.empty() ? "" : ", ", r.name);
+  args.option({"--type"}, &type_name, "TYPE", "weight type: " + recipes + " (default: q8_0)");
   args.option({"--tokenizer"}, &tokenizer_path, "PATH",
               "GGUF to copy tokenizer.* keys from (default: llama SPM vocab)");
   args.option({"--seed"}, &seed, "S", "random seed (default: 1)");
   args.option({"-o", "--output"}, &out_path, "PATH", "the GGUF file to write (required)");
   args.parse(argc, argv);
+  const Recipe* recipe = nullptr;
+  for (const Recipe& r : kRecipes) {
+    if (type_name == r.name) recipe = &r;
+  }
+  if (recipe == nullptr) args.usage_error(fmt::format("unknown --type '{}' ({})", type_name, recipes));
 
   return ullm::cli::run_main("ullm-synth", [&] {
     if (out_path.empty()) throw ullm::InvalidArgument("-o PATH is required");
@@ -130,16 +169,6 @@ int main(int argc, char** argv) {
       throw ullm::InvalidArgument(
           fmt::format("dim {} must be a multiple of heads {}, and heads of kv-heads {}", s.dim, s.heads, s.kv_heads));
     }
-    std::optional<ullm::DType> type;
-    for (ullm::DType t :
-         {ullm::DType::F32, ullm::DType::F16, ullm::DType::BF16, ullm::DType::Q8_0, ullm::DType::Q4_0, ullm::DType::Q4_1,
-          ullm::DType::Q5_0, ullm::DType::Q5_1}) {
-      std::string name(ullm::dtype_name(t));
-      for (auto& ch : name) ch = static_cast<char>(std::tolower(ch));
-      if (name == type_name) type = t;
-    }
-    if (!type) throw ullm::InvalidArgument(fmt::format("unknown --type '{}' (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1)", type_name));
-
     ullm::gguf::Writer w;
     const ullm::gguf::File tok = ullm::gguf::File::open(tokenizer_path);
     for (const auto& kv : tok.metadata()) {
@@ -170,7 +199,7 @@ int main(int argc, char** argv) {
     const int head_dim = s.dim / s.heads;
     w.set("general.architecture", value<std::string>("llama"));
     w.set("general.name", value<std::string>(like.empty() ? "ullm-synth" : "ullm-synth-" + like));
-    w.set("general.file_type", value<uint32_t>(static_cast<uint32_t>(file_type(*type))));
+    w.set("general.file_type", value<uint32_t>(recipe->file_type));
     w.set("llama.context_length", value<uint32_t>(static_cast<uint32_t>(s.ctx)));
     w.set("llama.embedding_length", value<uint32_t>(static_cast<uint32_t>(s.dim)));
     w.set("llama.block_count", value<uint32_t>(static_cast<uint32_t>(s.layers)));
@@ -192,10 +221,7 @@ int main(int argc, char** argv) {
       std::vector<float> data(static_cast<size_t>(n));
       const float stddev = matrix ? 1.0f / std::sqrt(static_cast<float>(shape[0])) : 0.05f;
       for (auto& x : data) x = (matrix ? 0.0f : 1.0f) + noise.next(stddev);
-      // Block formats need whole blocks per row; other rows fall back to F16,
-      // as llama-quantize does.
-      ullm::DType t = matrix ? *type : ullm::DType::F32;
-      if (shape[0] % ullm::dtype_info(t).block_size != 0) t = ullm::DType::F16;
+      const DType t = matrix ? tensor_type(*recipe, name, shape[0], s.layers) : DType::F32;
       std::vector<std::byte> bytes(ullm::kernels::row_size(t, n));
       ullm::kernels::type_kernels(t)->from_float(data.data(), bytes.data(), n);
       w.add_tensor(name, t, shape, bytes);
