@@ -59,6 +59,7 @@ TEST_P(GreedyTest, MatchesLlamaCpp) {
     EXPECT_LT(first_diff, param.logit_tolerance) << "first-step logits differ from llama.cpp's";
 
     size_t agreed = 0;
+    float max_diff = 0;
     double diff_sum = 0;
     size_t diff_count = 0;
     for (size_t step = 0; step < expected.size(); ++step) {
@@ -70,6 +71,7 @@ TEST_P(GreedyTest, MatchesLlamaCpp) {
         ++diff_count;
       }
       EXPECT_LT(diff, param.logit_tolerance) << "step " << step;
+      max_diff = std::max(max_diff, diff);
       const Token got = argmax(logits);
       if (got != expected[step]) {
         const float gap = top5[step][0][1].get<float>() - top5[step][1][1].get<float>();
@@ -82,6 +84,8 @@ TEST_P(GreedyTest, MatchesLlamaCpp) {
     }
     EXPECT_LT(diff_sum / static_cast<double>(diff_count), param.mean_tolerance);
     RecordProperty("agreed_" + prompt.substr(0, 8), static_cast<int>(agreed));
+    RecordProperty("max_diff_" + prompt.substr(0, 8), std::to_string(max_diff));
+    RecordProperty("first_diff_" + prompt.substr(0, 8), std::to_string(first_diff));
   }
 }
 
