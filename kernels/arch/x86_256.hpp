@@ -27,11 +27,11 @@ inline __m256i load_256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
 
-// The 32 low nibbles of a Q4/Q5 block in element order.
+// The 32 low nibbles of a Q4/Q5 block in element order: the 16 bytes loaded
+// into both halves (a load, no shuffle), the upper half shifted by 4.
 inline __m256i nibbles_256(const uint8_t* qs) {
-  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m128i mask = _mm_set1_epi8(0x0f);
-  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), mask), _mm_and_si128(q, mask));
+  const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  return _mm256_and_si256(_mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
 }
 
 // 0x10 in byte j where bit j of the 32-bit qh is set (Q5's fifth bits).
@@ -130,6 +130,13 @@ float dot_256(int64_t n, const std::byte* wp, const std::byte* xp) {
   return reduce_8(out) + offsets;
 }
 
+// How far ahead of the weights being read to prefetch. A tile reads its rows
+// side by side, which the hardware prefetcher follows poorly (measured on
+// TinyLlama-1.1B Q4_0 decode: 11 -> 18 tokens/s on one thread); the rows lie
+// next to each other (and the next tile's after them), so one region is
+// prefetched at the rate the tile consumes it.
+inline constexpr size_t kPrefetchDistance = 4096;
+
 // `Rows` weight rows x `Tokens` activation rows, each product accumulated
 // exactly as in the one-row kernel above (one 8-lane accumulator per pair,
 // blocks in order); rows share activation loads, tokens share unpacking.
@@ -147,7 +154,10 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
   for (auto& row : acc) {
     for (auto& a : row) a = _mm256_setzero_ps();
   }
-  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+  const char* ahead = reinterpret_cast<const char*>(wp) + kPrefetchDistance;
+  for (int64_t b = 0; b < n / kQK8_0; ++b, ahead += Rows * sizeof(Block)) {
+    _mm_prefetch(ahead, _MM_HINT_T0);
+    if constexpr (Rows * sizeof(Block) > 64) _mm_prefetch(ahead + 64, _MM_HINT_T0);
     __m256i xv[Tokens], xt[Tokens];
     __m256 xd[Tokens];
     for (int t = 0; t < Tokens; ++t) {
@@ -235,6 +245,13 @@ void quantize_q8_0_256(const float* src, std::byte* dst, int64_t n) {
 // int32 lanes of four products each; the values stay small enough that no
 // step saturates, so these lanes equal the scalar reference's exactly.
 
+// Prefetches the weights kPrefetchDistance bytes past a block being read.
+template <typename Block>
+void prefetch_block(const Block* block) {
+  const char* ahead = reinterpret_cast<const char*>(block) + kPrefetchDistance;
+  for (size_t line = 0; line < sizeof(Block); line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
+}
+
 // Q4_K / Q5_K sub-block scales (bytes 0-7) and minimums (bytes 8-15).
 inline __m128i k_scales_and_mins(const uint8_t* packed) {
   uint32_t a[3];
@@ -269,6 +286,7 @@ float dot_q4_or_q5_k_256(int64_t n, const std::byte* wp, const std::byte* xp) {
   __m128 min_lanes = _mm_setzero_ps();
   float min_total = 0.0f;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
+    prefetch_block(&w[b]);
     const __m128i scales_and_mins = k_scales_and_mins(w[b].scales);
     alignas(16) uint8_t scales[16];
     _mm_store_si128(reinterpret_cast<__m128i*>(scales), scales_and_mins);
@@ -312,6 +330,7 @@ float dot_q6_k_256(int64_t n, const std::byte* wp, const std::byte* xp) {
   const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / kQK_K; ++b) {
+    prefetch_block(&w[b]);
     __m256i sum = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
       const __m256i low_a = load_256(w[b].ql + 64 * half), low_b = load_256(w[b].ql + 64 * half + 32);
