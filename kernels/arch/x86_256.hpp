@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/blocks.hpp"
 #include "kernels/simd/dot_simd.hpp"
@@ -245,13 +246,6 @@ void quantize_q8_0_256(const float* src, std::byte* dst, int64_t n) {
 // int32 lanes of four products each; the values stay small enough that no
 // step saturates, so these lanes equal the scalar reference's exactly.
 
-// Prefetches the weights kPrefetchDistance bytes past a block being read.
-template <typename Block>
-void prefetch_block(const Block* block) {
-  const char* ahead = reinterpret_cast<const char*>(block) + kPrefetchDistance;
-  for (size_t line = 0; line < sizeof(Block); line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
-}
-
 // Q4_K / Q5_K sub-block scales (bytes 0-7) and minimums (bytes 8-15).
 inline __m128i k_scales_and_mins(const uint8_t* packed) {
   uint32_t a[3];
@@ -263,100 +257,202 @@ inline __m128i k_scales_and_mins(const uint8_t* packed) {
                         static_cast<int>(mins_high));
 }
 
-// sum over sub-block pairs k of m[2k] * chunk_sum[2k] + m[2k+1] * chunk_sum[2k+1],
-// as four int32 lanes (chunk sums from the activation's 16-value sums).
-inline __m128i k_min_pairs(__m128i scales_and_mins, const int16_t* bsums) {
-  const __m256i sums = load_256(bsums);
-  const __m128i chunk_sums = _mm_hadd_epi16(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
-  return _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(scales_and_mins, 8)), chunk_sums);
-}
+// What the sub-block minimums add up to so far (see Q4Or5K).
+struct KMins {
+  __m128 lanes;
+  float total;
+};
 
-// Unsigned values q (< 64) times signed activations, pairs times `scale`.
-inline __m256i k_scaled_lanes(__m256i q, __m256i x, __m256i scale) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(q, x), scale);
-}
-
+// Q4_K and Q5_K: 32-value chunks with one 6-bit scale each; the minimums
+// multiply the activations' chunk sums and are accumulated apart: in four
+// float lanes for Q4_K, as one float fed with their integer total for Q5_K.
 template <bool FifthBit>
-float dot_q4_or_q5_k_256(int64_t n, const std::byte* wp, const std::byte* xp) {
+struct Q4Or5K {
   using Block = std::conditional_t<FifthBit, BlockQ5_K, BlockQ4_K>;
-  const auto* w = reinterpret_cast<const Block*>(wp);
-  const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  __m256 acc = _mm256_setzero_ps();
-  __m128 min_lanes = _mm_setzero_ps();
-  float min_total = 0.0f;
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    prefetch_block(&w[b]);
-    const __m128i scales_and_mins = k_scales_and_mins(w[b].scales);
-    alignas(16) uint8_t scales[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(scales), scales_and_mins);
-    const __m128i min_pairs = k_min_pairs(scales_and_mins, x[b].bsums);
-    const float dmin = -x[b].d * _cvtsh_ss(w[b].dmin);
+  using Mins = KMins;
+  struct Scales {
+    __m128i packed;
+    alignas(16) uint8_t bytes[16];
+  };
+  static Scales scales(const Block& w) {
+    Scales s;
+    s.packed = k_scales_and_mins(w.scales);
+    _mm_store_si128(reinterpret_cast<__m128i*>(s.bytes), s.packed);
+    return s;
+  }
+  template <int Chunk>
+  static __m256i values(const Block& w) {
+    const __m256i packed = load_256(w.qs + 32 * (Chunk / 2));
+    const __m256i q = _mm256_and_si256(Chunk % 2 ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0f));
     if constexpr (FifthBit) {
-      const __m128i half = _mm_hadd_epi32(min_pairs, min_pairs);
-      min_total = std::fma(dmin, static_cast<float>(_mm_cvtsi128_si32(_mm_hadd_epi32(half, half))), min_total);
+      const __m256i bit = _mm256_srli_epi16(load_256(w.qh), Chunk);
+      return _mm256_or_si256(q, _mm256_and_si256(_mm256_slli_epi16(bit, 4), _mm256_set1_epi8(0x10)));
     } else {
-      min_lanes = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(min_pairs), min_lanes);
+      return q;
     }
-    __m256i high_bits;
-    if constexpr (FifthBit) high_bits = load_256(w[b].qh);
-    __m256i sum = _mm256_setzero_si256();
-    for (int j = 0; j < kQK_K / 64; ++j) {
-      const __m256i packed = load_256(w[b].qs + 32 * j);
-      __m256i q[2] = {_mm256_and_si256(packed, low4), _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4)};
-      for (int h = 0; h < 2; ++h) {
-        const int chunk = 2 * j + h;
-        if constexpr (FifthBit) {
-          const __m256i bit = _mm256_srl_epi16(high_bits, _mm_cvtsi32_si128(chunk));
-          q[h] = _mm256_or_si256(q[h], _mm256_and_si256(_mm256_slli_epi16(bit, 4), _mm256_set1_epi8(0x10)));
+  }
+  template <int Chunk>
+  static __m256i scale(const Scales& s) {
+    return _mm256_set1_epi16(s.bytes[Chunk]);
+  }
+  static constexpr bool kOffset32 = false;
+  static Mins no_mins() { return {_mm_setzero_ps(), 0.0f}; }
+  // sum over sub-block pairs k of m[2k] * chunk_sum[2k] + m[2k+1] * chunk_sum[2k+1].
+  static void add_mins(Mins& mins, const Scales& s, const Block& w, const BlockQ8_K& x) {
+    const __m256i sums = load_256(x.bsums);
+    const __m128i chunk_sums = _mm_hadd_epi16(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+    const __m128i pairs = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(s.packed, 8)), chunk_sums);
+    const float dmin = -x.d * _cvtsh_ss(w.dmin);
+    if constexpr (FifthBit) {
+      const __m128i half = _mm_hadd_epi32(pairs, pairs);
+      mins.total = std::fma(dmin, static_cast<float>(_mm_cvtsi128_si32(_mm_hadd_epi32(half, half))), mins.total);
+    } else {
+      mins.lanes = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(pairs), mins.lanes);
+    }
+  }
+  static float total(const Mins& mins) {
+    if constexpr (FifthBit) {
+      return mins.total;
+    } else {
+      alignas(16) float m[4];
+      _mm_store_ps(m, mins.lanes);
+      return (m[0] + m[2]) + (m[1] + m[3]);
+    }
+  }
+};
+
+// Q6_K: values q in [0, 63] standing for q - 32, a signed 8-bit scale per 16.
+struct Q6K {
+  using Block = BlockQ6_K;
+  using Mins = KMins;  // unused: Q6_K has no minimums
+  using Scales = const int8_t*;
+  static Scales scales(const Block& w) { return w.scales; }
+  template <int Chunk>
+  static __m256i values(const Block& w) {
+    constexpr int kHalf = Chunk / 4, kQuarter = Chunk % 4;
+    const __m256i low = load_256(w.ql + 64 * kHalf + 32 * (kQuarter & 1));
+    const __m256i high = load_256(w.qh + 32 * kHalf);
+    const __m256i nibbles = _mm256_and_si256(kQuarter < 2 ? low : _mm256_srli_epi16(low, 4), _mm256_set1_epi8(0x0f));
+    // Bits 2q and 2q+1 of qh to bits 4 and 5.
+    __m256i top;
+    if constexpr (kQuarter < 2) {
+      top = _mm256_slli_epi16(high, 4 - 2 * kQuarter);
+    } else {
+      top = _mm256_srli_epi16(high, 2 * kQuarter - 4);
+    }
+    return _mm256_or_si256(nibbles, _mm256_and_si256(top, _mm256_set1_epi8(0x30)));
+  }
+  template <int Chunk>
+  static __m256i scale(Scales s) {
+    return _mm256_set_m128i(_mm_set1_epi16(s[2 * Chunk + 1]), _mm_set1_epi16(s[2 * Chunk]));
+  }
+  // (q - 32) x per pair is computed as q x - 32 x (both fit in 16 bits).
+  static constexpr bool kOffset32 = true;
+  static Mins no_mins() { return {_mm_setzero_ps(), 0.0f}; }
+  static void add_mins(Mins&, Scales, const Block&, const BlockQ8_K&) {}
+  static float total(const Mins&) { return 0.0f; }
+};
+
+// `Rows` K-quant rows x `Tokens` Q8_K activation rows, each product exactly
+// the one-row kernel's: per super-block, chunk lanes summed in integers and
+// added with one FMA per block; rows share activation loads, tokens share
+// unpacked weights.
+template <class Format, int Rows, int Tokens>
+void tile_k_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* xp, size_t x_stride, float* out,
+                int64_t out_stride) {
+  using Block = typename Format::Block;
+  const Block* w[Rows];
+  const BlockQ8_K* x[Tokens];
+  for (int r = 0; r < Rows; ++r) w[r] = reinterpret_cast<const Block*>(wp + r * w_stride);
+  for (int t = 0; t < Tokens; ++t) x[t] = reinterpret_cast<const BlockQ8_K*>(xp + t * x_stride);
+  __m256 acc[Rows][Tokens];
+  typename Format::Mins mins[Rows][Tokens];
+  for (int r = 0; r < Rows; ++r) {
+    for (int t = 0; t < Tokens; ++t) {
+      acc[r][t] = _mm256_setzero_ps();
+      mins[r][t] = Format::no_mins();
+    }
+  }
+  // As in tile_256: the rows are one region, prefetched at the rate it is read.
+  const char* ahead = reinterpret_cast<const char*>(wp) + kPrefetchDistance;
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    for (size_t line = 0; line < Rows * sizeof(Block); line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
+    ahead += Rows * sizeof(Block);
+    typename Format::Scales scales[Rows];
+    for (int r = 0; r < Rows; ++r) scales[r] = Format::scales(w[r][b]);
+    __m256i sum[Rows][Tokens];
+    for (auto& row : sum) {
+      for (auto& v : row) v = _mm256_setzero_si256();
+    }
+    // The eight 32-value chunks, unrolled so each chunk's unpacking is fixed.
+    const auto chunk = [&]<int Chunk>(std::integral_constant<int, Chunk>) {
+      __m256i xv[Tokens], x32[Tokens];
+      for (int t = 0; t < Tokens; ++t) {
+        xv[t] = load_256(x[t][b].qs + 32 * Chunk);
+        if constexpr (Format::kOffset32) x32[t] = _mm256_maddubs_epi16(_mm256_set1_epi8(32), xv[t]);
+      }
+      for (int r = 0; r < Rows; ++r) {
+        const __m256i q = Format::template values<Chunk>(w[r][b]);
+        const __m256i scale = Format::template scale<Chunk>(scales[r]);
+        for (int t = 0; t < Tokens; ++t) {
+          __m256i pairs = _mm256_maddubs_epi16(q, xv[t]);
+          if constexpr (Format::kOffset32) pairs = _mm256_sub_epi16(pairs, x32[t]);
+          sum[r][t] = _mm256_add_epi32(sum[r][t], _mm256_madd_epi16(pairs, scale));
         }
-        sum = _mm256_add_epi32(sum, k_scaled_lanes(q[h], load_256(x[b].qs + 32 * chunk),
-                                                   _mm256_set1_epi16(static_cast<int16_t>(scales[chunk]))));
+      }
+    };
+    [&]<int... Chunks>(std::integer_sequence<int, Chunks...>) {
+      (chunk(std::integral_constant<int, Chunks>{}), ...);
+    }
+    (std::make_integer_sequence<int, kQK_K / 32>{});
+    for (int r = 0; r < Rows; ++r) {
+      const float wd = _cvtsh_ss(w[r][b].d);
+      for (int t = 0; t < Tokens; ++t) {
+        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(x[t][b].d * wd), _mm256_cvtepi32_ps(sum[r][t]), acc[r][t]);
+        Format::add_mins(mins[r][t], scales[r], w[r][b], x[t][b]);
       }
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * _cvtsh_ss(w[b].d)), _mm256_cvtepi32_ps(sum), acc);
   }
   alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, acc);
-  if constexpr (FifthBit) return reduce_8(lanes) + min_total;
-  alignas(16) float mins[4];
-  _mm_store_ps(mins, min_lanes);
-  return reduce_8(lanes) + ((mins[0] + mins[2]) + (mins[1] + mins[3]));
+  for (int r = 0; r < Rows; ++r) {
+    for (int t = 0; t < Tokens; ++t) {
+      _mm256_store_ps(lanes, acc[r][t]);
+      out[t * out_stride + r] = reduce_8(lanes) + Format::total(mins[r][t]);
+    }
+  }
 }
 
-float dot_q6_k_256(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const BlockQ6_K*>(wp);
-  const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
-  const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    prefetch_block(&w[b]);
-    __m256i sum = _mm256_setzero_si256();
-    for (int half = 0; half < 2; ++half) {
-      const __m256i low_a = load_256(w[b].ql + 64 * half), low_b = load_256(w[b].ql + 64 * half + 32);
-      const __m256i high = load_256(w[b].qh + 32 * half);
-      const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(low_a, low4), _mm256_and_si256(_mm256_slli_epi16(high, 4), bits45)),
-          _mm256_or_si256(_mm256_and_si256(low_b, low4), _mm256_and_si256(_mm256_slli_epi16(high, 2), bits45)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low_a, 4), low4), _mm256_and_si256(high, bits45)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low_b, 4), low4),
-                          _mm256_and_si256(_mm256_srli_epi16(high, 2), bits45))};
-      for (int k = 0; k < 4; ++k) {
-        const int chunk = 4 * half + k;
-        const __m256i xv = load_256(x[b].qs + 32 * chunk);
-        // (q - 32) x per pair, as q x - 32 x (both fit in 16 bits).
-        const __m256i pairs =
-            _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], xv), _mm256_maddubs_epi16(_mm256_set1_epi8(32), xv));
-        const __m256i scale =
-            _mm256_set_m128i(_mm_set1_epi16(w[b].scales[2 * chunk + 1]), _mm_set1_epi16(w[b].scales[2 * chunk]));
-        sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, scale));
-      }
-    }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(x[b].d * _cvtsh_ss(w[b].d)), _mm256_cvtepi32_ps(sum), acc);
+template <class Format>
+float dot_k_256(int64_t n, const std::byte* w, const std::byte* x) {
+  float out;
+  tile_k_256<Format, 1, 1>(n, w, 0, x, 0, &out, 1);
+  return out;
+}
+
+// kTileRows rows x 1..kTileTokens tokens: row by row for one token (measured
+// faster than 2x1 or 4x1 tiles, whose accumulators and minimums spill), else
+// 2x2 tiles (and 2x1 for an odd last token).
+template <class Format>
+void dot_tile_k_256(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride, int tokens,
+                    float* out, int64_t out_stride) {
+  static_assert(kTileRows == 4);
+  if (tokens == 1) {
+    for (int r = 0; r < 4; ++r)
+      tile_k_256<Format, 1, 1>(n, w + r * w_stride, w_stride, x, x_stride, out + r, out_stride);
+    return;
   }
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, acc);
-  return reduce_8(lanes);
+  for (int half = 0; half < 2; ++half) {
+    const std::byte* rows = w + 2 * half * w_stride;
+    int t = 0;
+    for (; t + 2 <= tokens; t += 2) {
+      tile_k_256<Format, 2, 2>(n, rows, w_stride, x + t * x_stride, x_stride, out + t * out_stride + 2 * half,
+                               out_stride);
+    }
+    if (t < tokens) {
+      tile_k_256<Format, 2, 1>(n, rows, w_stride, x + t * x_stride, x_stride, out + t * out_stride + 2 * half,
+                               out_stride);
+    }
+  }
 }
 
 // Installs the block-format kernels built on `U8S8` into a table.
@@ -385,9 +481,18 @@ void set_block_kernels(KernelTable& t) {
       k.dot = k.dot_tiled = dot_256<OffsetWeights<U8S8, BlockQ5_1>>;
       k.dot_tile = dot_tile_256<OffsetWeights<U8S8, BlockQ5_1>>;
     }
-    if (kComputeTypes[i] == DType::Q4_K) k.dot = k.dot_tiled = dot_q4_or_q5_k_256<false>;
-    if (kComputeTypes[i] == DType::Q5_K) k.dot = k.dot_tiled = dot_q4_or_q5_k_256<true>;
-    if (kComputeTypes[i] == DType::Q6_K) k.dot = k.dot_tiled = dot_q6_k_256;
+    if (kComputeTypes[i] == DType::Q4_K) {
+      k.dot = k.dot_tiled = dot_k_256<Q4Or5K<false>>;
+      k.dot_tile = dot_tile_k_256<Q4Or5K<false>>;
+    }
+    if (kComputeTypes[i] == DType::Q5_K) {
+      k.dot = k.dot_tiled = dot_k_256<Q4Or5K<true>>;
+      k.dot_tile = dot_tile_k_256<Q4Or5K<true>>;
+    }
+    if (kComputeTypes[i] == DType::Q6_K) {
+      k.dot = k.dot_tiled = dot_k_256<Q6K>;
+      k.dot_tile = dot_tile_k_256<Q6K>;
+    }
   }
 }
 

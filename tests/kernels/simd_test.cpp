@@ -178,7 +178,7 @@ TEST_P(SimdTargetTest, MatmulMatchesScalar) {
   for (DType type : kComputeTypes) {
     if (scalar_kernel_table().find(type)->dot == nullptr) continue;
     for (auto [rows, tokens] : {std::pair<int64_t, int64_t>{1, 1}, {7, 1}, {8, 1}, {13, 2}, {16, 3}, {21, 5}}) {
-      const int64_t k = 256;
+      const int64_t k = 768;  // three K-quant super-blocks
       const auto wf = random_floats(static_cast<size_t>(rows * k), 21);
       const auto xf = random_floats(static_cast<size_t>(tokens * k), 22);
       const auto w = encode_at(type, wf, 0);
