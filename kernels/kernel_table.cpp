@@ -180,6 +180,39 @@ const KernelTable& select_kernel_table(std::string_view target) {
   throw InvalidArgument(fmt::format("unknown kernel target '{}' (known: scalar, sse4, avx2, avx512)", target));
 }
 
+#elif defined(__aarch64__)
+namespace {
+
+// AArch64 always has NEON; the self-check still guards it.
+const KernelTable* checked_neon() {
+  static const bool agrees = agrees_with_scalar(simd::TargetTable{}(xsimd::neon64{}));
+  return agrees ? &simd::TargetTable{}(xsimd::neon64{}) : nullptr;
+}
+
+struct BestTable {
+  template <class Arch>
+  const KernelTable& operator()(Arch) const {
+    if (const KernelTable* t = checked_neon()) return *t;
+    return scalar_kernel_table();
+  }
+};
+
+}  // namespace
+
+std::vector<std::string> available_targets() {
+  return {"scalar", "neon"};
+}
+
+const KernelTable& select_kernel_table(std::string_view target) {
+  if (target.empty()) return xsimd::dispatch<xsimd::arch_list<xsimd::neon64>>(BestTable{})();
+  if (target == "scalar") return scalar_kernel_table();
+  if (target == "neon") {
+    if (const KernelTable* t = checked_neon()) return *t;
+    throw UnsupportedError("kernel target 'neon' disagrees with the scalar reference kernels on this CPU");
+  }
+  throw InvalidArgument(fmt::format("unknown kernel target '{}' (known: scalar, neon)", target));
+}
+
 #else  // targets without SIMD kernels yet run the scalar references
 
 std::vector<std::string> available_targets() {

@@ -37,6 +37,9 @@ template <>
 const KernelTable& TargetTable::operator()(xsimd::fma3<xsimd::avx2>) const;
 template <>
 const KernelTable& TargetTable::operator()(xsimd::sse4_2) const;
+#elif defined(__aarch64__)
+template <>
+const KernelTable& TargetTable::operator()(xsimd::neon64) const;
 #endif
 
 }  // namespace ullm::kernels::simd

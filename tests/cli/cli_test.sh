@@ -2,13 +2,23 @@
 # The command-line contracts of ullm-run, ullm-tokenize and ullm-inspect:
 # stdout carries only results, stderr diagnostics, exit 2 for usage errors,
 # exit 1 (never a signal) for bad input.
-# usage: cli_test.sh BIN_DIR SHARED_DIR
+# usage: cli_test.sh BIN_DIR SHARED_DIR [EMULATOR]
+# (EMULATOR, e.g. qemu-aarch64, runs cross-compiled tools.)
 set -u
 bin=$1
 shared=$2
 model=$shared/models/stories260K-f32.gguf
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+if [[ -n "${3:-}" ]]; then  # wrap each tool so the checks below call it as usual
+  mkdir "$tmp/bin"
+  for tool in "$bin"/ullm-*; do
+    [[ -x "$tool" && -f "$tool" ]] || continue
+    printf '#!/bin/sh\nexec %s %s "$@"\n' "$3" "$tool" >"$tmp/bin/${tool##*/}"
+    chmod +x "$tmp/bin/${tool##*/}"
+  done
+  bin=$tmp/bin
+fi
 passed=0
 failed=0
 

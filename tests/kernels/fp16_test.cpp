@@ -1,7 +1,12 @@
 // Half and bfloat16 conversions: exhaustive over all halves, and against the
 // CPU's own conversion instruction where it has one.
 #include <gtest/gtest.h>
+
+#if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 
 #include <bit>
 #include <cmath>
@@ -37,12 +42,31 @@ TEST(Fp16, KnownValues) {
   EXPECT_EQ(bf16_to_f32(0x3f80), 1.0f);
 }
 
+#if defined(__x86_64__)
 __attribute__((target("f16c"))) uint16_t hardware_f16(float f) {
   return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
 }
+bool has_hardware_f16() {
+  return __builtin_cpu_supports("f16c");
+}
+#elif defined(__aarch64__)
+uint16_t hardware_f16(float f) {
+  return vget_lane_u16(vreinterpret_u16_f16(vcvt_f16_f32(vdupq_n_f32(f))), 0);
+}
+bool has_hardware_f16() {
+  return true;
+}
+#else
+uint16_t hardware_f16(float f) {
+  return f32_to_f16(f);
+}
+bool has_hardware_f16() {
+  return false;
+}
+#endif
 
 TEST(Fp16, MatchesHardwareConversion) {
-  if (!__builtin_cpu_supports("f16c")) GTEST_SKIP() << "this CPU has no F16C";
+  if (!has_hardware_f16()) GTEST_SKIP() << "this CPU has no half-precision conversion instruction";
   std::mt19937 rng(7);
   for (int i = 0; i < 2'000'000; ++i) {
     const float f = std::bit_cast<float>(static_cast<uint32_t>(rng()));
