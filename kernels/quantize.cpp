@@ -111,7 +111,9 @@ float quantize_8_bits(const float* x, int8_t* qs, int32_t& sum) {
   const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
   sum = 0;
   for (int i = 0; i < kQK8_0; ++i) {
-    qs[i] = static_cast<int8_t>(std::nearbyint(x[i] * id));
+    // A NaN becomes -128, as the SIMD conversion and saturating packs make it.
+    const float v = std::nearbyint(x[i] * id);
+    qs[i] = std::isnan(v) ? int8_t{-128} : static_cast<int8_t>(v);
     sum += qs[i];
   }
   return amax / 127.0f;

@@ -218,7 +218,7 @@ void quantize_q8_0_256(const float* src, std::byte* dst, int64_t n) {
     __m256 amax = _mm256_setzero_ps();
     for (int i = 0; i < 4; ++i) {
       v[i] = _mm256_loadu_ps(x + 8 * i);
-      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[i]));
+      amax = _mm256_max_ps(_mm256_andnot_ps(sign, v[i]), amax);  // NaNs skipped, as std::max does
     }
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -455,6 +455,52 @@ void dot_tile_k_256(int64_t n, const std::byte* w, size_t w_stride, const std::b
   }
 }
 
+// Activations to Q8_K exactly as the scalar quantizer does: the first value
+// of largest magnitude maps to -127, products rounded half to even (the
+// saturating packs apply the reference's clamp at 127).
+void quantize_q8_k_256(const float* src, std::byte* dst, int64_t n) {
+  auto* blocks = reinterpret_cast<BlockQ8_K*>(dst);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    const float* x = src + b * kQK_K;
+    BlockQ8_K& y = blocks[b];
+    __m256 amax = _mm256_setzero_ps(), nan = _mm256_setzero_ps();
+    for (int i = 0; i < kQK_K; i += 8) {
+      const __m256 v = _mm256_loadu_ps(x + i);
+      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v));
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float largest = _mm_cvtss_f32(m);
+    int first = 0;
+    while (first < kQK_K && std::fabs(x[first]) != largest) ++first;
+    if (largest == 0.0f || first == kQK_K || !_mm256_testz_ps(nan, nan)) {  // zeros or NaNs: as the reference does
+      float_to_q8_k(x, reinterpret_cast<std::byte*>(&y), kQK_K);
+      continue;
+    }
+    const float iscale = -127.0f / x[first];
+    const __m256 scale = _mm256_set1_ps(iscale);
+    for (int i = 0; i < kQK_K; i += 32) {
+      __m256i q[4];
+      for (int j = 0; j < 4; ++j) {
+        q[j] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), scale),
+                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      }
+      const __m256i q8 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y.qs + i),
+                          _mm256_permutevar8x32_epi32(q8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    }
+    for (int g = 0; g < kQK_K / 16; ++g) {
+      int sum = 0;
+      for (int i = 0; i < 16; ++i) sum += y.qs[16 * g + i];
+      y.bsums[g] = static_cast<int16_t>(sum);
+    }
+    y.d = 1.0f / iscale;
+  }
+}
+
 // Installs the block-format kernels built on `U8S8` into a table.
 template <__m256i (*U8S8)(__m256i, __m256i)>
 void set_block_kernels(KernelTable& t) {
@@ -481,6 +527,7 @@ void set_block_kernels(KernelTable& t) {
       k.dot = k.dot_tiled = dot_256<OffsetWeights<U8S8, BlockQ5_1>>;
       k.dot_tile = dot_tile_256<OffsetWeights<U8S8, BlockQ5_1>>;
     }
+    if (kComputeTypes[i] == DType::Q8_K) k.from_float = quantize_q8_k_256;
     if (kComputeTypes[i] == DType::Q4_K) {
       k.dot = k.dot_tiled = dot_k_256<Q4Or5K<false>>;
       k.dot_tile = dot_tile_k_256<Q4Or5K<false>>;

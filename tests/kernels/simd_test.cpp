@@ -128,6 +128,8 @@ TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
       x[3] = 0.0f;
       for (int i = 32; i < 64 && i < n; ++i) x[i] = 0.0f;  // an all-zero block
       if (n > 64) x[70] = 1e30f;                           // a huge value
+      if (n > 300) x[290] = 1e20f, x[300] = -1e20f;        // a tie of magnitudes: the first one counts
+      if (n > 600) x[600] = NAN;                           // garbage in: the same garbage out on every target
       std::vector<std::byte> a(row_size(type, n)), b(a.size());
       ref.from_float(x.data(), a.data(), n);
       got.from_float(x.data(), b.data(), n);
