@@ -42,19 +42,22 @@ TEST_P(SimdTargetTest, DotProductsMatchScalar) {
     const int64_t block = dtype_info(type).block_size;
     for (int64_t n : {1, 3, 15, 16, 17, 32, 63, 64, 65, 96, 172, 256, 768, 1000, 2048, 5632, 11008}) {
       if (n % block != 0) continue;
-      // Rows start off SIMD alignment but on their element's own (as GGUF rows do).
+      // Rows start off SIMD alignment but on their element's own (as GGUF
+      // rows do; activations hold floats in F32 and Q8_K).
       const size_t unit = type == DType::F32 ? 4 : 2;
-      for (size_t offset : {0 * unit, 1 * unit, 2 * unit, 3 * unit}) {
+      const size_t x_unit = ref.activation_type == DType::F32 || ref.activation_type == DType::Q8_K ? 4 : 2;
+      for (size_t step : {0, 1, 2, 3}) {
+        const size_t offset = step * unit, x_offset = (3 - step) * x_unit;
         auto wf = random_floats(static_cast<size_t>(n), static_cast<uint32_t>(n) * 7 + 1);
         const auto xf = random_floats(static_cast<size_t>(n), static_cast<uint32_t>(n) * 7 + 2);
         const auto w = encode_at(type, wf, offset);
-        const auto x = encode_at(ref.activation_type, xf, 3 * unit - offset);
+        const auto x = encode_at(ref.activation_type, xf, x_offset);
         double magnitude = 0;
         for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(static_cast<double>(wf[i]) * xf[i]);
         for (auto [name, ref_dot, got_dot] :
              {std::tuple{"vector", ref.dot, got.dot}, std::tuple{"tiled", ref.dot_tiled, got.dot_tiled}}) {
-          const float expected = ref_dot(n, w.data() + offset, x.data() + 3 * unit - offset);
-          const float actual = got_dot(n, w.data() + offset, x.data() + 3 * unit - offset);
+          const float expected = ref_dot(n, w.data() + offset, x.data() + x_offset);
+          const float actual = got_dot(n, w.data() + offset, x.data() + x_offset);
           if (exact) {
             ASSERT_EQ(actual, expected) << dtype_name(type) << " " << name << " n " << n << " offset " << offset;
           } else {
