@@ -93,13 +93,14 @@ void BM_MatVec(benchmark::State& state, DType type, const char* target) {
   std::vector<float> y(static_cast<size_t>(rows));
   ullm::kernels::PreparedActivations act;
   ullm::ThreadPool pool(threads);
-  constexpr int64_t kRowsPerTask = 16;
+  // Split as the forward pass splits its matmuls.
+  const int64_t chunk = ullm::kernels::matmul_rows_per_task(rows, threads);
   for (auto _ : state) {
     act.prepare(*table, type, x.data(), 1, k);
     const auto task = [&](int64_t i, int) {
-      ullm::kernels::matmul_rows(*table, view, act, y.data(), i * kRowsPerTask, std::min(rows, (i + 1) * kRowsPerTask));
+      ullm::kernels::matmul_rows(*table, view, act, y.data(), i * chunk, std::min(rows, (i + 1) * chunk));
     };
-    pool.run((rows + kRowsPerTask - 1) / kRowsPerTask, task);
+    pool.run((rows + chunk - 1) / chunk, task);
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w.size()));

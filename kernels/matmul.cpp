@@ -73,6 +73,11 @@ bool PreparedActivations::suits(DType weight_type, int64_t k) const {
   return wk != nullptr && wk->activation_type == type_ && k == k_ && !data_.empty();
 }
 
+int64_t matmul_rows_per_task(int64_t rows, int threads) {
+  const int64_t even = (rows + 4 * threads - 1) / (4 * threads);
+  return std::max<int64_t>(64, (even + 15) / 16 * 16);
+}
+
 void matmul(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y) {
   matmul_rows(table, w, x, y, 0, w.rows());
 }

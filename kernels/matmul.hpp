@@ -40,6 +40,12 @@ class PreparedActivations {
 void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y,
                  int64_t row_begin, int64_t row_end);
 
+// Rows per task when a matmul is split over `threads`: about four tasks per
+// thread, so they balance, but never fewer than 64 rows, so claiming a task
+// and sharing cache lines at task edges cost nothing next to computing it.
+// A multiple of 16 keeps tiles whole and task outputs on separate cache lines.
+int64_t matmul_rows_per_task(int64_t rows, int threads);
+
 // All rows: y is x.tokens() x w.rows(), row-major.
 void matmul(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y);
 

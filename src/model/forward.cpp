@@ -21,15 +21,6 @@ namespace {
 
 using Projection = std::pair<const TensorView*, float*>;
 
-// Rows per task when a matmul is split over threads: about four tasks per
-// thread, so they balance, but never fewer than 64 rows, so claiming a task
-// and sharing cache lines at task edges cost nothing next to computing it.
-// A multiple of 16 keeps tiles whole and task outputs on separate cache lines.
-int64_t rows_per_task(int64_t rows, int threads) {
-  const int64_t even = (rows + 4 * threads - 1) / (4 * threads);
-  return std::max<int64_t>(64, (even + 15) / 16 * 16);
-}
-
 // Multiplies one input by several weights, converting the input once per
 // activation format rather than once per weight, each weight's rows split
 // over the session's threads. Every row is computed whole by one thread, so
@@ -43,7 +34,7 @@ void project(const kernels::KernelTable& table, ThreadPool& pool, std::initializ
       prepared = true;
     }
     const int64_t rows = w->rows();
-    const int64_t chunk = rows_per_task(rows, pool.size());
+    const int64_t chunk = kernels::matmul_rows_per_task(rows, pool.size());
     const auto task = [&, w = w, y = y](int64_t i, int) {
       kernels::matmul_rows(table, *w, act, y, i * chunk, std::min(rows, (i + 1) * chunk));
     };
