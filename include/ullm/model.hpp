@@ -30,6 +30,11 @@ struct ModelConfig {
   float rope_freq_base = 10000.0f;
   bool rope_neox = false;  // rotate (i, i + n_rot/2) pairs instead of adjacent ones
   bool tied_embeddings = false;
+  // Architecture features of the generic decoder block:
+  bool qkv_bias = false;       // q, k, v projections have biases (qwen2; optional elsewhere)
+  bool qk_norm = false;        // per-head RMSNorm of q and k before RoPE (qwen3)
+  bool fused_qkv = false;      // one attn_qkv weight, rows [q | k | v] (phi3)
+  bool fused_gate_up = false;  // ffn_up holds rows [gate | up], no ffn_gate (phi3)
 
   int64_t n_params() const;
 };

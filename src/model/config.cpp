@@ -86,11 +86,28 @@ struct Architecture {
   void (*configure)(const MetadataReader& md, ModelConfig& c);
 };
 
+// Each architecture: the shared keys plus what sets it apart (llama.cpp's
+// llm_build_* for that architecture is the reference).
 const Architecture kArchitectures[] = {
-    {"llama",
+    {"llama", [](const MetadataReader& md, ModelConfig& c) { read_decoder_keys(md, c); }},
+    {"qwen2",
      [](const MetadataReader& md, ModelConfig& c) {
        read_decoder_keys(md, c);
-       c.rope_neox = false;
+       c.rope_neox = true;
+       c.qkv_bias = true;
+     }},
+    {"qwen3",
+     [](const MetadataReader& md, ModelConfig& c) {
+       read_decoder_keys(md, c);
+       c.rope_neox = true;
+       c.qk_norm = true;
+     }},
+    {"phi3",
+     [](const MetadataReader& md, ModelConfig& c) {
+       read_decoder_keys(md, c);
+       c.rope_neox = true;
+       c.fused_qkv = true;
+       c.fused_gate_up = true;
      }},
 };
 

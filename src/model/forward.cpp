@@ -1,7 +1,8 @@
 // The decoder forward pass, top to bottom: embeddings, then per layer
-// RMSNorm -> Q/K/V -> RoPE -> attention over the KV cache -> output
-// projection -> residual, RMSNorm -> SwiGLU feed-forward -> residual; then the
-// final norm and the output head. All arithmetic happens in kernels/.
+// RMSNorm -> Q/K/V (+ biases, per-head q/k RMSNorm where the architecture has
+// them) -> RoPE -> attention over the KV cache -> output projection ->
+// residual, RMSNorm -> SwiGLU feed-forward -> residual; then the final norm
+// and the output head. All arithmetic happens in kernels/.
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
@@ -77,10 +78,23 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     const LayerWeights& L = model.layers[l];
 
     for (int64_t t = 0; t < T; ++t) kernels::rms_norm(&s.x[t * E], L.attn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
-    project(*model.kernels, *s.pool, {{L.wq, s.q.data()}, {L.wk, s.k.data()}, {L.wv, s.v.data()}}, s.xn.data(), T,
+    project(*model.kernels, *s.pool, {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}}, s.xn.data(), T,
             s.activations);
 
     for (int64_t t = 0; t < T; ++t) {
+      float* q = &s.q[t * q_width];
+      float* k = &s.k[t * kv_width];
+      if (!L.bq.empty()) kernels::add_inplace(q, L.bq.data(), q_width);
+      if (!L.bk.empty()) kernels::add_inplace(k, L.bk.data(), kv_width);
+      if (!L.bv.empty()) kernels::add_inplace(&s.v[t * kv_width], L.bv.data(), kv_width);
+      if (!L.q_norm.empty()) {
+        for (int64_t h = 0; h < c.n_head; ++h) {
+          kernels::rms_norm(q + h * c.head_dim, L.q_norm.data(), c.head_dim, c.norm_eps, q + h * c.head_dim);
+        }
+        for (int64_t h = 0; h < c.n_head_kv; ++h) {
+          kernels::rms_norm(k + h * c.head_dim, L.k_norm.data(), c.head_dim, c.norm_eps, k + h * c.head_dim);
+        }
+      }
       const int64_t pos = p0 + t;
       kernels::rope(&s.q[t * q_width], c.n_head, c.head_dim, c.n_rot, pos, c.rope_freq_base, rope_style);
       kernels::rope(&s.k[t * kv_width], c.n_head_kv, c.head_dim, c.n_rot, pos, c.rope_freq_base, rope_style);
@@ -117,16 +131,16 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       std::copy_n(&s.x[(rows - 1) * E], E, s.x.begin());
       rows = 1;
     }
-    project(*model.kernels, *s.pool, {{L.wo, s.proj.data()}}, s.attn.data(), rows, s.activations);
+    project(*model.kernels, *s.pool, {{&L.wo, s.proj.data()}}, s.attn.data(), rows, s.activations);
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
 
     for (int64_t t = 0; t < rows; ++t) {
       kernels::rms_norm(&s.x[t * E], L.ffn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
     }
-    project(*model.kernels, *s.pool, {{L.ffn_gate, s.gate.data()}, {L.ffn_up, s.up.data()}}, s.xn.data(), rows,
+    project(*model.kernels, *s.pool, {{&L.ffn_gate, s.gate.data()}, {&L.ffn_up, s.up.data()}}, s.xn.data(), rows,
             s.activations);
     kernels::swiglu(s.gate.data(), s.up.data(), rows * c.n_ff, s.gate.data());
-    project(*model.kernels, *s.pool, {{L.ffn_down, s.proj.data()}}, s.gate.data(), rows, s.activations);
+    project(*model.kernels, *s.pool, {{&L.ffn_down, s.proj.data()}}, s.gate.data(), rows, s.activations);
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
   }
 

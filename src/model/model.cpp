@@ -2,8 +2,6 @@
 
 #include <cstdlib>
 
-#include <cstdlib>
-
 #include "kernels/matmul.hpp"
 #include "kernels/type_traits.hpp"
 #include "model/model_data.hpp"
@@ -34,9 +32,11 @@ class TensorBinder {
     return t;
   }
 
-  // Small vectors (norm weights) are expanded to floats once at load.
-  std::vector<float> vector(const std::string& name, int64_t n) const {
-    const TensorView* t = required(name, {n});
+  // Small vectors (norm weights, biases) are expanded to floats once at load;
+  // an absent optional one is empty.
+  std::vector<float> vector(const std::string& name, int64_t n, bool required = true) const {
+    const TensorView* t = required ? this->required(name, {n}) : optional(name, {n});
+    if (t == nullptr) return {};
     std::vector<float> out(static_cast<size_t>(n));
     kernels::dequantize_row(*t, 0, out.data());
     return out;
@@ -56,6 +56,15 @@ class TensorBinder {
 
   const gguf::File& file_;
 };
+
+// Rows [begin, begin + count) of a 2-D weight, as a weight of their own.
+TensorView row_range(const TensorView& t, int64_t begin, int64_t count) {
+  TensorView part = t;
+  part.shape[1] = count;
+  part.data = t.data + static_cast<size_t>(begin) * t.row_bytes();
+  part.bytes = static_cast<size_t>(count) * t.row_bytes();
+  return part;
+}
 
 }  // namespace
 
@@ -86,14 +95,34 @@ Model Model::load(const std::filesystem::path& path, const LoadOptions& options)
     const std::string p = fmt::format("blk.{}.", l);
     LayerWeights& L = m.layers[l];
     L.attn_norm = bind.vector(p + "attn_norm.weight", c.n_embd);
-    L.wq = bind.required(p + "attn_q.weight", {c.n_embd, q_width});
-    L.wk = bind.required(p + "attn_k.weight", {c.n_embd, kv_width});
-    L.wv = bind.required(p + "attn_v.weight", {c.n_embd, kv_width});
-    L.wo = bind.required(p + "attn_output.weight", {q_width, c.n_embd});
+    if (c.fused_qkv) {
+      const TensorView& qkv = *bind.required(p + "attn_qkv.weight", {c.n_embd, q_width + 2 * kv_width});
+      L.wq = row_range(qkv, 0, q_width);
+      L.wk = row_range(qkv, q_width, kv_width);
+      L.wv = row_range(qkv, q_width + kv_width, kv_width);
+    } else {
+      L.wq = *bind.required(p + "attn_q.weight", {c.n_embd, q_width});
+      L.wk = *bind.required(p + "attn_k.weight", {c.n_embd, kv_width});
+      L.wv = *bind.required(p + "attn_v.weight", {c.n_embd, kv_width});
+    }
+    L.bq = bind.vector(p + "attn_q.bias", q_width, c.qkv_bias);
+    L.bk = bind.vector(p + "attn_k.bias", kv_width, c.qkv_bias);
+    L.bv = bind.vector(p + "attn_v.bias", kv_width, c.qkv_bias);
+    if (c.qk_norm) {
+      L.q_norm = bind.vector(p + "attn_q_norm.weight", c.head_dim);
+      L.k_norm = bind.vector(p + "attn_k_norm.weight", c.head_dim);
+    }
+    L.wo = *bind.required(p + "attn_output.weight", {q_width, c.n_embd});
     L.ffn_norm = bind.vector(p + "ffn_norm.weight", c.n_embd);
-    L.ffn_gate = bind.required(p + "ffn_gate.weight", {c.n_embd, c.n_ff});
-    L.ffn_up = bind.required(p + "ffn_up.weight", {c.n_embd, c.n_ff});
-    L.ffn_down = bind.required(p + "ffn_down.weight", {c.n_ff, c.n_embd});
+    if (c.fused_gate_up) {
+      const TensorView& gate_up = *bind.required(p + "ffn_up.weight", {c.n_embd, 2 * c.n_ff});
+      L.ffn_gate = row_range(gate_up, 0, c.n_ff);
+      L.ffn_up = row_range(gate_up, c.n_ff, c.n_ff);
+    } else {
+      L.ffn_gate = *bind.required(p + "ffn_gate.weight", {c.n_embd, c.n_ff});
+      L.ffn_up = *bind.required(p + "ffn_up.weight", {c.n_embd, c.n_ff});
+    }
+    L.ffn_down = *bind.required(p + "ffn_down.weight", {c.n_ff, c.n_embd});
   }
   return Model(std::move(data));
 }

@@ -10,16 +10,15 @@
 
 namespace ullm {
 
+// Weights are views into the mapped file; a fused weight (phi3's attn_qkv,
+// its [gate | up] ffn_up) is split into row ranges of itself, copying nothing.
 struct LayerWeights {
   std::vector<float> attn_norm;
-  const TensorView* wq = nullptr;
-  const TensorView* wk = nullptr;
-  const TensorView* wv = nullptr;
-  const TensorView* wo = nullptr;
+  TensorView wq, wk, wv, wo;
+  std::vector<float> bq, bk, bv;      // empty without biases
+  std::vector<float> q_norm, k_norm;  // per-head RMSNorm weights, empty without
   std::vector<float> ffn_norm;
-  const TensorView* ffn_gate = nullptr;
-  const TensorView* ffn_up = nullptr;
-  const TensorView* ffn_down = nullptr;
+  TensorView ffn_gate, ffn_up, ffn_down;
 };
 
 struct Model::Data {
