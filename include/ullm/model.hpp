@@ -31,10 +31,24 @@ struct ModelConfig {
   bool rope_neox = false;  // rotate (i, i + n_rot/2) pairs instead of adjacent ones
   bool tied_embeddings = false;
   // Architecture features of the generic decoder block:
-  bool qkv_bias = false;       // q, k, v projections have biases (qwen2; optional elsewhere)
-  bool qk_norm = false;        // per-head RMSNorm of q and k before RoPE (qwen3)
-  bool fused_qkv = false;      // one attn_qkv weight, rows [q | k | v] (phi3)
-  bool fused_gate_up = false;  // ffn_up holds rows [gate | up], no ffn_gate (phi3)
+  bool qkv_bias = false;         // q, k, v projections have biases (qwen2; optional elsewhere)
+  bool qk_norm = false;          // per-head RMSNorm of q and k before RoPE (qwen3)
+  bool fused_qkv = false;        // one attn_qkv weight, rows [q | k | v] (phi3)
+  bool fused_gate_up = false;    // ffn_up holds rows [gate | up], no ffn_gate (phi3)
+  bool post_norms = false;       // RMSNorm of the attention and FFN outputs before each residual add (gemma3)
+  bool gelu_ffn = false;         // GELU(tanh)-gated feed-forward instead of SwiGLU (gemma3)
+  float embedding_scale = 1.0f;  // token embeddings are multiplied by it (gemma3: sqrt(n_embd))
+  float query_scale = 1.0f;      // q is multiplied by it after RoPE (gemma3: 1/sqrt(head_dim))
+  float attention_scale = 0.0f;  // q.k is multiplied by it; 0: 1/sqrt(head_dim)
+  // Sliding-window attention: layer l sees only the last `sliding_window`
+  // positions (its own included) when l % sliding_window_pattern <
+  // sliding_window_pattern - 1, and uses rope_freq_base_swa. 0: none.
+  int64_t sliding_window = 0;
+  int64_t sliding_window_pattern = 1;
+  float rope_freq_base_swa = 10000.0f;
+  bool is_sliding(int64_t layer) const {
+    return sliding_window > 0 && layer % sliding_window_pattern < sliding_window_pattern - 1;
+  }
 
   int64_t n_params() const;
 };

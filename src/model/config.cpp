@@ -102,6 +102,20 @@ const Architecture kArchitectures[] = {
        c.rope_neox = true;
        c.qk_norm = true;
      }},
+    {"gemma3",
+     [](const MetadataReader& md, ModelConfig& c) {
+       read_decoder_keys(md, c);
+       c.rope_neox = true;
+       c.qk_norm = true;
+       c.post_norms = true;
+       c.gelu_ffn = true;
+       c.embedding_scale = std::sqrt(static_cast<float>(c.n_embd));
+       c.query_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+       c.attention_scale = 1.0f;
+       c.sliding_window = md.integer("attention.sliding_window", 0, int64_t{1} << 24, 0);
+       c.sliding_window_pattern = md.integer("attention.sliding_window_pattern", 1, 4096, 6);
+       c.rope_freq_base_swa = md.real("rope.freq_base_swa", 1e-3, 1e12, 10000.0);
+     }},
     {"phi3",
      [](const MetadataReader& md, ModelConfig& c) {
        read_decoder_keys(md, c);

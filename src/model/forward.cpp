@@ -1,8 +1,10 @@
 // The decoder forward pass, top to bottom: embeddings, then per layer
 // RMSNorm -> Q/K/V (+ biases, per-head q/k RMSNorm where the architecture has
-// them) -> RoPE -> attention over the KV cache -> output projection ->
-// residual, RMSNorm -> SwiGLU feed-forward -> residual; then the final norm
-// and the output head. All arithmetic happens in kernels/.
+// them) -> RoPE -> attention over the KV cache (or its last window) -> output
+// projection (-> RMSNorm) -> residual, RMSNorm -> SwiGLU or GELU-gated
+// feed-forward (-> RMSNorm) -> residual; then the final norm and the output
+// head. ModelConfig says which options a model takes; all arithmetic happens
+// in kernels/.
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
@@ -43,6 +45,12 @@ void project(const kernels::KernelTable& table, ThreadPool& pool, std::initializ
   }
 }
 
+// RMSNorm of each of `rows` rows in place, if the layer has the weight.
+void post_norm(const std::vector<float>& weight, int64_t rows, int64_t width, float eps, float* x) {
+  if (weight.empty()) return;
+  for (int64_t t = 0; t < rows; ++t) kernels::rms_norm(x + t * width, weight.data(), width, eps, x + t * width);
+}
+
 void grow(std::vector<float>& v, int64_t n) {
   if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
 }
@@ -58,8 +66,9 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
   const int64_t p0 = s.position;
   const bool f16_cache = s.options.kv_type == KvType::F16;
   const auto rope_style = c.rope_neox ? kernels::RopeStyle::Neox : kernels::RopeStyle::Adjacent;
-  const kernels::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim,
-                                      1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+  const float attention_scale =
+      c.attention_scale != 0.0f ? c.attention_scale : 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const kernels::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, attention_scale};
 
   grow(s.x, T * E);
   grow(s.xn, T * E);
@@ -71,11 +80,16 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
   grow(s.gate, T * c.n_ff);
   grow(s.up, T * c.n_ff);
 
-  for (int64_t t = 0; t < T; ++t) kernels::dequantize_row(*model.token_embd, tokens[t], &s.x[t * E]);
+  for (int64_t t = 0; t < T; ++t) {
+    kernels::dequantize_row(*model.token_embd, tokens[t], &s.x[t * E]);
+    if (c.embedding_scale != 1.0f) kernels::scale_inplace(&s.x[t * E], c.embedding_scale, E);
+  }
   int64_t rows = T;  // rows still carried through the layers
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& L = model.layers[l];
+    const bool sliding = c.is_sliding(l);
+    const float rope_base = sliding ? c.rope_freq_base_swa : c.rope_freq_base;
 
     for (int64_t t = 0; t < T; ++t) kernels::rms_norm(&s.x[t * E], L.attn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
     project(*model.kernels, *s.pool, {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}}, s.xn.data(), T,
@@ -96,8 +110,9 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
         }
       }
       const int64_t pos = p0 + t;
-      kernels::rope(&s.q[t * q_width], c.n_head, c.head_dim, c.n_rot, pos, c.rope_freq_base, rope_style);
-      kernels::rope(&s.k[t * kv_width], c.n_head_kv, c.head_dim, c.n_rot, pos, c.rope_freq_base, rope_style);
+      kernels::rope(q, c.n_head, c.head_dim, c.n_rot, pos, rope_base, rope_style);
+      kernels::rope(k, c.n_head_kv, c.head_dim, c.n_rot, pos, rope_base, rope_style);
+      if (c.query_scale != 1.0f) kernels::scale_inplace(q, c.query_scale, q_width);
       for (int64_t i = 0; i < kv_width; ++i) {
         if (f16_cache) {
           s.k_f16[l][pos * kv_width + i] = kernels::f32_to_f16(s.k[t * kv_width + i]);
@@ -108,18 +123,20 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
         }
       }
     }
-    // Causal: token t sees the cache up to and including its own position.
+    // Causal: token t sees the cache up to and including its own position
+    // (on a sliding-window layer, only the last `sliding_window` of those).
     // One task per (token, KV head): the query heads sharing a KV head stay together.
     const int64_t group = c.n_head / c.n_head_kv;
     const auto attend = [&](int64_t task, int thread) {
       const int64_t t = task / c.n_head_kv;
       const int64_t h0 = (task % c.n_head_kv) * group;
       const int64_t visible = p0 + t + 1;
+      const int64_t first = sliding ? std::max<int64_t>(0, visible - c.sliding_window) : 0;
       if (f16_cache) {
-        kernels::attend_f16_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(), 0,
+        kernels::attend_f16_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(), first,
                                   visible, h0, h0 + group, &s.scores[thread * s.context_length], &s.attn[t * q_width]);
       } else {
-        kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), 0, visible, h0,
+        kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), first, visible, h0,
                                   h0 + group, &s.scores[thread * s.context_length], &s.attn[t * q_width]);
       }
     };
@@ -132,6 +149,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       rows = 1;
     }
     project(*model.kernels, *s.pool, {{&L.wo, s.proj.data()}}, s.attn.data(), rows, s.activations);
+    post_norm(L.attn_post_norm, rows, E, c.norm_eps, s.proj.data());
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
 
     for (int64_t t = 0; t < rows; ++t) {
@@ -139,8 +157,17 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     }
     project(*model.kernels, *s.pool, {{&L.ffn_gate, s.gate.data()}, {&L.ffn_up, s.up.data()}}, s.xn.data(), rows,
             s.activations);
-    kernels::swiglu(s.gate.data(), s.up.data(), rows * c.n_ff, s.gate.data());
+    for (int64_t t = 0; t < rows; ++t) {
+      float* gate = &s.gate[t * c.n_ff];
+      const float* up = &s.up[t * c.n_ff];
+      if (c.gelu_ffn) {
+        kernels::geglu(gate, up, c.n_ff, gate);
+      } else {
+        kernels::swiglu(gate, up, c.n_ff, gate);
+      }
+    }
     project(*model.kernels, *s.pool, {{&L.ffn_down, s.proj.data()}}, s.gate.data(), rows, s.activations);
+    post_norm(L.ffn_post_norm, rows, E, c.norm_eps, s.proj.data());
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
   }
 

@@ -123,6 +123,10 @@ Model Model::load(const std::filesystem::path& path, const LoadOptions& options)
       L.ffn_up = *bind.required(p + "ffn_up.weight", {c.n_embd, c.n_ff});
     }
     L.ffn_down = *bind.required(p + "ffn_down.weight", {c.n_ff, c.n_embd});
+    if (c.post_norms) {
+      L.attn_post_norm = bind.vector(p + "post_attention_norm.weight", c.n_embd);
+      L.ffn_post_norm = bind.vector(p + "post_ffw_norm.weight", c.n_embd);
+    }
   }
   return Model(std::move(data));
 }

@@ -17,8 +17,10 @@ struct LayerWeights {
   TensorView wq, wk, wv, wo;
   std::vector<float> bq, bk, bv;      // empty without biases
   std::vector<float> q_norm, k_norm;  // per-head RMSNorm weights, empty without
+  std::vector<float> attn_post_norm;  // empty without post norms
   std::vector<float> ffn_norm;
   TensorView ffn_gate, ffn_up, ffn_down;
+  std::vector<float> ffn_post_norm;
 };
 
 struct Model::Data {

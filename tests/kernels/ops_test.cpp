@@ -62,6 +62,23 @@ TEST(Activation, SwiGlu) {
   }
 }
 
+TEST(Activation, GeGluThroughTheHalfTable) {
+  std::vector<float> g = random_floats(200, 7, 4.0f), u = random_floats(200, 8);
+  g[0] = -10.0f, g[1] = -25.0f, g[2] = 10.0f, g[3] = 31.5f;  // outside the table
+  std::vector<float> out(200);
+  geglu(g.data(), u.data(), 200, out.data());
+  EXPECT_EQ(out[0], 0.0f);
+  EXPECT_EQ(out[1], 0.0f);
+  EXPECT_EQ(out[2], 10.0f * u[2]);
+  EXPECT_EQ(out[3], 31.5f * u[3]);
+  for (size_t i = 4; i < 200; ++i) {
+    const double x = g[i];
+    const double gelu = 0.5 * x * (1.0 + std::tanh(0.7978845608028654 * x * (1.0 + 0.044715 * x * x)));
+    // The input and the result are each rounded to f16: about 2^-10 relative, twice.
+    EXPECT_NEAR(out[i], gelu * u[i], 3e-3 * std::fabs(gelu * u[i]) + 1e-4) << "x " << x;
+  }
+}
+
 // Plain softmax attention in double, for one query over a cache.
 std::vector<double> reference_attention(const AttentionShape& s, const std::vector<float>& q,
                                         const std::vector<float>& k, const std::vector<float>& v, int64_t begin,

@@ -68,8 +68,11 @@ TEST_P(SynthLogitsTest, TeacherForcedLogitsMatch) {
 // flips (an exact float64 pass differs from llama.cpp by up to 2.7 there).
 std::vector<SynthCase> synth_cases() {
   std::vector<SynthCase> cases;
-  for (const std::string arch : {"llama", "qwen2", "qwen3", "phi3"}) {
-    cases.push_back({arch + "-f32", 1e-3f, 1e-4f});
+  for (const std::string arch : {"llama", "qwen2", "qwen3", "phi3", "gemma3"}) {
+    // gemma3's GELU goes through an f16 table in ggml; an exact float64
+    // pass with that table still lands 0.018 away (README); ullm measures
+    // 0.017 (mean 2.6e-4).
+    cases.push_back({arch + "-f32", arch == "gemma3" ? 0.05f : 1e-3f, arch == "gemma3" ? 1e-3f : 1e-4f});
     cases.push_back({arch + "-q8_0", 3.0f, 0.3f});
     cases.push_back({arch + "-q4_0", 3.0f, 0.3f});
   }
@@ -106,10 +109,11 @@ TEST_P(SynthGreedyTest, F16CacheMatchesLlamaCppDefaults) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Architectures, SynthGreedyTest, ::testing::Values("llama", "qwen2", "qwen3", "phi3"));
+INSTANTIATE_TEST_SUITE_P(Architectures, SynthGreedyTest,
+                         ::testing::Values("llama", "qwen2", "qwen3", "phi3", "gemma3"));
 
 TEST(SynthModels, OtherArchitecturesAreReportedUnsupported) {
-  for (const std::string arch : {"gemma3", "qwen3moe", "deepseek2"}) {
+  for (const std::string arch : {"qwen3moe", "deepseek2"}) {
     try {
       Model::load(test::shared_path("models/synth/" + arch + "-f32.gguf"));
       ADD_FAILURE() << arch << " loaded";
