@@ -5,8 +5,9 @@
 
 namespace ullm::kernels {
 
-void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos, float freq_base, RopeStyle style) {
-  const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos, const RopeFrequencies& freq,
+          RopeStyle style) {
+  const float theta_scale = std::pow(freq.base, -2.0f / static_cast<float>(n_rot));
   const int64_t n_pairs = n_rot / 2;
   // cos/sin for each pair, shared by every head.
   float cs[2 * 256];
@@ -18,8 +19,9 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t po
   }
   float theta = static_cast<float>(pos);
   for (int64_t i = 0; i < n_pairs; ++i) {
-    table[2 * i] = std::cos(theta);
-    table[2 * i + 1] = std::sin(theta);
+    const float angle = freq.scale * (theta / (freq.factors != nullptr ? freq.factors[i] : 1.0f));
+    table[2 * i] = std::cos(angle);
+    table[2 * i + 1] = std::sin(angle);
     theta *= theta_scale;
   }
   const int64_t stride = style == RopeStyle::Adjacent ? 1 : n_pairs;

@@ -9,10 +9,18 @@ enum class RopeStyle {
   Neox,      // rotates pairs (i, i + n_rot/2): GPT-NeoX style, used by qwen2/3, phi3, gemma
 };
 
+// How angles grow with position and pair index.
+struct RopeFrequencies {
+  float base = 10000.0f;
+  float scale = 1.0f;              // linear position scaling (1 / rope.scaling.factor)
+  const float* factors = nullptr;  // per-pair divisors (Llama 3's rope_freqs), n_rot/2 of them
+};
+
 // Rotates the first n_rot dimensions of each of n_heads vectors of head_dim
 // floats by position `pos`; dimensions past n_rot are left as they are.
-// Angles follow ggml: theta_i = pos * base^(-2i/n_rot), built by repeated
-// multiplication in float.
-void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos, float freq_base, RopeStyle style);
+// Angles follow ggml: theta_i = scale * (pos * base^(-2i/n_rot) / factors[i]),
+// the power built by repeated multiplication in float.
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos, const RopeFrequencies& freq,
+          RopeStyle style);
 
 }  // namespace ullm::kernels

@@ -28,7 +28,8 @@ struct ModelConfig {
   int64_t context_length = 0;  // the context the model was trained for
   float norm_eps = 1e-5f;
   float rope_freq_base = 10000.0f;
-  bool rope_neox = false;  // rotate (i, i + n_rot/2) pairs instead of adjacent ones
+  float rope_freq_scale = 1.0f;  // 1 / rope.scaling.factor for linear scaling
+  bool rope_neox = false;        // rotate (i, i + n_rot/2) pairs instead of adjacent ones
   bool tied_embeddings = false;
   // Architecture features of the generic decoder block:
   bool qkv_bias = false;         // q, k, v projections have biases (qwen2; optional elsewhere)

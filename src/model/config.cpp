@@ -79,6 +79,16 @@ void read_decoder_keys(const MetadataReader& md, ModelConfig& c) {
   if (c.n_rot % 2 != 0) md.fail(fmt::format("rope.dimension_count {} is odd", c.n_rot));
   c.norm_eps = md.real("attention.layer_norm_rms_epsilon", 0.0, 1.0);
   c.rope_freq_base = md.real("rope.freq_base", 1e-3, 1e12, 10000.0);
+  // Llama 3's frequency scaling comes as the rope_freqs tensor (see model.cpp);
+  // linear scaling as a factor here.
+  if (const gguf::Value* type = md.find("rope.scaling.type")) {
+    const std::string kind = type->as_string("rope.scaling.type");
+    if (kind == "linear") {
+      c.rope_freq_scale = 1.0f / md.real("rope.scaling.factor", 1e-3, 1e6);
+    } else if (kind != "none") {
+      throw UnsupportedError(fmt::format("rope scaling type '{}' is not supported (supported: none, linear)", kind));
+    }
+  }
 }
 
 struct Architecture {

@@ -89,7 +89,8 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LayerWeights& L = model.layers[l];
     const bool sliding = c.is_sliding(l);
-    const float rope_base = sliding ? c.rope_freq_base_swa : c.rope_freq_base;
+    const kernels::RopeFrequencies rope_freq{sliding ? c.rope_freq_base_swa : c.rope_freq_base, c.rope_freq_scale,
+                                             model.rope_factors.empty() ? nullptr : model.rope_factors.data()};
 
     for (int64_t t = 0; t < T; ++t) kernels::rms_norm(&s.x[t * E], L.attn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
     project(*model.kernels, *s.pool, {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}}, s.xn.data(), T,
@@ -110,8 +111,8 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
         }
       }
       const int64_t pos = p0 + t;
-      kernels::rope(q, c.n_head, c.head_dim, c.n_rot, pos, rope_base, rope_style);
-      kernels::rope(k, c.n_head_kv, c.head_dim, c.n_rot, pos, rope_base, rope_style);
+      kernels::rope(q, c.n_head, c.head_dim, c.n_rot, pos, rope_freq, rope_style);
+      kernels::rope(k, c.n_head_kv, c.head_dim, c.n_rot, pos, rope_freq, rope_style);
       if (c.query_scale != 1.0f) kernels::scale_inplace(q, c.query_scale, q_width);
       for (int64_t i = 0; i < kv_width; ++i) {
         if (f16_cache) {

@@ -76,7 +76,7 @@ Model Model::load(const std::filesystem::path& path, const LoadOptions& options)
   if (const char* env = std::getenv("ULLM_ARCH"); target.empty() && env != nullptr) target = env;
   const kernels::KernelTable& table = kernels::select_kernel_table(target);
   auto data = std::make_shared<Data>(
-      Data{std::move(file), std::move(config), std::move(tokenizer), nullptr, {}, nullptr, {}, &table});
+      Data{std::move(file), std::move(config), std::move(tokenizer), nullptr, {}, {}, nullptr, {}, &table});
   Data& m = *data;
   ModelConfig& c = m.config;
   c.n_vocab = m.tokenizer.vocab_size();
@@ -86,6 +86,7 @@ Model Model::load(const std::filesystem::path& path, const LoadOptions& options)
   const int64_t kv_width = c.n_head_kv * c.head_dim;
   m.token_embd = bind.required("token_embd.weight", {c.n_embd, c.n_vocab});
   m.output_norm = bind.vector("output_norm.weight", c.n_embd);
+  m.rope_factors = bind.vector("rope_freqs.weight", c.n_rot / 2, false);
   m.output = bind.optional("output.weight", {c.n_embd, c.n_vocab});
   c.tied_embeddings = m.output == nullptr;
   if (c.tied_embeddings) m.output = m.token_embd;

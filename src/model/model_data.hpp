@@ -29,6 +29,7 @@ struct Model::Data {
   Tokenizer tokenizer;
   const TensorView* token_embd = nullptr;
   std::vector<float> output_norm;
+  std::vector<float> rope_factors;     // rope_freqs.weight (Llama 3), empty without
   const TensorView* output = nullptr;  // token_embd when the embeddings are tied
   std::vector<LayerWeights> layers;
   const kernels::KernelTable* kernels = nullptr;  // chosen once at load

@@ -32,24 +32,30 @@ TEST(RmsNorm, MatchesFormula) {
 TEST(Rope, RotatesPairsByPositionAngles) {
   const int64_t heads = 3, dim = 16, n_rot = 12, pos = 37;
   const float base = 10000.0f;
+  const float factors[6] = {1.0f, 1.0f, 2.0f, 4.0f, 8.0f, 8.0f};
   for (RopeStyle style : {RopeStyle::Adjacent, RopeStyle::Neox}) {
-    auto x = random_floats(static_cast<size_t>(heads * dim), 3);
-    const auto original = x;
-    rope(x.data(), heads, dim, n_rot, pos, base, style);
-    for (int64_t h = 0; h < heads; ++h) {
-      for (int64_t i = 0; i < n_rot / 2; ++i) {
-        const double theta = pos * std::pow(static_cast<double>(base), -2.0 * i / n_rot);
-        const int64_t a = h * dim + (style == RopeStyle::Adjacent ? 2 * i : i);
-        const int64_t b = a + (style == RopeStyle::Adjacent ? 1 : n_rot / 2);
-        EXPECT_NEAR(x[a], original[a] * std::cos(theta) - original[b] * std::sin(theta), 1e-4);
-        EXPECT_NEAR(x[b], original[a] * std::sin(theta) + original[b] * std::cos(theta), 1e-4);
+    // Plain; linearly scaled (x 1/4); with per-pair divisors (Llama 3).
+    for (const RopeFrequencies freq :
+         {RopeFrequencies{base}, RopeFrequencies{base, 0.25f}, RopeFrequencies{base, 1.0f, factors}}) {
+      auto x = random_floats(static_cast<size_t>(heads * dim), 3);
+      const auto original = x;
+      rope(x.data(), heads, dim, n_rot, pos, freq, style);
+      for (int64_t h = 0; h < heads; ++h) {
+        for (int64_t i = 0; i < n_rot / 2; ++i) {
+          const double theta = freq.scale * pos * std::pow(static_cast<double>(base), -2.0 * i / n_rot) /
+                               (freq.factors != nullptr ? freq.factors[i] : 1.0f);
+          const int64_t a = h * dim + (style == RopeStyle::Adjacent ? 2 * i : i);
+          const int64_t b = a + (style == RopeStyle::Adjacent ? 1 : n_rot / 2);
+          EXPECT_NEAR(x[a], original[a] * std::cos(theta) - original[b] * std::sin(theta), 1e-4);
+          EXPECT_NEAR(x[b], original[a] * std::sin(theta) + original[b] * std::cos(theta), 1e-4);
+        }
+        for (int64_t i = n_rot; i < dim; ++i) EXPECT_EQ(x[h * dim + i], original[h * dim + i]);
       }
-      for (int64_t i = n_rot; i < dim; ++i) EXPECT_EQ(x[h * dim + i], original[h * dim + i]);
     }
   }
   auto y = random_floats(16, 4);
   const auto before = y;
-  rope(y.data(), 1, 16, 16, 0, base, RopeStyle::Adjacent);
+  rope(y.data(), 1, 16, 16, 0, RopeFrequencies{base}, RopeStyle::Adjacent);
   EXPECT_EQ(y, before);  // position 0 is the identity
 }
 

@@ -113,6 +113,41 @@ TEST(ModelLoad, BrokenModelsAreClearErrors) {
     w.set("llama.attention.layer_norm_rms_epsilon", gguf::Value{gguf::Value::Storage(std::in_place_type<float>, NAN)});
   };
   expect_load_error<FormatError>("eps.gguf", eps, "layer_norm_rms_epsilon");
+
+  TinyModelSpec yarn;
+  yarn.edit_metadata = [](gguf::Writer& w) {
+    w.set("llama.rope.scaling.type", gguf::Value{gguf::Value::Storage(std::in_place_type<std::string>, "yarn")});
+  };
+  expect_load_error<UnsupportedError>("yarn.gguf", yarn, "rope scaling type 'yarn'");
+}
+
+// Llama 3's rope_freqs divide each pair's angle; linear scaling multiplies
+// all of them. Dividing by 2 and scaling by 1/2 are the same exact halving.
+TEST(ModelLoad, RopeFrequencyFactorsAndLinearScaling) {
+  const auto logits_of = [](const std::string& name, float factor, float linear) {
+    TinyModelSpec spec;
+    spec.edit_metadata = [=](gguf::Writer& w) {
+      if (factor != 0.0f) {
+        const std::vector<float> factors(4, factor);  // head_dim 8: 4 pairs
+        const std::vector<int64_t> shape{4};
+        w.add_tensor("rope_freqs.weight", DType::F32, shape,
+                     {reinterpret_cast<const std::byte*>(factors.data()), factors.size() * sizeof(float)});
+      }
+      if (linear != 0.0f) {
+        w.set("llama.rope.scaling.type", gguf::Value{gguf::Value::Storage(std::in_place_type<std::string>, "linear")});
+        w.set("llama.rope.scaling.factor", gguf::Value{gguf::Value::Storage(std::in_place_type<float>, linear)});
+      }
+    };
+    const Model model = Model::load(write_tiny_model(name, spec));
+    Session session(model);
+    const auto out = session.eval(model.tokenizer().encode("the tea"));
+    return std::vector<float>(out.begin(), out.end());
+  };
+  const auto plain = logits_of("plain.gguf", 0.0f, 0.0f);
+  EXPECT_EQ(logits_of("ones.gguf", 1.0f, 0.0f), plain);
+  const auto divided = logits_of("twos.gguf", 2.0f, 0.0f);
+  EXPECT_NE(divided, plain);
+  EXPECT_EQ(logits_of("linear.gguf", 0.0f, 2.0f), divided);
 }
 
 }  // namespace
