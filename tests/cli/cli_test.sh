@@ -100,6 +100,17 @@ check "synth k-quant mix" "$bin/ullm-synth" --dim 256 --ffn 512 --layers 8 --hea
 check "synth mix: output and extra-bits layers in Q6_K" bash -c "'$bin/ullm-inspect' '$tmp/synth-k.gguf' | grep -E '^ *(output|blk.0.ffn_down|blk.3.attn_v).weight +Q6_K' | wc -l | grep -q '^3$'"
 check "synth mix: the rest in Q4_K" bash -c "'$bin/ullm-inspect' '$tmp/synth-k.gguf' | grep -q 'blk.1.ffn_down.weight *Q4_K'"
 check "synth k-quant runs" bash -c "'$bin/ullm-run' -m '$tmp/synth-k.gguf' -p 'Hello' -n 3 --temp 0 --ids 2>/dev/null | wc -l | grep -q '^3$'"
+# Every architecture, with its own tensors (q width 256 != dim 128 where head-dim is set).
+for arch_tensor in llama:blk.0.ffn_gate qwen2:blk.0.attn_q.bias qwen3:blk.0.attn_q_norm phi3:blk.0.attn_qkv \
+  gemma3:blk.0.post_ffw_norm; do
+  arch=${arch_tensor%%:*} tensor=${arch_tensor#*:}
+  check "synth $arch" "$bin/ullm-synth" --arch "$arch" --dim 128 --ffn 256 --layers 2 --heads 4 --kv-heads 2 \
+    --head-dim 64 --ctx 64 --type q8_0 --tokenizer "$vocab" -o "$tmp/$arch.gguf"
+  check "synth $arch has $tensor" bash -c "'$bin/ullm-inspect' '$tmp/$arch.gguf' | grep -q '$tensor'"
+  check "synth $arch runs" bash -c "'$bin/ullm-run' -m '$tmp/$arch.gguf' -p 'Hello' -n 3 --temp 0 --ids 2>/dev/null | wc -l | grep -q '^3$'"
+done
+check "synth bad arch" expect_exit 2 "unknown --arch" "$bin/ullm-synth" --arch gpt9 --dim 64 --ffn 64 --layers 1 \
+  --heads 2 -o "$tmp/x.gguf"
 check "synth bad type" expect_exit 2 "unknown --type" "$bin/ullm-synth" --like stories15M --type q3_k -o "$tmp/x.gguf"
 check "synth needs -o" expect_exit 1 "-o PATH" "$bin/ullm-synth" --like stories15M
 check "bench table" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 16 -n 8 -t 1,2 -r 1 | grep -c '| tg8 |' | grep -q '^2$'"

@@ -4,9 +4,11 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <numbers>
 
 #include "cli.hpp"
 #include "kernels/type_traits.hpp"
@@ -15,17 +17,50 @@
 namespace {
 
 struct Shape {
+  std::string arch;
   int dim, ffn, layers, heads, kv_heads, vocab, ctx;
   float rope_base;
   bool tied;
+  int head_dim = 0;          // 0: dim / heads
+  int sliding_window = 0;    // gemma3: window of its sliding layers
+  bool llama3_rope = false;  // write Llama 3's rope_freqs
 };
 
+// Real models' shapes (their config.json as llama.cpp converts it).
 const std::map<std::string, Shape> kPresets = {
-    {"stories15M", {288, 768, 6, 6, 6, 32000, 256, 10000.0f, false}},
-    {"stories110M", {768, 2048, 12, 12, 12, 32000, 1024, 10000.0f, false}},
-    {"smollm2-135m", {576, 1536, 30, 9, 3, 49152, 8192, 100000.0f, true}},
-    {"tinyllama-1.1b", {2048, 5632, 22, 32, 4, 32000, 2048, 10000.0f, false}},
+    {"stories15M", {"llama", 288, 768, 6, 6, 6, 32000, 256, 10000.0f, false}},
+    {"stories110M", {"llama", 768, 2048, 12, 12, 12, 32000, 1024, 10000.0f, false}},
+    {"smollm2-135m", {"llama", 576, 1536, 30, 9, 3, 49152, 8192, 100000.0f, true}},
+    {"smollm2-360m", {"llama", 960, 2560, 32, 15, 5, 49152, 8192, 100000.0f, true}},
+    {"tinyllama-1.1b", {"llama", 2048, 5632, 22, 32, 4, 32000, 2048, 10000.0f, false}},
+    {"llama-3.2-1b", {"llama", 2048, 8192, 16, 32, 8, 128256, 131072, 500000.0f, true, 0, 0, true}},
+    {"qwen2.5-0.5b", {"qwen2", 896, 4864, 24, 14, 2, 151936, 32768, 1000000.0f, true}},
+    {"qwen3-0.6b", {"qwen3", 1024, 3072, 28, 16, 8, 151936, 40960, 1000000.0f, true, 128}},
+    {"gemma-3-270m", {"gemma3", 640, 2048, 18, 4, 1, 262144, 32768, 1000000.0f, true, 256, 512}},
+    {"phi-3-mini", {"phi3", 3072, 8192, 32, 32, 32, 32064, 4096, 10000.0f, false}},
 };
+
+const char* const kArchitectures[] = {"llama", "qwen2", "qwen3", "phi3", "gemma3"};
+
+// Llama 3's per-pair RoPE divisors (its "llama3" rope scaling: factor 32,
+// low/high frequency factors 1 and 4, original context 8192).
+std::vector<float> llama3_rope_factors(int n_rot, float base) {
+  constexpr float kFactor = 32.0f, kLow = 1.0f, kHigh = 4.0f, kOriginal = 8192.0f;
+  std::vector<float> out;
+  for (int i = 0; i < n_rot / 2; ++i) {
+    const float freq = std::pow(base, -2.0f * static_cast<float>(i) / static_cast<float>(n_rot));
+    const float wavelength = 2.0f * std::numbers::pi_v<float> / freq;
+    if (wavelength < kOriginal / kHigh) {
+      out.push_back(1.0f);
+    } else if (wavelength > kOriginal / kLow) {
+      out.push_back(kFactor);
+    } else {
+      const float smooth = (kOriginal / wavelength - kLow) / (kHigh - kLow);
+      out.push_back(1.0f / ((1.0f - smooth) / kFactor + smooth));
+    }
+  }
+  return out;
+}
 
 // A weight type choice as llama-quantize makes it: the type of most
 // matrices, llama.cpp's general.file_type, and for the K-quant mixes ("_m")
@@ -112,14 +147,18 @@ class Noise {
 int main(int argc, char** argv) {
   std::string like, type_name = "q8_0", tokenizer_path = "../shared/reference/tokenizer/ggml-vocab-llama-spm.gguf",
                     out_path;
-  int dim = 0, ffn = 0, layers = 0, heads = 0, kv_heads = 0, vocab = 0, ctx = 0;
+  int dim = 0, ffn = 0, layers = 0, heads = 0, kv_heads = 0, vocab = 0, ctx = 0, head_dim = 0;
+  std::string arch;
   float rope_base = 0;
   uint64_t seed = 1;
   bool tied = false, untied = false;
   std::string presets;
   for (const auto& [name, s] : kPresets) presets += (presets.empty() ? "" : "|") + name;
-  ullm::cli::ArgParser args("ullm-synth", "Write a random-weight llama-architecture GGUF of any shape.");
+  ullm::cli::ArgParser args("ullm-synth", "Write a random-weight GGUF of any supported architecture and shape.");
   args.option({"--like"}, &like, "NAME", "start from a real model's shape: " + presets);
+  args.option({"--arch"}, &arch, "NAME",
+              "architecture: llama, qwen2, qwen3, phi3, gemma3 (default: llama, or the preset's)");
+  args.option({"--head-dim"}, &head_dim, "N", "attention head width (default: dim / heads, or the preset's)");
   args.option({"--dim"}, &dim, "N", "embedding width");
   args.option({"--ffn"}, &ffn, "N", "feed-forward width");
   args.option({"--layers"}, &layers, "N", "blocks");
@@ -143,10 +182,14 @@ int main(int argc, char** argv) {
     if (type_name == r.name) recipe = &r;
   }
   if (recipe == nullptr) args.usage_error(fmt::format("unknown --type '{}' ({})", type_name, recipes));
+  if (!arch.empty() &&
+      std::find(std::begin(kArchitectures), std::end(kArchitectures), arch) == std::end(kArchitectures)) {
+    args.usage_error(fmt::format("unknown --arch '{}' (llama, qwen2, qwen3, phi3, gemma3)", arch));
+  }
 
   return ullm::cli::run_main("ullm-synth", [&] {
     if (out_path.empty()) throw ullm::InvalidArgument("-o PATH is required");
-    Shape s{0, 0, 0, 0, 0, 0, 2048, 10000.0f, false};
+    Shape s{"llama", 0, 0, 0, 0, 0, 0, 2048, 10000.0f, false};
     if (!like.empty()) {
       const auto it = kPresets.find(like);
       if (it == kPresets.end()) throw ullm::InvalidArgument(fmt::format("unknown --like '{}' ({})", like, presets));
@@ -159,13 +202,16 @@ int main(int argc, char** argv) {
     if (kv_heads) s.kv_heads = kv_heads;
     if (ctx) s.ctx = ctx;
     if (rope_base > 0) s.rope_base = rope_base;
+    if (!arch.empty()) s.arch = arch;
+    if (head_dim) s.head_dim = head_dim;
+    if (s.arch == "gemma3" && s.sliding_window == 0) s.sliding_window = 512;
     if (tied) s.tied = true;
     if (untied) s.tied = false;
     if (s.kv_heads == 0) s.kv_heads = s.heads;
     if (s.dim <= 0 || s.ffn <= 0 || s.layers <= 0 || s.heads <= 0) {
       throw ullm::InvalidArgument("give --like or all of --dim, --ffn, --layers, --heads");
     }
-    if (s.dim % s.heads != 0 || s.heads % s.kv_heads != 0) {
+    if ((s.head_dim == 0 && s.dim % s.heads != 0) || s.heads % s.kv_heads != 0) {
       throw ullm::InvalidArgument(
           fmt::format("dim {} must be a multiple of heads {}, and heads of kv-heads {}", s.dim, s.heads, s.kv_heads));
     }
@@ -196,31 +242,44 @@ int main(int argc, char** argv) {
       }
     }
 
-    const int head_dim = s.dim / s.heads;
-    w.set("general.architecture", value<std::string>("llama"));
+    const int hd = s.head_dim ? s.head_dim : s.dim / s.heads;
+    const std::string a = s.arch + ".";
+    const auto u32 = [](int v) { return value<uint32_t>(static_cast<uint32_t>(v)); };
+    w.set("general.architecture", value<std::string>(s.arch));
     w.set("general.name", value<std::string>(like.empty() ? "ullm-synth" : "ullm-synth-" + like));
     w.set("general.file_type", value<uint32_t>(recipe->file_type));
-    w.set("llama.context_length", value<uint32_t>(static_cast<uint32_t>(s.ctx)));
-    w.set("llama.embedding_length", value<uint32_t>(static_cast<uint32_t>(s.dim)));
-    w.set("llama.block_count", value<uint32_t>(static_cast<uint32_t>(s.layers)));
-    w.set("llama.feed_forward_length", value<uint32_t>(static_cast<uint32_t>(s.ffn)));
-    w.set("llama.attention.head_count", value<uint32_t>(static_cast<uint32_t>(s.heads)));
-    w.set("llama.attention.head_count_kv", value<uint32_t>(static_cast<uint32_t>(s.kv_heads)));
-    w.set("llama.attention.layer_norm_rms_epsilon", value<float>(1e-5f));
-    w.set("llama.rope.freq_base", value<float>(s.rope_base));
-    w.set("llama.rope.dimension_count", value<uint32_t>(static_cast<uint32_t>(head_dim)));
-    w.set("llama.vocab_size", value<uint32_t>(static_cast<uint32_t>(s.vocab)));
+    w.set(a + "context_length", u32(s.ctx));
+    w.set(a + "embedding_length", u32(s.dim));
+    w.set(a + "block_count", u32(s.layers));
+    w.set(a + "feed_forward_length", u32(s.ffn));
+    w.set(a + "attention.head_count", u32(s.heads));
+    w.set(a + "attention.head_count_kv", u32(s.kv_heads));
+    w.set(a + "attention.key_length", u32(hd));
+    w.set(a + "attention.value_length", u32(hd));
+    w.set(a + "attention.layer_norm_rms_epsilon", value<float>(s.arch == "llama" ? 1e-5f : 1e-6f));
+    w.set(a + "rope.freq_base", value<float>(s.rope_base));
+    w.set(a + "rope.dimension_count", u32(hd));
+    w.set(a + "vocab_size", u32(s.vocab));
+    if (s.arch == "gemma3") {
+      w.set(a + "attention.sliding_window", u32(s.sliding_window));
+      w.set(a + "attention.sliding_window_pattern", u32(6));
+      w.set(a + "rope.freq_base_swa", value<float>(10000.0f));
+    }
 
     Noise noise(seed);
     const bool progress = ::isatty(2) != 0;  // a progress line only where someone watches it
     int written = 0;
-    const int total = 2 + (s.tied ? 0 : 1) + 9 * s.layers;
-    const auto add = [&](const std::string& name, std::vector<int64_t> shape, bool matrix) {
+    int total = 0;  // counted by a dry run of the tensor list below
+    enum class Kind { kMatrix, kNorm, kBias };
+    bool counting = true;
+    const auto add = [&](const std::string& name, std::vector<int64_t> shape, Kind kind) {
+      if (counting) return void(++total);
       int64_t n = 1;
       for (int64_t d : shape) n *= d;
       std::vector<float> data(static_cast<size_t>(n));
+      const bool matrix = kind == Kind::kMatrix;
       const float stddev = matrix ? 1.0f / std::sqrt(static_cast<float>(shape[0])) : 0.05f;
-      for (auto& x : data) x = (matrix ? 0.0f : 1.0f) + noise.next(stddev);
+      for (auto& x : data) x = (kind == Kind::kNorm ? 1.0f : 0.0f) + noise.next(stddev);
       const DType t = matrix ? tensor_type(*recipe, name, shape[0], s.layers) : DType::F32;
       std::vector<std::byte> bytes(ullm::kernels::row_size(t, n));
       ullm::kernels::type_kernels(t)->from_float(data.data(), bytes.data(), n);
@@ -228,25 +287,56 @@ int main(int argc, char** argv) {
       ++written;
       if (progress) fmt::print(stderr, "\rullm-synth: {:3d}% ({}/{} tensors)", 100 * written / total, written, total);
     };
-    add("token_embd.weight", {s.dim, s.vocab}, true);
-    add("output_norm.weight", {s.dim}, false);
-    if (!s.tied) add("output.weight", {s.dim, s.vocab}, true);
-    for (int l = 0; l < s.layers; ++l) {
-      const std::string p = fmt::format("blk.{}.", l);
-      add(p + "attn_norm.weight", {s.dim}, false);
-      add(p + "attn_q.weight", {s.dim, s.heads * head_dim}, true);
-      add(p + "attn_k.weight", {s.dim, s.kv_heads * head_dim}, true);
-      add(p + "attn_v.weight", {s.dim, s.kv_heads * head_dim}, true);
-      add(p + "attn_output.weight", {s.heads * head_dim, s.dim}, true);
-      add(p + "ffn_norm.weight", {s.dim}, false);
-      add(p + "ffn_gate.weight", {s.dim, s.ffn}, true);
-      add(p + "ffn_up.weight", {s.dim, s.ffn}, true);
-      add(p + "ffn_down.weight", {s.ffn, s.dim}, true);
+    const int64_t q_width = int64_t{s.heads} * hd, kv_width = int64_t{s.kv_heads} * hd;
+    const auto tensors = [&] {
+      add("token_embd.weight", {s.dim, s.vocab}, Kind::kMatrix);
+      add("output_norm.weight", {s.dim}, Kind::kNorm);
+      if (!s.tied) add("output.weight", {s.dim, s.vocab}, Kind::kMatrix);
+      for (int l = 0; l < s.layers; ++l) {
+        const std::string p = fmt::format("blk.{}.", l);
+        add(p + "attn_norm.weight", {s.dim}, Kind::kNorm);
+        if (s.arch == "phi3") {
+          add(p + "attn_qkv.weight", {s.dim, q_width + 2 * kv_width}, Kind::kMatrix);
+        } else {
+          add(p + "attn_q.weight", {s.dim, q_width}, Kind::kMatrix);
+          add(p + "attn_k.weight", {s.dim, kv_width}, Kind::kMatrix);
+          add(p + "attn_v.weight", {s.dim, kv_width}, Kind::kMatrix);
+        }
+        if (s.arch == "qwen2") {
+          add(p + "attn_q.bias", {q_width}, Kind::kBias);
+          add(p + "attn_k.bias", {kv_width}, Kind::kBias);
+          add(p + "attn_v.bias", {kv_width}, Kind::kBias);
+        }
+        if (s.arch == "qwen3" || s.arch == "gemma3") {
+          add(p + "attn_q_norm.weight", {hd}, Kind::kNorm);
+          add(p + "attn_k_norm.weight", {hd}, Kind::kNorm);
+        }
+        add(p + "attn_output.weight", {q_width, s.dim}, Kind::kMatrix);
+        if (s.arch == "gemma3") add(p + "post_attention_norm.weight", {s.dim}, Kind::kNorm);
+        add(p + "ffn_norm.weight", {s.dim}, Kind::kNorm);
+        if (s.arch == "phi3") {
+          add(p + "ffn_up.weight", {s.dim, 2 * int64_t{s.ffn}}, Kind::kMatrix);
+        } else {
+          add(p + "ffn_gate.weight", {s.dim, s.ffn}, Kind::kMatrix);
+          add(p + "ffn_up.weight", {s.dim, s.ffn}, Kind::kMatrix);
+        }
+        add(p + "ffn_down.weight", {s.ffn, s.dim}, Kind::kMatrix);
+        if (s.arch == "gemma3") add(p + "post_ffw_norm.weight", {s.dim}, Kind::kNorm);
+      }
+    };
+    tensors();
+    counting = false;
+    tensors();
+    if (s.llama3_rope) {
+      const std::vector<float> factors = llama3_rope_factors(hd, s.rope_base);
+      const std::vector<int64_t> shape{static_cast<int64_t>(factors.size())};
+      w.add_tensor("rope_freqs.weight", DType::F32, shape,
+                   {reinterpret_cast<const std::byte*>(factors.data()), factors.size() * sizeof(float)});
     }
     if (progress) fmt::print(stderr, "\n");
     w.write(out_path);
-    fmt::print(stderr, "ullm-synth: wrote {} (dim {}, ffn {}, {} layers, {}/{} heads, vocab {}, {})\n", out_path, s.dim,
-               s.ffn, s.layers, s.heads, s.kv_heads, s.vocab, type_name);
+    fmt::print(stderr, "ullm-synth: wrote {} ({}, dim {}, ffn {}, {} layers, {}/{} heads of {}, vocab {}, {})\n",
+               out_path, s.arch, s.dim, s.ffn, s.layers, s.heads, s.kv_heads, hd, s.vocab, type_name);
     return 0;
   });
 }
