@@ -1,6 +1,7 @@
 // The umbrella header: everything a program embedding ullm needs.
 #pragma once
 
+#include "ullm/chat.hpp"
 #include "ullm/error.hpp"
 #include "ullm/generate.hpp"
 #include "ullm/gguf.hpp"
