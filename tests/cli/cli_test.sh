@@ -47,7 +47,7 @@ expect_exit() {
   grep -q -- "$pattern" "$tmp/err" || { echo "  stderr lacks '$pattern': $(cat "$tmp/err")"; return 1; }
 }
 
-for tool in ullm-run ullm-tokenize ullm-inspect ullm-bench ullm-synth; do
+for tool in ullm-run ullm-chat ullm-tokenize ullm-inspect ullm-bench ullm-synth; do
   check "$tool --help" bash -c "'$bin/$tool' --help | grep -q usage"
   check "$tool bad flag" expect_exit 2 "unknown option" "$bin/$tool" --no-such-flag
 done
@@ -111,6 +111,10 @@ for arch_tensor in llama:blk.0.ffn_gate qwen2:blk.0.attn_q.bias qwen3:blk.0.attn
 done
 check "synth bad arch" expect_exit 2 "unknown --arch" "$bin/ullm-synth" --arch gpt9 --dim 64 --ffn 64 --layers 1 \
   --heads 2 -o "$tmp/x.gguf"
+# ullm-chat: turns from stdin, replies on stdout (one line each), prompts and notes on stderr.
+check "chat" bash -c "printf 'Hello\n/reset\nOnce upon a time\n' | '$bin/ullm-chat' -m '$model' --chat-template chatml -n 4 --temp 0 2>/dev/null | wc -l | grep -q '^2$'"
+check "chat needs a template" expect_exit 1 "no chat template" "$bin/ullm-chat" -m "$model"
+check "chat bad template" expect_exit 2 "unknown chat template" "$bin/ullm-chat" -m "$model" --chat-template vicuna
 check "synth bad type" expect_exit 2 "unknown --type" "$bin/ullm-synth" --like stories15M --type q3_k -o "$tmp/x.gguf"
 check "synth needs -o" expect_exit 1 "-o PATH" "$bin/ullm-synth" --like stories15M
 check "bench table" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 16 -n 8 -t 1,2 -r 1 | grep -c '| tg8 |' | grep -q '^2$'"
