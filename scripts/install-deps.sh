@@ -2,19 +2,12 @@
 # Installs what ullm needs to build and test on Debian 12, from Debian's
 # packages only. Run as root (or with sudo). Safe to run again.
 set -euo pipefail
-packages=(
-  cmake ninja-build g++ pkg-config
-  libfmt-dev libxsimd-dev xtl-dev      # formatting; SIMD abstraction (xsimd needs xtl)
-  libgtest-dev libbenchmark-dev        # tests and benchmarks
-  nlohmann-json3-dev python3           # reading reference outputs in tests
-)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source "$(dirname "$0")/apt-missing.sh"
+apt_install_missing \
+  cmake ninja-build g++ pkg-config \
+  libfmt-dev libxsimd-dev xtl-dev \
+  libgtest-dev libbenchmark-dev \
+  nlohmann-json3-dev python3
+# (formatting; SIMD abstraction, which needs xtl; tests and benchmarks;
+# reading reference outputs in tests)
 echo "ullm dependencies: all installed"

@@ -169,11 +169,11 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
   }
 }
 
-// One row: the 1x1 tile.
-template <class Weights>
-float dot_256(int64_t n, const std::byte* w, const std::byte* x) {
+// One row: the 1x1 instance of a tile kernel.
+template <void (*Tile)(int64_t, const std::byte*, size_t, const std::byte*, size_t, float*, int64_t)>
+float one_row(int64_t n, const std::byte* w, const std::byte* x) {
   float out;
-  tile_256<Weights, 1, 1>(n, w, 0, x, 0, &out, 1);
+  Tile(n, w, 0, x, 0, &out, 1);
   return out;
 }
 
@@ -412,13 +412,6 @@ void tile_k_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte
   }
 }
 
-template <class Format>
-float dot_k_256(int64_t n, const std::byte* w, const std::byte* x) {
-  float out;
-  tile_k_256<Format, 1, 1>(n, w, 0, x, 0, &out, 1);
-  return out;
-}
-
 // kTileRows rows x 1..kTileTokens tokens: row by row for one token (measured
 // faster than 2x1 or 4x1 tiles, whose accumulators and minimums spill), else
 // 2x2 tiles (and 2x1 for an odd last token).
@@ -491,44 +484,50 @@ void quantize_q8_k_256(const float* src, std::byte* dst, int64_t n) {
   }
 }
 
+// A block format's one-row product and its tiles.
+void install(TypeKernels& k, DotFn row, DotTileFn tiles) {
+  k.dot = k.dot_tiled = row;
+  k.dot_tile = tiles;
+}
+
 // Installs the block-format kernels built on `U8S8` into a table.
 template <__m256i (*U8S8)(__m256i, __m256i)>
 void set_block_kernels(KernelTable& t) {
+  using Q4_1 = OffsetWeights<U8S8, BlockQ4_1>;
+  using Q5_1 = OffsetWeights<U8S8, BlockQ5_1>;
   for (size_t i = 0; i < kComputeTypes.size(); ++i) {
     TypeKernels& k = t.types[i];
-    if (kComputeTypes[i] == DType::Q8_0) {
-      k.from_float = quantize_q8_0_256;
-      k.dot = k.dot_tiled = dot_256<Q8_0Weights<U8S8>>;
-      k.dot_tile = dot_tile_256<Q8_0Weights<U8S8>>;
-    }
-    if (kComputeTypes[i] == DType::Q4_0) {
-      k.dot = k.dot_tiled = dot_256<Q4_0Weights<U8S8>>;
-      k.dot_tile = dot_tile_256<Q4_0Weights<U8S8>>;
-    }
-    if (kComputeTypes[i] == DType::Q5_0) {
-      k.dot = k.dot_tiled = dot_256<Q5_0Weights<U8S8>>;
-      k.dot_tile = dot_tile_256<Q5_0Weights<U8S8>>;
-    }
-    if (kComputeTypes[i] == DType::Q4_1) {
-      k.dot = k.dot_tiled = dot_256<OffsetWeights<U8S8, BlockQ4_1>>;
-      k.dot_tile = dot_tile_256<OffsetWeights<U8S8, BlockQ4_1>>;
-    }
-    if (kComputeTypes[i] == DType::Q5_1) {
-      k.dot = k.dot_tiled = dot_256<OffsetWeights<U8S8, BlockQ5_1>>;
-      k.dot_tile = dot_tile_256<OffsetWeights<U8S8, BlockQ5_1>>;
-    }
-    if (kComputeTypes[i] == DType::Q8_K) k.from_float = quantize_q8_k_256;
-    if (kComputeTypes[i] == DType::Q4_K) {
-      k.dot = k.dot_tiled = dot_k_256<Q4Or5K<false>>;
-      k.dot_tile = dot_tile_k_256<Q4Or5K<false>>;
-    }
-    if (kComputeTypes[i] == DType::Q5_K) {
-      k.dot = k.dot_tiled = dot_k_256<Q4Or5K<true>>;
-      k.dot_tile = dot_tile_k_256<Q4Or5K<true>>;
-    }
-    if (kComputeTypes[i] == DType::Q6_K) {
-      k.dot = k.dot_tiled = dot_k_256<Q6K>;
-      k.dot_tile = dot_tile_k_256<Q6K>;
+    switch (kComputeTypes[i]) {
+      case DType::Q8_0:
+        k.from_float = quantize_q8_0_256;
+        install(k, one_row<tile_256<Q8_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q8_0Weights<U8S8>>);
+        break;
+      case DType::Q4_0:
+        install(k, one_row<tile_256<Q4_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q4_0Weights<U8S8>>);
+        break;
+      case DType::Q5_0:
+        install(k, one_row<tile_256<Q5_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q5_0Weights<U8S8>>);
+        break;
+      case DType::Q4_1:
+        install(k, one_row<tile_256<Q4_1, 1, 1>>, dot_tile_256<Q4_1>);
+        break;
+      case DType::Q5_1:
+        install(k, one_row<tile_256<Q5_1, 1, 1>>, dot_tile_256<Q5_1>);
+        break;
+      case DType::Q8_K:
+        k.from_float = quantize_q8_k_256;
+        break;
+      case DType::Q4_K:
+        install(k, one_row<tile_k_256<Q4Or5K<false>, 1, 1>>, dot_tile_k_256<Q4Or5K<false>>);
+        break;
+      case DType::Q5_K:
+        install(k, one_row<tile_k_256<Q4Or5K<true>, 1, 1>>, dot_tile_k_256<Q4Or5K<true>>);
+        break;
+      case DType::Q6_K:
+        install(k, one_row<tile_k_256<Q6K, 1, 1>>, dot_tile_k_256<Q6K>);
+        break;
+      default:
+        break;
     }
   }
 }
