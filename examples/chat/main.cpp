@@ -37,34 +37,28 @@ size_t common_prefix(const std::vector<ullm::Token>& a, const std::vector<ullm::
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_path, system_prompt, template_name, kv_type = "f16";
-  int n_predict = 1024, threads = 0, ctx = 0, top_k = 40;
-  float temp = 0.7f, top_p = 0.95f, min_p = 0.05f;
-  uint64_t seed = ullm::SamplerOptions::kRandomSeed;
+  std::string model_path, system_prompt, template_name;
+  int n_predict = 1024;
+  ullm::cli::SessionFlags session_flags;
+  ullm::cli::SamplingFlags sampling_flags;
+  sampling_flags.temp = 0.7f;
   bool no_think = false;
 
   ullm::cli::ArgParser args("ullm-chat", "Chat with a GGUF model in the terminal, in its own chat template.");
   args.option({"-m", "--model"}, &model_path, "PATH",
               fmt::format("model file (default: $ULLM_MODEL, else {})", ullm::cli::kDefaultModel));
   args.option({"-s", "--system"}, &system_prompt, "TEXT", "system prompt");
-  args.option({"--chat-template"}, &template_name, "NAME",
-              "use this template instead of the model's: " +
-                  fmt::format("{}", fmt::join(ullm::ChatTemplate::known_names(), ", ")));
+  args.option(
+      {"--chat-template"}, &template_name, "NAME",
+      fmt::format("use this template instead of the model's: {}", fmt::join(ullm::ChatTemplate::known_names(), ", ")));
   args.option({"-n", "--n-predict"}, &n_predict, "N", "most tokens per reply (default: 1024)");
-  args.option({"-t", "--threads"}, &threads, "N", "threads (default: 0, one per physical core)");
-  args.option({"-c", "--ctx-size"}, &ctx, "N", "context length; 0: the model's, at most 4096 (default: 0)");
-  args.option({"--temp"}, &temp, "T", "temperature, 0 for greedy (default: 0.7)");
-  args.option({"--top-k"}, &top_k, "K", "top-k sampling, 0 to disable (default: 40)");
-  args.option({"--top-p"}, &top_p, "P", "top-p sampling, 1 to disable (default: 0.95)");
-  args.option({"--min-p"}, &min_p, "P", "min-p sampling, 0 to disable (default: 0.05)");
-  args.option({"--seed"}, &seed, "S", "random seed (default: random)");
-  args.option({"--kv-type"}, &kv_type, "TYPE", "KV cache type: f16 or f32 (default: f16)");
+  session_flags.add_to(args);
+  sampling_flags.add_to(args);
   args.flag({"--no-think"}, &no_think, "ask reasoning models (Qwen3, DeepSeek-R1) to answer without thinking");
   args.parse(argc, argv);
-  if (kv_type != "f16" && kv_type != "f32") args.usage_error("--kv-type must be f16 or f32, not '" + kv_type + "'");
   if (n_predict < 1) args.usage_error("-n must be 1 or more");
-  if (threads < 0) args.usage_error("-t must be 0 (one per physical core) or more");
-  if (ctx < 0) args.usage_error("-c must be 0 (the model's context) or more");
+  const ullm::SessionOptions session_options = session_flags.options(args);
+  const ullm::SamplerOptions sampling = sampling_flags.options(args);
   if (!template_name.empty()) {
     try {
       ullm::ChatTemplate::named(template_name);
@@ -72,22 +66,13 @@ int main(int argc, char** argv) {
       args.usage_error(e.what());
     }
   }
-  const ullm::SamplerOptions sampling{
-      .temperature = temp, .top_k = top_k, .top_p = top_p, .min_p = min_p, .seed = seed};
-  try {
-    ullm::Sampler check(sampling);
-  } catch (const ullm::InvalidArgument& e) {
-    args.usage_error(e.what());
-  }
 
   return ullm::cli::run_main("ullm-chat", [&] {
     const std::string path = ullm::cli::resolve_model_path(model_path);
     const ullm::Model model = ullm::Model::load(path);
     const ullm::ChatTemplate chat = ullm::ChatTemplate::for_model(model, template_name);
     const ullm::Tokenizer& tok = model.tokenizer();
-    ullm::Session session(model, {.context_length = ctx,
-                                  .threads = threads,
-                                  .kv_type = kv_type == "f32" ? ullm::KvType::F32 : ullm::KvType::F16});
+    ullm::Session session(model, session_options);
     ullm::Sampler sampler(sampling);
     // No SA_RESTART: Ctrl-C at the prompt interrupts the read and quits.
     struct sigaction action {};

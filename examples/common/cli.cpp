@@ -159,4 +159,44 @@ std::string resolve_model_path(const std::string& flag_value) {
   return std::string(kDefaultModel);
 }
 
+void SessionFlags::add_to(ArgParser& args) {
+  args.option({"-t", "--threads"}, &threads, "N", "threads (default: 0, one per physical core)");
+  args.option({"-c", "--ctx-size"}, &ctx, "N",
+              "context length; 0: the model's trained context, at most 4096 (default: 0)");
+  args.option({"--kv-type"}, &kv_type, "TYPE", "KV cache type: f16 or f32 (default: f16)");
+}
+
+SessionOptions SessionFlags::options(const ArgParser& args) const {
+  if (kv_type != "f16" && kv_type != "f32") args.usage_error("--kv-type must be f16 or f32, not '" + kv_type + "'");
+  if (threads < 0) args.usage_error("-t must be 0 (one per physical core) or more");
+  if (ctx < 0) args.usage_error("-c must be 0 (the model's context) or more");
+  return {.context_length = ctx, .threads = threads, .kv_type = kv_type == "f32" ? KvType::F32 : KvType::F16};
+}
+
+void SamplingFlags::add_to(ArgParser& args) {
+  args.option({"--temp"}, &temp, "T", fmt::format("temperature, 0 for greedy (default: {})", temp));
+  args.option({"--top-k"}, &top_k, "K", "top-k sampling, 0 to disable (default: 40)");
+  args.option({"--top-p"}, &top_p, "P", "top-p sampling, 1 to disable (default: 0.95)");
+  args.option({"--min-p"}, &min_p, "P", "min-p sampling, 0 to disable (default: 0.05)");
+  args.option({"--seed"}, &seed, "S", "random seed (default: random)");
+  args.option({"--repeat-penalty"}, &repeat_penalty, "R", "penalty for repeated tokens, 1 to disable (default: 1)");
+  args.option({"--repeat-last-n"}, &repeat_last_n, "N", "tokens the repeat penalty looks back at (default: 64)");
+}
+
+SamplerOptions SamplingFlags::options(const ArgParser& args) const {
+  const SamplerOptions o{.temperature = temp,
+                         .top_k = top_k,
+                         .top_p = top_p,
+                         .min_p = min_p,
+                         .repeat_penalty = repeat_penalty,
+                         .repeat_last_n = repeat_last_n,
+                         .seed = seed};
+  try {
+    Sampler check(o);
+  } catch (const InvalidArgument& e) {
+    args.usage_error(e.what());
+  }
+  return o;
+}
+
 }  // namespace ullm::cli

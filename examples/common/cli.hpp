@@ -8,6 +8,9 @@
 #include <string_view>
 #include <vector>
 
+#include "ullm/sampler.hpp"
+#include "ullm/session.hpp"
+
 namespace ullm::cli {
 
 class ArgParser {
@@ -49,6 +52,30 @@ class ArgParser {
   std::string summary_;
   std::vector<Option> options_;
   std::vector<Positional> positionals_;
+};
+
+// -t, -c and --kv-type, for the programs that run a Session.
+struct SessionFlags {
+  int threads = 0;
+  int ctx = 0;
+  std::string kv_type = "f16";
+  void add_to(ArgParser& args);
+  // Exits with a usage error for a value out of range.
+  SessionOptions options(const ArgParser& args) const;
+};
+
+// --temp, --top-k, --top-p, --min-p, --seed and the repetition penalty.
+struct SamplingFlags {
+  float temp = 0.8f;  // set the program's default before add_to()
+  int top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  int repeat_last_n = 64;
+  uint64_t seed = SamplerOptions::kRandomSeed;
+  void add_to(ArgParser& args);
+  // Exits with a usage error for options the Sampler refuses.
+  SamplerOptions options(const ArgParser& args) const;
 };
 
 // Runs `body`, turning exceptions into "program: error: ..." on stderr and exit code 1.

@@ -38,10 +38,10 @@ std::string_view stop_reason_text(ullm::StopReason r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_path, prompt = "Once upon a time", prompt_file, kv_type = "f16";
-  int n_predict = 128, threads = 0, ctx = 0, top_k = 40, repeat_last_n = 64;
-  float temp = 0.8f, top_p = 0.95f, min_p = 0.05f, repeat_penalty = 1.0f;
-  uint64_t seed = ullm::SamplerOptions::kRandomSeed;
+  std::string model_path, prompt = "Once upon a time", prompt_file;
+  int n_predict = 128;
+  ullm::cli::SessionFlags session_flags;
+  ullm::cli::SamplingFlags sampling_flags;
   bool ids = false, echo = false, ignore_eos = false, quiet = false;
 
   ullm::cli::ArgParser args("ullm-run", "Generate text from a prompt with a GGUF model.");
@@ -50,47 +50,23 @@ int main(int argc, char** argv) {
   args.option({"-p", "--prompt"}, &prompt, "TEXT", "prompt (default: \"Once upon a time\")");
   args.option({"-f", "--file"}, &prompt_file, "PATH", "read the prompt from a file");
   args.option({"-n", "--n-predict"}, &n_predict, "N", "tokens to generate, -1 for no limit (default: 128)");
-  args.option({"-t", "--threads"}, &threads, "N", "threads (default: 0, one per physical core)");
-  args.option({"-c", "--ctx-size"}, &ctx, "N",
-              "context length; 0: the model's trained context, at most 4096 (default: 0)");
-  args.option({"--temp"}, &temp, "T", "temperature, 0 for greedy (default: 0.8)");
-  args.option({"--top-k"}, &top_k, "K", "top-k sampling, 0 to disable (default: 40)");
-  args.option({"--top-p"}, &top_p, "P", "top-p sampling, 1 to disable (default: 0.95)");
-  args.option({"--min-p"}, &min_p, "P", "min-p sampling, 0 to disable (default: 0.05)");
-  args.option({"--seed"}, &seed, "S", "random seed (default: random)");
-  args.option({"--repeat-penalty"}, &repeat_penalty, "R", "penalty for repeated tokens, 1 to disable (default: 1)");
-  args.option({"--repeat-last-n"}, &repeat_last_n, "N", "tokens the repeat penalty looks back at (default: 64)");
-  args.option({"--kv-type"}, &kv_type, "TYPE", "KV cache type: f16 or f32 (default: f16)");
+  session_flags.add_to(args);
+  sampling_flags.add_to(args);
   args.flag({"--ids"}, &ids, "print generated token ids, one per line, instead of text");
   args.flag({"--echo"}, &echo, "print the prompt (or its ids) before the generated output");
   args.flag({"--ignore-eos"}, &ignore_eos, "keep generating after an end-of-generation token");
   args.flag({"-q", "--quiet"}, &quiet, "print no diagnostics on stderr");
   args.parse(argc, argv);
-  if (kv_type != "f16" && kv_type != "f32") args.usage_error("--kv-type must be f16 or f32, not '" + kv_type + "'");
   if (n_predict < -1) args.usage_error("-n must be -1 (no limit) or more");
-  if (threads < 0) args.usage_error("-t must be 0 (one per physical core) or more");
-  if (ctx < 0) args.usage_error("-c must be 0 (the model's context) or more");
-  const ullm::SamplerOptions sampling{.temperature = temp,
-                                      .top_k = top_k,
-                                      .top_p = top_p,
-                                      .min_p = min_p,
-                                      .repeat_penalty = repeat_penalty,
-                                      .repeat_last_n = repeat_last_n,
-                                      .seed = seed};
-  try {
-    ullm::Sampler check(sampling);
-  } catch (const ullm::InvalidArgument& e) {
-    args.usage_error(e.what());
-  }
+  const ullm::SessionOptions session_options = session_flags.options(args);
+  const ullm::SamplerOptions sampling = sampling_flags.options(args);
 
   return ullm::cli::run_main("ullm-run", [&] {
     if (!prompt_file.empty()) prompt = read_file(prompt_file);
     const std::string path = ullm::cli::resolve_model_path(model_path);
     const ullm::Model model = ullm::Model::load(path);
     const ullm::ModelConfig& c = model.config();
-    ullm::Session session(model, {.context_length = ctx,
-                                  .threads = threads,
-                                  .kv_type = kv_type == "f32" ? ullm::KvType::F32 : ullm::KvType::F16});
+    ullm::Session session(model, session_options);
     if (!quiet) {
       fmt::print(stderr, "model: {} ({}, {} layers, dim {}, vocab {}), context {}, {} threads, {} kernels\n", path,
                  c.architecture, c.n_layer, c.n_embd, c.n_vocab, session.context_length(), session.threads(),
