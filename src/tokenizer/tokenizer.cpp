@@ -1,6 +1,9 @@
 #include <fmt/format.h>
 #include <algorithm>
+#include <optional>
 
+#include "tokenizer/pre_tokenizer.hpp"
+#include "tokenizer/unicode.hpp"
 #include "tokenizer/vocab.hpp"
 #include "ullm/error.hpp"
 #include "ullm/gguf.hpp"
@@ -10,7 +13,9 @@ namespace ullm {
 struct Tokenizer::Impl {
   std::string model;
   Vocab vocab;
+  std::optional<PreTokenizer> pre_tokenizer;  // byte-level BPE only
   std::vector<Token> end_of_generation;
+  bool byte_level() const { return pre_tokenizer.has_value(); }
 };
 
 namespace {
@@ -84,7 +89,14 @@ Token checked_id(const gguf::File& f, std::string_view key, Token fallback, int3
   return static_cast<Token>(*id);
 }
 
-Vocab load_vocab(const gguf::File& f) {
+// Defaults where the metadata is silent differ between the two tokenizer kinds.
+struct VocabDefaults {
+  Token bos, eos, unk;
+  bool add_bos;
+  bool add_space_prefix;
+};
+
+Vocab load_vocab(const gguf::File& f, const VocabDefaults& defaults) {
   const std::string file = f.path().string();
   const gguf::Value* tokens = f.find("tokenizer.ggml.tokens");
   if (tokens == nullptr) throw FormatError(fmt::format("{}: missing tokenizer.ggml.tokens", file));
@@ -122,12 +134,15 @@ Vocab load_vocab(const gguf::File& f) {
   v.id_of.reserve(n);
   for (int32_t i = 0; i < n; ++i) v.id_of[v.text[i]] = i;
 
-  v.bos = checked_id(f, "tokenizer.ggml.bos_token_id", 1, n);
-  v.eos = checked_id(f, "tokenizer.ggml.eos_token_id", 2, n);
-  v.unk = checked_id(f, "tokenizer.ggml.unknown_token_id", 0, n);
+  v.bos = checked_id(f, "tokenizer.ggml.bos_token_id", defaults.bos, n);
+  v.eos = checked_id(f, "tokenizer.ggml.eos_token_id", defaults.eos, n);
+  v.unk = checked_id(f, "tokenizer.ggml.unknown_token_id", defaults.unk, n);
   v.eot = checked_id(f, "tokenizer.ggml.eot_token_id", -1, n);
-  v.add_bos = optional_bool(f, "tokenizer.ggml.add_bos_token", true);
-  v.add_space_prefix = optional_bool(f, "tokenizer.ggml.add_space_prefix", true);
+  v.add_bos = optional_bool(f, "tokenizer.ggml.add_bos_token", defaults.add_bos);
+  v.add_eos = optional_bool(f, "tokenizer.ggml.add_eos_token", false);
+  v.add_space_prefix = optional_bool(f, "tokenizer.ggml.add_space_prefix", defaults.add_space_prefix);
+  if (v.add_bos && v.bos < 0) throw FormatError(fmt::format("{}: the vocabulary adds BOS but has none", file));
+  if (v.add_eos && v.eos < 0) throw FormatError(fmt::format("{}: the vocabulary adds EOS but has none", file));
 
   v.byte_token.fill(-1);
   for (int32_t i = 0; i < n; ++i) {
@@ -144,6 +159,26 @@ Vocab load_vocab(const gguf::File& f) {
   std::stable_sort(v.special_by_length.begin(), v.special_by_length.end(),
                    [&](Token a, Token b) { return v.text[a].size() > v.text[b].size(); });
   return v;
+}
+
+// tokenizer.ggml.merges: "left right" per entry, rank = position.
+void load_merges(const gguf::File& f, Vocab& v) {
+  const gguf::Value* merges = f.find("tokenizer.ggml.merges");
+  if (merges == nullptr) {
+    throw FormatError(fmt::format("{}: a byte-level BPE vocabulary needs tokenizer.ggml.merges", f.path().string()));
+  }
+  const auto& items = merges->as_array("tokenizer.ggml.merges").items;
+  v.merge_rank.reserve(items.size());
+  for (size_t rank = 0; rank < items.size(); ++rank) {
+    const std::string& merge = items[rank].as_string("tokenizer.ggml.merges");
+    // The separator is the first space after the first character: a left side may itself be a space.
+    const size_t space = merge.find(' ', 1);
+    if (space == std::string::npos || space + 1 == merge.size()) {
+      throw FormatError(
+          fmt::format("{}: tokenizer.ggml.merges[{}] = '{}' is not \"left right\"", f.path().string(), rank, merge));
+    }
+    v.merge_rank.try_emplace(merge, static_cast<int32_t>(rank));  // the first of duplicates keeps its rank
+  }
 }
 
 // A piece of the input: raw text still to tokenize, or an already matched token.
@@ -187,16 +222,30 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& file) {
   if (model == nullptr) throw FormatError(fmt::format("{}: missing tokenizer.ggml.model", file.path().string()));
   auto impl = std::make_shared<Impl>();
   impl->model = model->as_string("tokenizer.ggml.model");
-  if (impl->model != "llama") {
-    throw UnsupportedError(
-        fmt::format("{}: tokenizer model '{}' is not supported (supported: llama)", file.path().string(), impl->model));
+  if (impl->model == "llama") {
+    impl->vocab = load_vocab(file, {.bos = 1, .eos = 2, .unk = 0, .add_bos = true, .add_space_prefix = true});
+  } else if (impl->model == "gpt2") {
+    const gguf::Value* pre = file.find("tokenizer.ggml.pre");
+    try {
+      impl->pre_tokenizer = PreTokenizer::named(pre == nullptr ? "" : pre->as_string("tokenizer.ggml.pre"));
+    } catch (const UnsupportedError& e) {
+      throw UnsupportedError(fmt::format("{}: {}", file.path().string(), e.what()));
+    }
+    impl->vocab = load_vocab(file, {.bos = -1,
+                                    .eos = -1,
+                                    .unk = -1,
+                                    .add_bos = impl->pre_tokenizer->adds_bos_by_default(),
+                                    .add_space_prefix = false});
+    load_merges(file, impl->vocab);
+  } else {
+    throw UnsupportedError(fmt::format("{}: tokenizer model '{}' is not supported (supported: llama, gpt2)",
+                                       file.path().string(), impl->model));
   }
-  impl->vocab = load_vocab(file);
   const Vocab& v = impl->vocab;
   for (Token t : {v.eos, v.eot}) {
     if (t >= 0) impl->end_of_generation.push_back(t);
   }
-  static constexpr std::string_view kEndTexts[] = {"<|eot_id|>",    "<|im_end|>",    "<|end|>",
+  static constexpr std::string_view kEndTexts[] = {"<|eot_id|>",    "<|eom_id|>",    "<|im_end|>",     "<|end|>",
                                                    "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>"};
   for (std::string_view s : kEndTexts) {
     const Token t = v.find(s);
@@ -219,12 +268,20 @@ std::vector<Token> Tokenizer::encode(std::string_view text, const EncodeOptions&
       after_special = true;
       continue;
     }
-    std::string raw;
-    if (v.add_space_prefix && after_special) raw.push_back(' ');
-    raw += f.text;
-    spm_encode(v, escape_spaces(raw), out);
+    if (impl_->byte_level()) {
+      // Bytes that are not UTF-8 become U+FFFD first, as in llama.cpp.
+      const std::string valid = unicode::replace_invalid_utf8(f.text);
+      const PreTokenizer& pre = *impl_->pre_tokenizer;
+      for (std::string_view word : pre.split(valid)) bpe_encode(v, word, pre.ignore_merges(), out);
+    } else {
+      std::string raw;
+      if (v.add_space_prefix && after_special) raw.push_back(' ');
+      raw += f.text;
+      spm_encode(v, escape_spaces(raw), out);
+    }
     after_special = false;
   }
+  if (options.add_special && v.add_eos) out.push_back(v.eos);
   return out;
 }
 
@@ -235,8 +292,9 @@ std::string Tokenizer::piece(Token token, bool render_special) const {
   }
   switch (v.type[token]) {
     case TokenType::Normal:
+      return impl_->byte_level() ? byte_level_decode(v.text[token]) : unescape_spaces(v.text[token]);
     case TokenType::UserDefined:
-      return unescape_spaces(v.text[token]);
+      return impl_->byte_level() ? v.text[token] : unescape_spaces(v.text[token]);
     case TokenType::Unknown:
       return "\xe2\x96\x85";  // U+2585, llama.cpp's rendering of <unk>
     case TokenType::Control:

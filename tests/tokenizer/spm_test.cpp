@@ -1,9 +1,6 @@
 // SentencePiece-style tokenization against llama.cpp's outputs.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "support/test_support.hpp"
 #include "ullm/ullm.hpp"
 
@@ -90,39 +87,6 @@ TEST_F(StoriesTokenizerTest, StreamingDecoderNeverSplitsCharacters) {
       i += len;
     }
   }
-}
-
-// llama.cpp's tokenizer test vectors: inputs separated by a marker line,
-// one line of ids (no BOS) per input.
-void check_vocab_vectors(const std::string& name) {
-  const auto file = gguf::File::open(test::shared_path("reference/tokenizer/" + name + ".gguf"));
-  const Tokenizer tokenizer = Tokenizer::from_gguf(file);
-  std::ifstream inp(test::shared_path("reference/tokenizer/" + name + ".gguf.inp"), std::ios::binary);
-  std::ifstream out(test::shared_path("reference/tokenizer/" + name + ".gguf.out"), std::ios::binary);
-  std::stringstream all;
-  all << inp.rdbuf();
-  const std::string text = all.str();
-  const std::string marker = "\n__ggml_vocab_test__\n";
-  size_t start = 0, count = 0;
-  std::string line;
-  for (size_t hit; (hit = text.find(marker, start)) != std::string::npos; start = hit + marker.size()) {
-    const std::string input = text.substr(start, hit - start);
-    ASSERT_TRUE(std::getline(out, line)) << "fewer outputs than inputs";
-    std::vector<Token> expected;
-    std::istringstream ids(line);
-    for (Token id; ids >> id;) expected.push_back(id);
-    EXPECT_EQ(tokenizer.encode(input, {.add_special = false, .parse_special = false}), expected)
-        << "input: '" << input << "'";
-    ++count;
-  }
-  EXPECT_GT(count, 10u);
-}
-
-TEST(SpmVocabVectors, LlamaSpm) {
-  check_vocab_vectors("ggml-vocab-llama-spm");
-}
-TEST(SpmVocabVectors, Phi3) {
-  check_vocab_vectors("ggml-vocab-phi-3");
 }
 
 TEST(TokenizerErrors, UnknownModelIsUnsupported) {

@@ -24,18 +24,25 @@ struct Shape {
   int head_dim = 0;          // 0: dim / heads
   int sliding_window = 0;    // gemma3: window of its sliding layers
   bool llama3_rope = false;  // write Llama 3's rope_freqs
+  // The family's vocabulary in ../shared/reference/tokenizer (default for --tokenizer).
+  const char* tokenizer = "ggml-vocab-llama-spm.gguf";
 };
 
 // Real models' shapes (their config.json as llama.cpp converts it).
 const std::map<std::string, Shape> kPresets = {
     {"stories15M", {"llama", 288, 768, 6, 6, 6, 32000, 256, 10000.0f, false}},
     {"stories110M", {"llama", 768, 2048, 12, 12, 12, 32000, 1024, 10000.0f, false}},
-    {"smollm2-135m", {"llama", 576, 1536, 30, 9, 3, 49152, 8192, 100000.0f, true}},
-    {"smollm2-360m", {"llama", 960, 2560, 32, 15, 5, 49152, 8192, 100000.0f, true}},
+    {"smollm2-135m",
+     {"llama", 576, 1536, 30, 9, 3, 49152, 8192, 100000.0f, true, 0, 0, false, "ggml-vocab-smollm.gguf"}},
+    {"smollm2-360m",
+     {"llama", 960, 2560, 32, 15, 5, 49152, 8192, 100000.0f, true, 0, 0, false, "ggml-vocab-smollm.gguf"}},
     {"tinyllama-1.1b", {"llama", 2048, 5632, 22, 32, 4, 32000, 2048, 10000.0f, false}},
-    {"llama-3.2-1b", {"llama", 2048, 8192, 16, 32, 8, 128256, 131072, 500000.0f, true, 0, 0, true}},
-    {"qwen2.5-0.5b", {"qwen2", 896, 4864, 24, 14, 2, 151936, 32768, 1000000.0f, true}},
-    {"qwen3-0.6b", {"qwen3", 1024, 3072, 28, 16, 8, 151936, 40960, 1000000.0f, true, 128}},
+    {"llama-3.2-1b",
+     {"llama", 2048, 8192, 16, 32, 8, 128256, 131072, 500000.0f, true, 0, 0, true, "ggml-vocab-llama-bpe.gguf"}},
+    {"qwen2.5-0.5b",
+     {"qwen2", 896, 4864, 24, 14, 2, 151936, 32768, 1000000.0f, true, 0, 0, false, "ggml-vocab-qwen2.gguf"}},
+    {"qwen3-0.6b",
+     {"qwen3", 1024, 3072, 28, 16, 8, 151936, 40960, 1000000.0f, true, 128, 0, false, "ggml-vocab-qwen2.gguf"}},
     {"gemma-3-270m", {"gemma3", 640, 2048, 18, 4, 1, 262144, 32768, 1000000.0f, true, 256, 512}},
     {"phi-3-mini", {"phi3", 3072, 8192, 32, 32, 32, 32064, 4096, 10000.0f, false}},
 };
@@ -145,8 +152,7 @@ class Noise {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string like, type_name = "q8_0", tokenizer_path = "../shared/reference/tokenizer/ggml-vocab-llama-spm.gguf",
-                    out_path;
+  std::string like, type_name = "q8_0", tokenizer_path, out_path;
   int dim = 0, ffn = 0, layers = 0, heads = 0, kv_heads = 0, vocab = 0, ctx = 0, head_dim = 0;
   std::string arch;
   float rope_base = 0;
@@ -173,7 +179,8 @@ int main(int argc, char** argv) {
   for (const Recipe& r : kRecipes) recipes += fmt::format("{}{}", recipes.empty() ? "" : ", ", r.name);
   args.option({"--type"}, &type_name, "TYPE", "weight type: " + recipes + " (default: q8_0)");
   args.option({"--tokenizer"}, &tokenizer_path, "PATH",
-              "GGUF to copy tokenizer.* keys from (default: llama SPM vocab)");
+              "GGUF to copy tokenizer.* keys from (default: the preset family's vocabulary in "
+              "../shared/reference/tokenizer, else Llama 2's SPM vocabulary there)");
   args.option({"--seed"}, &seed, "S", "random seed (default: 1)");
   args.option({"-o", "--output"}, &out_path, "PATH", "the GGUF file to write (required)");
   args.parse(argc, argv);
@@ -215,6 +222,7 @@ int main(int argc, char** argv) {
       throw ullm::InvalidArgument(
           fmt::format("dim {} must be a multiple of heads {}, and heads of kv-heads {}", s.dim, s.heads, s.kv_heads));
     }
+    if (tokenizer_path.empty()) tokenizer_path = std::string("../shared/reference/tokenizer/") + s.tokenizer;
     ullm::gguf::Writer w;
     const ullm::gguf::File tok = ullm::gguf::File::open(tokenizer_path);
     for (const auto& kv : tok.metadata()) {
