@@ -23,15 +23,15 @@ struct ChatOptions {
   bool add_generation_prompt = true;
   // Qwen3 / DeepSeek-R1: false opens the reply with an empty think block.
   bool enable_thinking = true;
-  // Llama 3.x's "Today Date" line, as strftime "%d %b %Y" would give it;
-  // empty: today's date.
+  // Today's date for the templates that state it (Llama 3.1+, Granite), as
+  // YYYY-MM-DD; empty: the system's local date.
   std::string date = {};
 };
 
 class ChatTemplate {
  public:
   // The template families ullm renders, by name: chatml, qwen2.5, qwen3,
-  // llama3, gemma, phi3, deepseek-r1.
+  // llama3, llama3.1, gemma, phi3, deepseek-r1, granite, smollm3.
   static std::vector<std::string> known_names();
 
   // Throws UnsupportedError naming the known templates if `name` is not one.
@@ -49,7 +49,7 @@ class ChatTemplate {
   const std::string& name() const { return name_; }
 
   // The prompt text for `messages`. Throws InvalidArgument for a role the
-  // template does not know or an empty conversation.
+  // template does not know, an empty conversation or a malformed date.
   std::string apply(std::span<const ChatMessage> messages, const ChatOptions& options = {}) const;
 
   // The texts the templates use for {{ bos_token }} and {{ eos_token }}.

@@ -3,6 +3,7 @@
 // supported.
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <ctime>
 
 #include "ullm/chat.hpp"
@@ -39,13 +40,43 @@ void check_roles(std::span<const ChatMessage> messages, const std::string& name)
   }
 }
 
-std::string today() {
-  const std::time_t now = std::time(nullptr);
-  std::tm local{};
-  localtime_r(&now, &local);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%d %b %Y", &local);
-  return buf;
+struct Date {
+  int year, month, day;  // month 1-12
+};
+
+// ChatOptions::date (YYYY-MM-DD), or the local date when it is empty.
+Date date_of(const ChatOptions& options) {
+  if (options.date.empty()) {
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    return {local.tm_year + 1900, local.tm_mon + 1, local.tm_mday};
+  }
+  Date d{};
+  char tail = 0;
+  if (std::sscanf(options.date.c_str(), "%4d-%2d-%2d%c", &d.year, &d.month, &d.day, &tail) != 3 || d.month < 1 ||
+      d.month > 12 || d.day < 1 || d.day > 31) {
+    throw InvalidArgument(fmt::format("chat date '{}' is not YYYY-MM-DD", options.date));
+  }
+  return d;
+}
+
+// Month names as Python's strftime writes them in the C locale (what the templates call).
+constexpr std::string_view kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
+                                        "July",    "August",   "September", "October", "November", "December"};
+
+// strftime "%d %b %Y": "05 Jul 2024".
+std::string day_abbreviated_month_year(const Date& d) {
+  return fmt::format("{:02} {} {}", d.day, kMonths[d.month - 1].substr(0, 3), d.year);
+}
+// strftime "%B %d, %Y": "July 05, 2024".
+std::string month_day_year(const Date& d) {
+  return fmt::format("{} {:02}, {}", kMonths[d.month - 1], d.day, d.year);
+}
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  for (size_t at = 0; (at = s.find(from, at)) != std::string::npos; at += to.size()) s.replace(at, from.size(), to);
+  return s;
 }
 
 // <|im_start|>role\ncontent<|im_end|>\n turns: generic ChatML, Qwen2.5 (which
@@ -94,10 +125,82 @@ std::string chatml(std::span<const ChatMessage> messages, const ChatOptions& opt
   return out;
 }
 
+// IBM Granite 3.x: role-tagged turns; without a system message, a default
+// one with the date. (The template's tools, documents and `thinking` options
+// are not passed by ullm, as llama.cpp does not pass them.)
+std::string granite(std::span<const ChatMessage> messages, const ChatOptions& options) {
+  std::string system;
+  if (messages.front().role == "system") {
+    system = messages.front().content;
+    messages = messages.subspan(1);
+  } else {
+    system = fmt::format(
+        "Knowledge Cutoff Date: April 2024. Today's Date: {}. You are Granite, developed by IBM. You are a helpful "
+        "AI assistant.",
+        month_day_year(date_of(options)));
+  }
+  std::string out = fmt::format("<|start_of_role|>system<|end_of_role|>{}<|end_of_text|>\n", system);
+  for (const ChatMessage& m : messages) {
+    out += fmt::format("<|start_of_role|>{}<|end_of_role|>{}<|end_of_text|>\n", m.role, m.content);
+  }
+  // The template opens the reply only after a last turn, so never after a lone system message.
+  if (options.add_generation_prompt && !messages.empty()) out += "<|start_of_role|>assistant<|end_of_role|>";
+  return out;
+}
+
+// SmolLM3: ChatML with a metadata system block; "/think" or "/no_think" in
+// the system message overrides enable_thinking, and in no-think mode every
+// reply carries an empty think block.
+std::string smollm3(std::span<const ChatMessage> messages, const ChatOptions& options) {
+  bool thinking = options.enable_thinking;
+  std::string custom;
+  if (messages.front().role == "system") {
+    const std::string& system = messages.front().content;
+    if (contains(system, "/no_think")) {
+      thinking = false;
+    } else if (contains(system, "/think")) {
+      thinking = true;
+    }
+    const std::string without_switches = replace_all(replace_all(system, "/no_think", ""), "/think", "");
+    custom = rstrip(without_switches);
+  }
+  std::string out = "<|im_start|>system\n## Metadata\n\nKnowledge Cutoff Date: June 2025\n";
+  out += fmt::format("Reasoning Mode: {}\n\n## Custom Instructions\n\n", thinking ? "/think" : "/no_think");
+  if (!custom.empty()) {
+    out += custom + "\n\n";
+  } else if (thinking) {
+    out +=
+        "You are a helpful AI assistant named SmolLM, trained by Hugging Face. Your role as an assistant involves "
+        "thoroughly exploring questions through a systematic thinking process before providing the final precise "
+        "and accurate solutions. This requires engaging in a comprehensive cycle of analysis, summarizing, "
+        "exploration, reassessment, reflection, backtracking, and iteration to develop well-considered thinking "
+        "process. Please structure your response into two main sections: Thought and Solution using the specified "
+        "format: <think> Thought section </think> Solution section. In the Thought section, detail your reasoning "
+        "process in steps. Each step should include detailed considerations such as analysing questions, "
+        "summarizing relevant findings, brainstorming new ideas, verifying the accuracy of the current steps, "
+        "refining any errors, and revisiting previous steps. In the Solution section, based on various attempts, "
+        "explorations, and reflections from the Thought section, systematically present the final solution that "
+        "you deem correct. The Solution section should be logical, accurate, and concise and detail necessary "
+        "steps needed to reach the conclusion.\n\n";
+  } else {
+    out += "You are a helpful AI assistant named SmolLM, trained by Hugging Face.\n\n";
+  }
+  out += "<|im_end|>\n";
+  const std::string_view empty_think = thinking ? "" : "<think>\n\n</think>\n";
+  for (const ChatMessage& m : messages) {
+    if (m.role == "user") out += fmt::format("<|im_start|>user\n{}<|im_end|>\n", m.content);
+    if (m.role == "assistant") {
+      out += fmt::format("<|im_start|>assistant\n{}{}<|im_end|>\n", empty_think, lstrip(m.content, "\n"));
+    }
+  }
+  if (options.add_generation_prompt) out += fmt::format("<|im_start|>assistant\n{}", empty_think);
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> ChatTemplate::known_names() {
-  return {"chatml", "qwen2.5", "qwen3", "llama3", "llama3.1", "gemma", "phi3", "deepseek-r1"};
+  return {"chatml", "qwen2.5", "qwen3", "llama3", "llama3.1", "gemma", "phi3", "deepseek-r1", "granite", "smollm3"};
 }
 
 ChatTemplate ChatTemplate::named(std::string_view name) {
@@ -115,9 +218,9 @@ ChatTemplate ChatTemplate::detect(std::string_view jinja) {
                     family, fmt::join(known_names(), ", ")));
   };
   if (contains(jinja, "<｜Assistant｜>")) return ChatTemplate("deepseek-r1");
-  if (contains(jinja, "<|start_of_role|>")) throw unsupported("Granite");
+  if (contains(jinja, "<|start_of_role|>")) return ChatTemplate("granite");
   if (contains(jinja, "<|im_start|>")) {
-    if (contains(jinja, "## Metadata")) throw unsupported("SmolLM3");
+    if (contains(jinja, "## Metadata")) return ChatTemplate("smollm3");
     if (contains(jinja, "<think>")) return ChatTemplate("qwen3");
     if (contains(jinja, "You are Qwen, created by Alibaba Cloud")) return ChatTemplate("qwen2.5");
     return ChatTemplate("chatml");
@@ -154,6 +257,8 @@ void ChatTemplate::set_special_tokens(std::string bos, std::string eos) {
 std::string ChatTemplate::apply(std::span<const ChatMessage> messages, const ChatOptions& options) const {
   check_roles(messages, name_);
   if (name_ == "chatml" || name_ == "qwen2.5" || name_ == "qwen3") return chatml(messages, options, name_);
+  if (name_ == "granite") return granite(messages, options);
+  if (name_ == "smollm3") return smollm3(messages, options);
 
   std::string out;
   if (name_ == "llama3" || name_ == "llama3.1") {
@@ -169,7 +274,7 @@ std::string ChatTemplate::apply(std::span<const ChatMessage> messages, const Cha
       out += fmt::format(
           "<|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: "
           "{}\n\n{}<|eot_id|>",
-          options.date.empty() ? today() : options.date, system);
+          day_abbreviated_month_year(date_of(options)), system);
     }
     for (const ChatMessage& m : rest) {
       out += fmt::format("<|start_header_id|>{}<|end_header_id|>\n\n{}<|eot_id|>", m.role, strip(m.content));

@@ -66,7 +66,7 @@ TEST(ChatTemplate, Qwen3) {
 TEST(ChatTemplate, Llama32) {
   const ChatTemplate t = detected("meta-llama-Llama-3.2-3B-Instruct.jinja", "<|begin_of_text|>");
   EXPECT_EQ(t.name(), "llama3.1");
-  EXPECT_EQ(t.apply(kChat, {.date = "25 Nov 2026"}),
+  EXPECT_EQ(t.apply(kChat, {.date = "2026-11-25"}),
             "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
             "Today Date: 25 Nov 2026\n\nYou are terse.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
             "Hi there<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>"
@@ -107,16 +107,58 @@ TEST(ChatTemplate, DeepSeekR1) {
             "<｜end▁of▁sentence｜><｜User｜> What is 2+2?\n<｜Assistant｜><think>\n");
 }
 
+TEST(ChatTemplate, Granite33) {
+  const ChatTemplate t = detected("ibm-granite-granite-3.3-2B-Instruct.jinja", "<|end_of_text|>");
+  EXPECT_EQ(t.name(), "granite");
+  EXPECT_EQ(t.apply(kChat),
+            "<|start_of_role|>system<|end_of_role|>You are terse.<|end_of_text|>\n"
+            "<|start_of_role|>user<|end_of_role|>Hi there<|end_of_text|>\n"
+            "<|start_of_role|>assistant<|end_of_role|>Hello! <|end_of_text|>\n"
+            "<|start_of_role|>user<|end_of_role|> What is 2+2?\n<|end_of_text|>\n"
+            "<|start_of_role|>assistant<|end_of_role|>");
+  // No system message: the default one, dated as strftime('%B %d, %Y').
+  EXPECT_EQ(t.apply(std::span(kChat).subspan(1, 1), {.date = "2024-07-05"}),
+            "<|start_of_role|>system<|end_of_role|>Knowledge Cutoff Date: April 2024. Today's Date: July 05, 2024. "
+            "You are Granite, developed by IBM. You are a helpful AI assistant.<|end_of_text|>\n"
+            "<|start_of_role|>user<|end_of_role|>Hi there<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>");
+  // A lone system message is not followed by a reply opening.
+  EXPECT_EQ(t.apply(std::span(kChat).subspan(0, 1)),
+            "<|start_of_role|>system<|end_of_role|>You are terse.<|end_of_text|>\n");
+}
+
+TEST(ChatTemplate, SmolLM3) {
+  const ChatTemplate t = detected("HuggingFaceTB-SmolLM3-3B.jinja");
+  EXPECT_EQ(t.name(), "smollm3");
+  const std::string header = "<|im_start|>system\n## Metadata\n\nKnowledge Cutoff Date: June 2025\n";
+  EXPECT_EQ(t.apply(kChat), header +
+                                "Reasoning Mode: /think\n\n## Custom Instructions\n\nYou are terse.\n\n<|im_end|>\n"
+                                "<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\nHello! <|im_end|>\n"
+                                "<|im_start|>user\n What is 2+2?\n<|im_end|>\n<|im_start|>assistant\n");
+  // No thinking: every reply, and the opening of the next, carries an empty think block.
+  std::vector<ChatMessage> chat(kChat.begin() + 1, kChat.end());
+  chat[1].content = "\n\nHello!";
+  EXPECT_EQ(t.apply(chat, {.enable_thinking = false}),
+            header +
+                "Reasoning Mode: /no_think\n\n## Custom Instructions\n\nYou are a helpful AI assistant named "
+                "SmolLM, trained by Hugging Face.\n\n<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n"
+                "<|im_start|>assistant\n<think>\n\n</think>\nHello!<|im_end|>\n<|im_start|>user\n What is 2+2?\n"
+                "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n");
+  // "/think" in the system message wins over the option and is cut from it.
+  const std::vector<ChatMessage> switched = {{"system", "Be brief. /think  "}, {"user", "Hi"}};
+  EXPECT_EQ(t.apply(switched, {.add_generation_prompt = false, .enable_thinking = false}),
+            header +
+                "Reasoning Mode: /think\n\n## Custom Instructions\n\nBe brief.\n\n<|im_end|>\n"
+                "<|im_start|>user\nHi<|im_end|>\n");
+}
+
 TEST(ChatTemplate, UnsupportedTemplatesAndBadInputAreClearErrors) {
-  for (const std::string file : {"ibm-granite-granite-3.3-2B-Instruct.jinja", "HuggingFaceTB-SmolLM3-3B.jinja"}) {
-    try {
-      ChatTemplate::detect(read_template(file));
-      ADD_FAILURE() << file << " detected";
-    } catch (const UnsupportedError& e) {
-      EXPECT_NE(std::string(e.what()).find("--chat-template"), std::string::npos) << e.what();
-    }
+  try {
+    ChatTemplate::detect("{{ messages }}");
+    ADD_FAILURE() << "detected";
+  } catch (const UnsupportedError& e) {
+    EXPECT_NE(std::string(e.what()).find("--chat-template"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(ChatTemplate::detect("{{ messages }}"), UnsupportedError);
+  EXPECT_THROW(ChatTemplate::named("llama3.1").apply(kChat, {.date = "25 Nov 2026"}), InvalidArgument);
   EXPECT_THROW(ChatTemplate::named("vicuna"), UnsupportedError);
   const ChatTemplate t = ChatTemplate::named("chatml");
   EXPECT_THROW(t.apply(std::vector<ChatMessage>{}), InvalidArgument);
