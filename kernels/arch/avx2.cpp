@@ -11,6 +11,10 @@ struct TargetOps<Avx2> {
   static xsimd::batch<float, Avx2> load_f16(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
+  static xsimd::batch<float, Avx2> fma(xsimd::batch<float, Avx2> a, xsimd::batch<float, Avx2> b,
+                                       xsimd::batch<float, Avx2> c) {
+    return xsimd::fma(a, b, c);
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, Avx2> v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }

@@ -17,6 +17,11 @@ struct TargetOps<xsimd::avx512bw> {
     // The zero-masking form: GCC 12 warns falsely about the plain one.
     return _mm512_maskz_cvtph_ps(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
+  static xsimd::batch<float, xsimd::avx512bw> fma(xsimd::batch<float, xsimd::avx512bw> a,
+                                                  xsimd::batch<float, xsimd::avx512bw> b,
+                                                  xsimd::batch<float, xsimd::avx512bw> c) {
+    return _mm512_fmadd_ps(a, b, c);
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::avx512bw> v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
                         _mm512_maskz_cvtps_ph(0xffff, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));

@@ -63,6 +63,11 @@ struct TargetOps<xsimd::neon64> {
   static xsimd::batch<float, xsimd::neon64> load_f16(const uint16_t* p) {
     return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
   }
+  static xsimd::batch<float, xsimd::neon64> fma(xsimd::batch<float, xsimd::neon64> a,
+                                                xsimd::batch<float, xsimd::neon64> b,
+                                                xsimd::batch<float, xsimd::neon64> c) {
+    return xsimd::fma(a, b, c);
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::neon64> v) {
     vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v)));
   }

@@ -63,6 +63,12 @@ struct TargetOps<xsimd::sse4_2> {
   static xsimd::batch<float, xsimd::sse4_2> load_f16(const uint16_t* p) {
     return _mm_setr_ps(f16_to_f32(p[0]), f16_to_f32(p[1]), f16_to_f32(p[2]), f16_to_f32(p[3]));
   }
+  // No fused multiply-add on SSE4.2: a product rounded, then a sum.
+  static xsimd::batch<float, xsimd::sse4_2> fma(xsimd::batch<float, xsimd::sse4_2> a,
+                                                xsimd::batch<float, xsimd::sse4_2> b,
+                                                xsimd::batch<float, xsimd::sse4_2> c) {
+    return xsimd::fma(a, b, c);
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::sse4_2> v) {
     alignas(16) float f[4];
     v.store_aligned(f);

@@ -73,7 +73,7 @@ float dot_vector_order(int64_t n, const std::byte* wp, const std::byte* xp) {
     for (int j = 0; j < 4; ++j) {
       for (int b = 0; b < kB; ++b) {
         const int64_t e = i + 16 * j + kW * b;
-        acc[j][b] = xsimd::fma(w.at(e), x.at(e), acc[j][b]);
+        acc[j][b] = TargetOps<Arch>::fma(w.at(e), x.at(e), acc[j][b]);
       }
     }
   }
@@ -101,7 +101,7 @@ float dot_tile_order(int64_t n, const std::byte* wp, const std::byte* xp) {
   for (auto& b : acc) b = batch(0.0f);
   const int64_t full = n & ~int64_t{15};
   for (int64_t c = 0; c < full; c += 16) {
-    for (int b = 0; b < kB; ++b) acc[b] = xsimd::fma(w.at(c + kW * b), x.at(c + kW * b), acc[b]);
+    for (int b = 0; b < kB; ++b) acc[b] = TargetOps<Arch>::fma(w.at(c + kW * b), x.at(c + kW * b), acc[b]);
   }
   alignas(64) float lanes[16];
   for (int b = 0; b < kB; ++b) acc[b].store_aligned(lanes + kW * b);
@@ -118,7 +118,7 @@ void axpy_f16_simd(int64_t n, uint16_t* y, const uint16_t* x, float a) {
   int64_t i = 0;
   for (; i + kW <= n; i += kW) {
     TargetOps<Arch>::store_f16(
-        y + i, xsimd::fma(TargetOps<Arch>::load_f16(x + i), batch(a), TargetOps<Arch>::load_f16(y + i)));
+        y + i, TargetOps<Arch>::fma(TargetOps<Arch>::load_f16(x + i), batch(a), TargetOps<Arch>::load_f16(y + i)));
   }
   for (; i < n; ++i) y[i] = f32_to_f16(std::fma(f16_to_f32(x[i]), a, f16_to_f32(y[i])));
 }

@@ -1,4 +1,5 @@
-// Operations xsimd 8.1 has no word for (half-precision loads). Each target defines its specialisation with intrinsics
+// Operations xsimd 8.1 has no word for (half-precision loads), or no fast one
+// (its AVX-512 fma is a multiply and a separate add: not fused). Each target defines its specialisation with intrinsics
 // in kernels/arch/<target>.cpp, the only files compiled with that target's flags.
 #pragma once
 
@@ -11,7 +12,9 @@ struct TargetOps;
 // Every specialisation provides
 //   static xsimd::batch<float, Arch> load_f16(const uint16_t* p);
 //   static void store_f16(uint16_t* p, xsimd::batch<float, Arch> v);
-// converting batch::size halves to floats and back (round to nearest even).
+// converting batch::size halves to floats and back (round to nearest even), and
+//   static xsimd::batch<float, Arch> fma(batch a, batch b, batch c);
+// a * b + c, fused wherever the target has fused multiply-add.
 
 }  // namespace ullm::kernels::simd
 
