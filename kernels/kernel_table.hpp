@@ -30,7 +30,7 @@ struct HalfVectorKernels {
 };
 
 struct KernelTable {
-  std::string name;  // "scalar", "sse4", "avx2", "avx512", "avx512+vnni"
+  std::string name;  // "scalar", "sse4", "avx2", "avx512" (with VNNI)
   std::array<TypeKernels, kComputeTypes.size()> types{};
   HalfVectorKernels half{};
 

@@ -71,7 +71,7 @@ class Model {
   const ModelConfig& config() const;
   const Tokenizer& tokenizer() const;
   const gguf::File& file() const;
-  // The kernel target in use, e.g. "avx512+vnni" or "scalar".
+  // The kernel target in use, e.g. "avx512" or "scalar".
   const std::string& kernel_target() const;
 
   struct Data;

@@ -1,11 +1,11 @@
-// The AVX-512 target (F, BW, DQ, VL; VNNI used when the CPU has it).
-// Compiled with this target's flags and only called after a run-time check.
+// The AVX-512 target (F, BW, DQ, VL and VNNI). Compiled with this target's
+// flags and only called after a run-time check.
 #include "kernels/arch/x86_256.hpp"
 
 namespace ullm::kernels::simd {
 namespace {
 
-__attribute__((target("avx512vnni"))) inline __m256i u8s8_vnni(__m256i u, __m256i s) {
+inline __m256i u8s8_vnni(__m256i u, __m256i s) {
   return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
 }
 
@@ -31,13 +31,8 @@ struct TargetOps<xsimd::avx512bw> {
 template <>
 const KernelTable& TargetTable::operator()(xsimd::avx512bw) const {
   static const KernelTable table = [] {
-    const bool vnni = __builtin_cpu_supports("avx512vnni");
-    KernelTable t = TableBuilder{}(xsimd::avx512bw{}, vnni ? "avx512+vnni" : "avx512");
-    if (vnni) {
-      set_block_kernels<u8s8_vnni>(t);
-    } else {
-      set_block_kernels<u8s8_maddubs>(t);
-    }
+    KernelTable t = TableBuilder{}(xsimd::avx512bw{}, "avx512");
+    set_block_kernels<u8s8_vnni>(t);
     return t;
   }();
   return table;

@@ -4,6 +4,7 @@
 // never mix.
 #pragma once
 
+#include <algorithm>
 #include <immintrin.h>
 
 #include <cmath>
@@ -113,12 +114,24 @@ struct OffsetWeights {
   static __m256i lanes(const Values& q, __m256i x, __m256i) { return U8S8(q, x); }
 };
 
-// How far ahead of the weights being read to prefetch. A tile reads its rows
-// side by side, which the hardware prefetcher follows poorly (measured on
-// TinyLlama-1.1B Q4_0 decode: 11 -> 18 tokens/s on one thread); the rows lie
-// next to each other (and the next tile's after them), so one region is
-// prefetched at the rate the tile consumes it.
-inline constexpr size_t kPrefetchDistance = 4096;
+// A tile reads its rows side by side, which hardware prefetchers follow
+// poorly: while a tile reads block b of its rows, it asks for block b of the
+// next tile's rows (the following `Rows` rows, or at least 8 KiB on) to be
+// brought into L2, so the next tile starts on cached data. Measured on a
+// Zen 5, decode of a 71 MiB Q8_0 matrix on one thread: 11 GB/s -> 25 GB/s,
+// the memory-read baseline; one region 4 KiB ahead into L1 (the previous
+// scheme, tuned on a Zen 2/3 VM) and per-row distances into L1 did not get
+// past 17 GB/s.
+inline constexpr size_t kMinPrefetchDistance = 8192;
+
+template <int Rows, class Block>
+inline void prefetch_next_tile(const Block* const (&w)[Rows], int64_t b, size_t w_stride) {
+  const size_t distance = std::max<size_t>(Rows * w_stride, kMinPrefetchDistance);
+  for (int r = 0; r < Rows; ++r) {
+    const char* next = reinterpret_cast<const char*>(w[r] + b) + distance;
+    for (size_t line = 0; line < sizeof(Block); line += 64) _mm_prefetch(next + line, _MM_HINT_T1);
+  }
+}
 
 // `Rows` weight rows x `Tokens` activation rows, each product accumulated
 // exactly as in the one-row kernel above (one 8-lane accumulator per pair,
@@ -137,10 +150,8 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
   for (auto& row : acc) {
     for (auto& a : row) a = _mm256_setzero_ps();
   }
-  const char* ahead = reinterpret_cast<const char*>(wp) + kPrefetchDistance;
-  for (int64_t b = 0; b < n / kQK8_0; ++b, ahead += Rows * sizeof(Block)) {
-    _mm_prefetch(ahead, _MM_HINT_T0);
-    if constexpr (Rows * sizeof(Block) > 64) _mm_prefetch(ahead + 64, _MM_HINT_T0);
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    prefetch_next_tile<Rows>(w, b, w_stride);
     __m256i xv[Tokens], xt[Tokens];
     __m256 xd[Tokens];
     for (int t = 0; t < Tokens; ++t) {
@@ -363,11 +374,8 @@ void tile_k_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte
       mins[r][t] = Format::no_mins();
     }
   }
-  // As in tile_256: the rows are one region, prefetched at the rate it is read.
-  const char* ahead = reinterpret_cast<const char*>(wp) + kPrefetchDistance;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
-    for (size_t line = 0; line < Rows * sizeof(Block); line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
-    ahead += Rows * sizeof(Block);
+    prefetch_next_tile<Rows>(w, b, w_stride);
     typename Format::Scales scales[Rows];
     for (int r = 0; r < Rows; ++r) scales[r] = Format::scales(w[r][b]);
     __m256i sum[Rows][Tokens];
