@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 #include <algorithm>
+#include <cctype>
 #include <optional>
 
 #include "tokenizer/pre_tokenizer.hpp"
@@ -181,6 +182,24 @@ void load_merges(const gguf::File& f, Vocab& v) {
   }
 }
 
+// Phi-3's special tokens eat the whitespace after them (its Hugging Face
+// tokenizer marks them rstrip). GGUF files do not carry the flag: llama.cpp
+// keys it on general.name, and so does ullm, to give the same tokens.
+void mark_right_stripping(const gguf::File& f, Vocab& v) {
+  v.strips_right.assign(v.text.size(), false);
+  const gguf::Value* name = f.find("general.name");
+  if (name == nullptr) return;
+  std::string lower = name->as_string("general.name");
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower.find("phi-3") == std::string::npos && lower.find("phi3") == std::string::npos) return;
+  for (Token id : v.special_by_length) v.strips_right[id] = true;
+  const auto set = [&](std::string_view text, bool strips) {
+    if (const Token id = v.find(text); id >= 0) v.strips_right[id] = strips;
+  };
+  set("</s>", true);
+  for (std::string_view text : {"<unk>", "<s>", "<|endoftext|>"}) set(text, false);
+}
+
 // A piece of the input: raw text still to tokenize, or an already matched token.
 struct Fragment {
   std::string_view text;
@@ -207,6 +226,12 @@ std::vector<Fragment> split_specials(const Vocab& vocab, std::string_view text, 
         if (hit > start) next.push_back({f.text.substr(start, hit - start)});
         next.push_back({{}, id});
         start = hit + special.size();
+        if (vocab.strips_right[id]) {
+          while (start < f.text.size() &&
+                 std::string_view(" \t\n\r\v\f").find(f.text[start]) != std::string_view::npos) {
+            ++start;
+          }
+        }
       }
       if (start < f.text.size()) next.push_back({f.text.substr(start)});
     }
@@ -241,6 +266,7 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& file) {
     throw UnsupportedError(fmt::format("{}: tokenizer model '{}' is not supported (supported: llama, gpt2)",
                                        file.path().string(), impl->model));
   }
+  mark_right_stripping(file, impl->vocab);
   const Vocab& v = impl->vocab;
   for (Token t : {v.eos, v.eot}) {
     if (t >= 0) impl->end_of_generation.push_back(t);

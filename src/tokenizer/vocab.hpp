@@ -48,6 +48,8 @@ struct Vocab {
   std::array<Token, 256> byte_token{};  // "<0xNN>" per byte value, -1 when absent
   // Tokens matched as wholes in text (control, user-defined, unknown), longest first.
   std::vector<Token> special_by_length;
+  // Special tokens that swallow the whitespace after them when matched in text.
+  std::vector<bool> strips_right;
 
   int32_t size() const { return static_cast<int32_t>(text.size()); }
   Token find(std::string_view s) const {

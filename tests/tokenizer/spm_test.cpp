@@ -89,6 +89,19 @@ TEST_F(StoriesTokenizerTest, StreamingDecoderNeverSplitsCharacters) {
   }
 }
 
+// llama.cpp (and Phi-3's own tokenizer) drop the whitespace after Phi-3's
+// special tokens; ids as llama.cpp gives them for this prompt.
+TEST(SpmTokenizer, Phi3SpecialTokensSwallowFollowingWhitespace) {
+  const auto file = gguf::File::open(test::shared_path("reference/tokenizer/ggml-vocab-phi-3.gguf"));
+  const Tokenizer phi3 = Tokenizer::from_gguf(file);
+  EXPECT_EQ(phi3.encode("<|user|>\nSYS\nHI<|end|>\n<|assistant|>\n"),
+            (std::vector<Token>{1, 32010, 317, 21554, 13, 17628, 32007, 32001}));
+  // Other vocabularies keep it: the newline after <s> stays.
+  const auto llama_file = gguf::File::open(test::shared_path("reference/tokenizer/ggml-vocab-llama-spm.gguf"));
+  const Tokenizer llama = Tokenizer::from_gguf(llama_file);
+  EXPECT_EQ(llama.encode("</s>\nHi", {.add_special = false}).size(), 4u);  // </s>, "▁", "<0x0A>", "Hi"
+}
+
 TEST(TokenizerErrors, UnknownModelIsUnsupported) {
   gguf::Writer w;
   w.set("tokenizer.ggml.model", {gguf::Value::Storage(std::in_place_type<std::string>, "klingon")});
