@@ -42,23 +42,32 @@ void BM_MemoryRead(benchmark::State& state) {
 }
 BENCHMARK(BM_MemoryRead)->Unit(benchmark::kMillisecond)->UseRealTime()->Threads(1)->Threads(2);
 
-// Peak 8-bit multiply-accumulate throughput: 8 independent maddubs+madd
-// chains on registers (2 ops per multiply-add, 32 per instruction pair).
+// Peak 8-bit multiply-accumulate throughput of maddubs + madd: six
+// independent chains on registers (2 ops per multiply-add, 32 per
+// instruction pair). The empty asm makes the inputs opaque each step, so the
+// compiler can neither hoist the products out of the loop nor share them
+// between chains, and keeps every value in a register.
 __attribute__((target("avx2"))) void peak_int8(benchmark::State& state) {
-  __m256i acc[8];
-  for (int i = 0; i < 8; ++i) acc[i] = _mm256_set1_epi32(i);
-  const __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
+  __m256i acc0 = _mm256_set1_epi32(0), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
+  __m256i x0 = _mm256_set1_epi8(1), x1 = _mm256_set1_epi8(2), x2 = _mm256_set1_epi8(3), x3 = _mm256_set1_epi8(4),
+          x4 = _mm256_set1_epi8(5), x5 = _mm256_set1_epi8(6);
+  const __m256i w = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
   constexpr int kSteps = 1 << 16;
   for (auto _ : state) {
     for (int s = 0; s < kSteps; ++s) {
-      for (int i = 0; i < 8; ++i)
-        acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones));
-      __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]));
+      __asm__ volatile("" : "+x"(x0), "+x"(x1), "+x"(x2), "+x"(x3), "+x"(x4), "+x"(x5));
+      acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_maddubs_epi16(x0, w), ones));
+      acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_maddubs_epi16(x1, w), ones));
+      acc2 = _mm256_add_epi32(acc2, _mm256_madd_epi16(_mm256_maddubs_epi16(x2, w), ones));
+      acc3 = _mm256_add_epi32(acc3, _mm256_madd_epi16(_mm256_maddubs_epi16(x3, w), ones));
+      acc4 = _mm256_add_epi32(acc4, _mm256_madd_epi16(_mm256_maddubs_epi16(x4, w), ones));
+      acc5 = _mm256_add_epi32(acc5, _mm256_madd_epi16(_mm256_maddubs_epi16(x5, w), ones));
     }
   }
-  benchmark::DoNotOptimize(acc);
+  benchmark::DoNotOptimize(_mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(acc0, acc1), acc2),
+                                            _mm256_add_epi32(_mm256_add_epi32(acc3, acc4), acc5)));
   state.counters["ops/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * kSteps * 8 * 32 * 2, benchmark::Counter::kIsRate);
+      benchmark::Counter(static_cast<double>(state.iterations()) * kSteps * 6 * 32 * 2, benchmark::Counter::kIsRate);
 }
 
 void BM_PeakInt8Dot(benchmark::State& state) {
@@ -70,22 +79,39 @@ void BM_PeakInt8Dot(benchmark::State& state) {
 }
 BENCHMARK(BM_PeakInt8Dot)->UseRealTime()->Threads(1)->Threads(2);
 
-// The same with AVX-512 VNNI: 8 independent vpdpbusd chains on 512-bit
-// registers (64 multiply-adds per instruction), where the CPU has it.
+// The same with AVX-512 VNNI: twelve independent vpdpbusd chains on 512-bit
+// registers (64 multiply-adds per instruction; twelve cover its latency).
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void peak_int8_vnni512(benchmark::State& state) {
-  __m512i acc[8];
-  for (int i = 0; i < 8; ++i) acc[i] = _mm512_set1_epi32(i);
-  const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
+  __m512i a0 = _mm512_set1_epi32(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
+          a10 = a0, a11 = a0;
+  const __m512i x = _mm512_set1_epi8(3), w = _mm512_set1_epi8(-2);
   constexpr int kSteps = 1 << 16;
   for (auto _ : state) {
     for (int s = 0; s < kSteps; ++s) {
-      for (int i = 0; i < 8; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
-      __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]));
+      a0 = _mm512_dpbusd_epi32(a0, x, w);
+      a1 = _mm512_dpbusd_epi32(a1, x, w);
+      a2 = _mm512_dpbusd_epi32(a2, x, w);
+      a3 = _mm512_dpbusd_epi32(a3, x, w);
+      a4 = _mm512_dpbusd_epi32(a4, x, w);
+      a5 = _mm512_dpbusd_epi32(a5, x, w);
+      a6 = _mm512_dpbusd_epi32(a6, x, w);
+      a7 = _mm512_dpbusd_epi32(a7, x, w);
+      a8 = _mm512_dpbusd_epi32(a8, x, w);
+      a9 = _mm512_dpbusd_epi32(a9, x, w);
+      a10 = _mm512_dpbusd_epi32(a10, x, w);
+      a11 = _mm512_dpbusd_epi32(a11, x, w);
+      __asm__ volatile(""
+                       : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7), "+v"(a8),
+                         "+v"(a9), "+v"(a10), "+v"(a11));
     }
   }
-  benchmark::DoNotOptimize(acc);
+  const __m512i sum =
+      _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)),
+                                        _mm512_add_epi32(_mm512_add_epi32(a4, a5), _mm512_add_epi32(a6, a7))),
+                       _mm512_add_epi32(_mm512_add_epi32(a8, a9), _mm512_add_epi32(a10, a11)));
+  benchmark::DoNotOptimize(sum);
   state.counters["ops/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * kSteps * 8 * 64 * 2, benchmark::Counter::kIsRate);
+      benchmark::Counter(static_cast<double>(state.iterations()) * kSteps * 12 * 64 * 2, benchmark::Counter::kIsRate);
 }
 
 void BM_PeakInt8DotVnni512(benchmark::State& state) {
@@ -97,9 +123,9 @@ void BM_PeakInt8DotVnni512(benchmark::State& state) {
 }
 BENCHMARK(BM_PeakInt8DotVnni512)->UseRealTime()->Threads(1)->Threads(2);
 
-// Matrix x vector (one token) on `threads` threads with weights of each type,
-// through the kernels of `target`: bytes/s of weights read and ops/s.
-void BM_MatVec(benchmark::State& state, DType type, const char* target) {
+// `tokens` activation rows times a weight matrix of each type on `threads`
+// threads, through the kernels of `target`: bytes/s of weights read and ops/s.
+void run_matmul(benchmark::State& state, DType type, const char* target, int64_t tokens) {
   const ullm::kernels::KernelTable* table = nullptr;
   try {
     table = &ullm::kernels::select_kernel_table(target);
@@ -111,19 +137,19 @@ void BM_MatVec(benchmark::State& state, DType type, const char* target) {
   const int threads = static_cast<int>(state.range(2));
   std::mt19937 rng(1);
   std::normal_distribution<float> dist;
-  std::vector<float> wf(static_cast<size_t>(rows * k)), x(static_cast<size_t>(k));
+  std::vector<float> wf(static_cast<size_t>(rows * k)), x(static_cast<size_t>(k * tokens));
   for (auto& v : wf) v = dist(rng);
   for (auto& v : x) v = dist(rng);
   std::vector<std::byte> w(ullm::kernels::row_size(type, rows * k));
   ullm::kernels::type_kernels(type)->from_float(wf.data(), w.data(), rows * k);
   const ullm::TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
-  std::vector<float> y(static_cast<size_t>(rows));
+  std::vector<float> y(static_cast<size_t>(rows * tokens));
   ullm::kernels::PreparedActivations act;
   ullm::ThreadPool pool(threads);
   // Split as the forward pass splits its matmuls.
   const int64_t chunk = ullm::kernels::matmul_rows_per_task(rows, threads);
   for (auto _ : state) {
-    act.prepare(*table, type, x.data(), 1, k);
+    act.prepare(*table, type, x.data(), tokens, k);
     const auto task = [&](int64_t i, int) {
       ullm::kernels::matmul_rows(*table, view, act, y.data(), i * chunk, std::min(rows, (i + 1) * chunk));
     };
@@ -131,8 +157,19 @@ void BM_MatVec(benchmark::State& state, DType type, const char* target) {
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w.size()));
-  state.counters["ops/s"] = benchmark::Counter(
-      static_cast<double>(2 * rows * k) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["ops/s"] =
+      benchmark::Counter(static_cast<double>(2 * rows * k * tokens) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
+}
+
+// Matrix x vector: one decode step of one weight matrix.
+void BM_MatVec(benchmark::State& state, DType type, const char* target) {
+  run_matmul(state, type, target, 1);
+}
+
+// Matrix x matrix: a 512-token prefill through one weight matrix.
+void BM_MatMat(benchmark::State& state, DType type, const char* target) {
+  run_matmul(state, type, target, 512);
 }
 
 // {rows, k, threads}: an L2-sized matrix and one far larger than L3 (32 MiB here).
@@ -143,6 +180,21 @@ void BM_MatVec(benchmark::State& state, DType type, const char* target) {
       ->Args({16384, 4096, 2})                                        \
       ->UseRealTime()                                                 \
       ->Unit(benchmark::kMicrosecond)
+
+// {rows, k, threads}: TinyLlama's FFN-up shape, 512 tokens.
+#define ULLM_MATMAT(type, target)                                     \
+  BENCHMARK_CAPTURE(BM_MatMat, type##_##target, DType::type, #target) \
+      ->Args({5632, 2048, 1})                                         \
+      ->Args({5632, 2048, 2})                                         \
+      ->UseRealTime()                                                 \
+      ->Unit(benchmark::kMillisecond)
+
+ULLM_MATMAT(Q8_0, avx2);
+ULLM_MATMAT(Q4_0, avx2);
+ULLM_MATMAT(Q4_K, avx2);
+ULLM_MATMAT(Q8_0, avx512);
+ULLM_MATMAT(Q4_0, avx512);
+ULLM_MATMAT(Q4_K, avx512);
 
 ULLM_MATVEC(Q8_0, avx2);
 ULLM_MATVEC(Q4_0, avx2);
