@@ -5,8 +5,8 @@
 namespace ullm::kernels::simd {
 namespace {
 
-inline __m256i u8s8_vnni(__m256i u, __m256i s) {
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+inline __m256i u8s8_vnni(__m256i acc, __m256i u, __m256i s) {
+  return _mm256_dpbusd_epi32(acc, u, s);
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 // never mix.
 #pragma once
 
-#include <algorithm>
 #include <immintrin.h>
+#include <algorithm>
 
 #include <cmath>
 #include <cstring>
@@ -19,10 +19,11 @@ namespace ullm::kernels::simd {
 namespace {
 
 // Integer dot products of one 32-byte block as eight int32 lanes, each the
-// sum of four adjacent byte products, with `U8S8` supplying that for an
-// unsigned left and a signed right operand (maddubs+madd, or VNNI).
-inline __m256i u8s8_maddubs(__m256i u, __m256i s) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+// sum of four adjacent byte products, added to `acc`, with `U8S8` supplying
+// that for an unsigned left and a signed right operand (maddubs+madd, or
+// VNNI, which adds to its accumulator in the same instruction).
+inline __m256i u8s8_maddubs(__m256i acc, __m256i u, __m256i s) {
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
 }
 
 inline __m256i load_256(const void* p) {
@@ -50,7 +51,7 @@ inline __m256i fifth_bits_256(const uint8_t* qh) {
 
 // Q8_0 weights are signed: the sign trick moves w's sign onto x. The
 // activation side never holds -128 (the Q8_0 quantizer stays in [-127, 127]).
-template <__m256i (*U8S8)(__m256i, __m256i)>
+template <__m256i (*U8S8)(__m256i, __m256i, __m256i)>
 struct Q8_0Weights {
   using Block = BlockQ8_0;
   using Act = BlockQ8_0;
@@ -63,41 +64,50 @@ struct Q8_0Weights {
     const __m256i v = load_256(w.qs);
     return {v, _mm256_sign_epi8(v, v)};
   }
-  static __m256i lanes(const Values& w, __m256i x, __m256i) { return U8S8(w.magnitudes, _mm256_sign_epi8(x, w.signs)); }
+  static __m256i lanes(const Values& w, __m256i x, __m256i) {
+    return U8S8(_mm256_setzero_si256(), w.magnitudes, _mm256_sign_epi8(x, w.signs));
+  }
 };
 
 // Q4_0 weights are nibbles q in [0, 15] standing for q - 8: sum (q - 8) x is
-// sum q x minus 8 sum x, and 8 sum x is computed once per activation block.
-template <__m256i (*U8S8)(__m256i, __m256i)>
+// sum q x minus 8 sum x, and -8 sum x (computed once per activation block)
+// starts the sum.
+template <__m256i (*U8S8)(__m256i, __m256i, __m256i)>
 struct Q4_0Weights {
   using Block = BlockQ4_0;
   using Act = BlockQ8_0;
   static constexpr bool kOffset = false;
   using Values = __m256i;
-  static __m256i per_token(__m256i x) { return _mm256_slli_epi32(U8S8(_mm256_set1_epi8(1), x), 3); }
+  static __m256i per_token(__m256i x) {
+    const __m256i zero = _mm256_setzero_si256();
+    return _mm256_sub_epi32(zero, _mm256_slli_epi32(U8S8(zero, _mm256_set1_epi8(1), x), 3));
+  }
   static Values values(const Block& w) { return nibbles_256(w.qs); }
-  static __m256i lanes(const Values& nibbles, __m256i x, __m256i eight_sum_x) {
-    return _mm256_sub_epi32(U8S8(nibbles, x), eight_sum_x);
+  static __m256i lanes(const Values& nibbles, __m256i x, __m256i minus_eight_sum_x) {
+    return U8S8(minus_eight_sum_x, nibbles, x);
   }
 };
 
 // Q5_0: q in [0, 31] standing for q - 16, handled like Q4_0.
-template <__m256i (*U8S8)(__m256i, __m256i)>
+template <__m256i (*U8S8)(__m256i, __m256i, __m256i)>
 struct Q5_0Weights {
   using Block = BlockQ5_0;
   using Act = BlockQ8_0;
   static constexpr bool kOffset = false;
   using Values = __m256i;
-  static __m256i per_token(__m256i x) { return _mm256_slli_epi32(U8S8(_mm256_set1_epi8(1), x), 4); }
+  static __m256i per_token(__m256i x) {
+    const __m256i zero = _mm256_setzero_si256();
+    return _mm256_sub_epi32(zero, _mm256_slli_epi32(U8S8(zero, _mm256_set1_epi8(1), x), 4));
+  }
   static Values values(const Block& w) { return _mm256_or_si256(nibbles_256(w.qs), fifth_bits_256(w.qh)); }
-  static __m256i lanes(const Values& q, __m256i x, __m256i sixteen_sum_x) {
-    return _mm256_sub_epi32(U8S8(q, x), sixteen_sum_x);
+  static __m256i lanes(const Values& q, __m256i x, __m256i minus_sixteen_sum_x) {
+    return U8S8(minus_sixteen_sum_x, q, x);
   }
 };
 
 // Q4_1 and Q5_1: unsigned q times x; the offsets m are added through the
 // activation sums s, apart from the lanes.
-template <__m256i (*U8S8)(__m256i, __m256i), class B>
+template <__m256i (*U8S8)(__m256i, __m256i, __m256i), class B>
 struct OffsetWeights {
   using Block = B;
   using Act = BlockQ8_1;
@@ -111,7 +121,7 @@ struct OffsetWeights {
       return nibbles_256(w.qs);
     }
   }
-  static __m256i lanes(const Values& q, __m256i x, __m256i) { return U8S8(q, x); }
+  static __m256i lanes(const Values& q, __m256i x, __m256i) { return U8S8(_mm256_setzero_si256(), q, x); }
 };
 
 // A tile reads its rows side by side, which hardware prefetchers follow
@@ -541,7 +551,7 @@ void install(TypeKernels& k, DotFn row, DotTileFn tiles) {
 }
 
 // Installs the block-format kernels built on `U8S8` into a table.
-template <__m256i (*U8S8)(__m256i, __m256i)>
+template <__m256i (*U8S8)(__m256i, __m256i, __m256i)>
 void set_block_kernels(KernelTable& t) {
   using Q4_1 = OffsetWeights<U8S8, BlockQ4_1>;
   using Q5_1 = OffsetWeights<U8S8, BlockQ5_1>;
