@@ -146,28 +146,23 @@ inline void prefetch_next_tile(const Block* const (&w)[Rows], int64_t b, size_t 
 // `Rows` weight rows x `Tokens` activation rows, each product accumulated
 // exactly as in the one-row kernel above (one 8-lane accumulator per pair,
 // blocks in order); rows share activation loads, tokens share unpacking.
-// The f16 scales of up to eight consecutive blocks (`stride` bytes apart) as floats.
-inline __m256 eight_scales(const std::byte* first_scale, size_t stride, int count) {
+// The f16 scales of eight consecutive blocks (`stride` bytes apart) as
+// floats, built lane by lane: eight narrow stores and a wide load would stall
+// store forwarding.
+inline __m256 eight_scales(const uint16_t* first, size_t stride) {
   const auto at = [&](int j) {
     uint16_t h;
-    std::memcpy(&h, first_scale + j * stride, 2);
+    std::memcpy(&h, reinterpret_cast<const std::byte*>(first) + j * stride, 2);
     return static_cast<int>(h);
   };
-  __m128i h = _mm_setzero_si128();
-  if (count == 8) {  // inserted lane by lane: eight narrow stores and a wide load would stall store forwarding
-    h = _mm_insert_epi16(h, at(0), 0);
-    h = _mm_insert_epi16(h, at(1), 1);
-    h = _mm_insert_epi16(h, at(2), 2);
-    h = _mm_insert_epi16(h, at(3), 3);
-    h = _mm_insert_epi16(h, at(4), 4);
-    h = _mm_insert_epi16(h, at(5), 5);
-    h = _mm_insert_epi16(h, at(6), 6);
-    h = _mm_insert_epi16(h, at(7), 7);
-  } else {
-    alignas(16) uint16_t partial[8] = {};
-    for (int j = 0; j < count; ++j) partial[j] = static_cast<uint16_t>(at(j));
-    h = _mm_load_si128(reinterpret_cast<const __m128i*>(partial));
-  }
+  __m128i h = _mm_cvtsi32_si128(at(0));
+  h = _mm_insert_epi16(h, at(1), 1);
+  h = _mm_insert_epi16(h, at(2), 2);
+  h = _mm_insert_epi16(h, at(3), 3);
+  h = _mm_insert_epi16(h, at(4), 4);
+  h = _mm_insert_epi16(h, at(5), 5);
+  h = _mm_insert_epi16(h, at(6), 6);
+  h = _mm_insert_epi16(h, at(7), 7);
   return _mm256_cvtph_ps(h);
 }
 
@@ -188,40 +183,45 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
   for (auto& row : acc) {
     for (auto& a : row) a = _mm256_setzero_ps();
   }
-  const int64_t blocks = n / kQK8_0;
-  for (int64_t first = 0; first < blocks; first += kScaleBatch) {
-    // Each block's scale product wd * xd (rounded to float, as the one-row
-    // kernel rounds it), for eight blocks in a few vector operations rather
-    // than a conversion, a product and a broadcast per block and row.
-    const int count = static_cast<int>(std::min<int64_t>(kScaleBatch, blocks - first));
-    alignas(32) float scale[Rows][Tokens][kScaleBatch];
-    __m256 xd[Tokens];
+  // One block of every row and token; `scale(r, t)` is the block's scale
+  // product wd * xd, broadcast.
+  const auto block = [&](int64_t b, auto&& scale) {
+    prefetch_next_tile<Rows>(w, b, w_stride);
+    __m256i xv[Tokens], xt[Tokens];
     for (int t = 0; t < Tokens; ++t) {
-      xd[t] = eight_scales(reinterpret_cast<const std::byte*>(&x[t][first].d), sizeof(Act), count);
+      xv[t] = load_256(x[t][b].qs);
+      xt[t] = Weights::per_token(xv[t]);
     }
     for (int r = 0; r < Rows; ++r) {
-      const __m256 wd = eight_scales(reinterpret_cast<const std::byte*>(&w[r][first].d), sizeof(Block), count);
+      const auto values = Weights::values(w[r][b]);
+      for (int t = 0; t < Tokens; ++t) {
+        if constexpr (Weights::kOffset) {
+          offsets[r][t] = std::fma(_cvtsh_ss(w[r][b].m), _cvtsh_ss(x[t][b].s), offsets[r][t]);
+        }
+        const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(values, xv[t], xt[t]));
+        acc[r][t] = _mm256_fmadd_ps(scale(r, t), lanes, acc[r][t]);
+      }
+    }
+  };
+  const int64_t blocks = n / kQK8_0;
+  int64_t b = 0;
+  // Eight blocks at a time, the scale products (each rounded to float, as the
+  // one-row kernel rounds it) come from a few vector operations rather than a
+  // conversion, a product and a broadcast per block and row.
+  for (; b + kScaleBatch <= blocks; b += kScaleBatch) {
+    alignas(32) float scale[Rows][Tokens][kScaleBatch];
+    __m256 xd[Tokens];
+    for (int t = 0; t < Tokens; ++t) xd[t] = eight_scales(&x[t][b].d, sizeof(Act));
+    for (int r = 0; r < Rows; ++r) {
+      const __m256 wd = eight_scales(&w[r][b].d, sizeof(Block));
       for (int t = 0; t < Tokens; ++t) _mm256_store_ps(scale[r][t], _mm256_mul_ps(wd, xd[t]));
     }
-    for (int j = 0; j < count; ++j) {
-      const int64_t b = first + j;
-      prefetch_next_tile<Rows>(w, b, w_stride);
-      __m256i xv[Tokens], xt[Tokens];
-      for (int t = 0; t < Tokens; ++t) {
-        xv[t] = load_256(x[t][b].qs);
-        xt[t] = Weights::per_token(xv[t]);
-      }
-      for (int r = 0; r < Rows; ++r) {
-        const auto values = Weights::values(w[r][b]);
-        for (int t = 0; t < Tokens; ++t) {
-          if constexpr (Weights::kOffset) {
-            offsets[r][t] = std::fma(_cvtsh_ss(w[r][b].m), _cvtsh_ss(x[t][b].s), offsets[r][t]);
-          }
-          const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(values, xv[t], xt[t]));
-          acc[r][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scale[r][t][j]), lanes, acc[r][t]);
-        }
-      }
+    for (int j = 0; j < kScaleBatch; ++j) {
+      block(b + j, [&](int r, int t) { return _mm256_broadcast_ss(&scale[r][t][j]); });
     }
+  }
+  for (; b < blocks; ++b) {
+    block(b, [&](int r, int t) { return _mm256_set1_ps(_cvtsh_ss(w[r][b].d) * _cvtsh_ss(x[t][b].d)); });
   }
   alignas(32) float lanes[8];
   for (int r = 0; r < Rows; ++r) {
