@@ -183,45 +183,49 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
   for (auto& row : acc) {
     for (auto& a : row) a = _mm256_setzero_ps();
   }
-  // One block of every row and token; `scale(r, t)` is the block's scale
-  // product wd * xd, broadcast.
-  const auto block = [&](int64_t b, auto&& scale) {
-    prefetch_next_tile<Rows>(w, b, w_stride);
-    __m256i xv[Tokens], xt[Tokens];
-    for (int t = 0; t < Tokens; ++t) {
-      xv[t] = load_256(x[t][b].qs);
-      xt[t] = Weights::per_token(xv[t]);
-    }
-    for (int r = 0; r < Rows; ++r) {
-      const auto values = Weights::values(w[r][b]);
-      for (int t = 0; t < Tokens; ++t) {
-        if constexpr (Weights::kOffset) {
-          offsets[r][t] = std::fma(_cvtsh_ss(w[r][b].m), _cvtsh_ss(x[t][b].s), offsets[r][t]);
+  const int64_t blocks = n / kQK8_0;
+  for (int64_t first = 0; first < blocks; first += kScaleBatch) {
+    // The blocks' scale products wd * xd, each rounded to float as the
+    // one-row kernel rounds it: for a whole batch of eight from a few vector
+    // operations, rather than a conversion, a product and a broadcast per
+    // block and row; for a last partial batch one by one.
+    const int count = static_cast<int>(std::min<int64_t>(kScaleBatch, blocks - first));
+    alignas(32) float scale[Rows][Tokens][kScaleBatch];
+    if (count == kScaleBatch) {
+      __m256 xd[Tokens];
+      for (int t = 0; t < Tokens; ++t) xd[t] = eight_scales(&x[t][first].d, sizeof(Act));
+      for (int r = 0; r < Rows; ++r) {
+        const __m256 wd = eight_scales(&w[r][first].d, sizeof(Block));
+        for (int t = 0; t < Tokens; ++t) _mm256_store_ps(scale[r][t], _mm256_mul_ps(wd, xd[t]));
+      }
+    } else {
+      for (int r = 0; r < Rows; ++r) {
+        for (int t = 0; t < Tokens; ++t) {
+          for (int j = 0; j < count; ++j) {
+            scale[r][t][j] = _cvtsh_ss(w[r][first + j].d) * _cvtsh_ss(x[t][first + j].d);
+          }
         }
-        const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(values, xv[t], xt[t]));
-        acc[r][t] = _mm256_fmadd_ps(scale(r, t), lanes, acc[r][t]);
       }
     }
-  };
-  const int64_t blocks = n / kQK8_0;
-  int64_t b = 0;
-  // Eight blocks at a time, the scale products (each rounded to float, as the
-  // one-row kernel rounds it) come from a few vector operations rather than a
-  // conversion, a product and a broadcast per block and row.
-  for (; b + kScaleBatch <= blocks; b += kScaleBatch) {
-    alignas(32) float scale[Rows][Tokens][kScaleBatch];
-    __m256 xd[Tokens];
-    for (int t = 0; t < Tokens; ++t) xd[t] = eight_scales(&x[t][b].d, sizeof(Act));
-    for (int r = 0; r < Rows; ++r) {
-      const __m256 wd = eight_scales(&w[r][b].d, sizeof(Block));
-      for (int t = 0; t < Tokens; ++t) _mm256_store_ps(scale[r][t], _mm256_mul_ps(wd, xd[t]));
+    for (int j = 0; j < count; ++j) {
+      const int64_t b = first + j;
+      prefetch_next_tile<Rows>(w, b, w_stride);
+      __m256i xv[Tokens], xt[Tokens];
+      for (int t = 0; t < Tokens; ++t) {
+        xv[t] = load_256(x[t][b].qs);
+        xt[t] = Weights::per_token(xv[t]);
+      }
+      for (int r = 0; r < Rows; ++r) {
+        const auto values = Weights::values(w[r][b]);
+        for (int t = 0; t < Tokens; ++t) {
+          if constexpr (Weights::kOffset) {
+            offsets[r][t] = std::fma(_cvtsh_ss(w[r][b].m), _cvtsh_ss(x[t][b].s), offsets[r][t]);
+          }
+          const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(values, xv[t], xt[t]));
+          acc[r][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scale[r][t][j]), lanes, acc[r][t]);
+        }
+      }
     }
-    for (int j = 0; j < kScaleBatch; ++j) {
-      block(b + j, [&](int r, int t) { return _mm256_broadcast_ss(&scale[r][t][j]); });
-    }
-  }
-  for (; b < blocks; ++b) {
-    block(b, [&](int r, int t) { return _mm256_set1_ps(_cvtsh_ss(w[r][b].d) * _cvtsh_ss(x[t][b].d)); });
   }
   alignas(32) float lanes[8];
   for (int r = 0; r < Rows; ++r) {
