@@ -494,7 +494,8 @@ void tile_k_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte
 
 // kTileRows rows x 1..kTileTokens tokens: row by row for one token (measured
 // faster than 2x1 or 4x1 tiles, whose accumulators and minimums spill), else
-// 2x2 tiles (and 2x1 for an odd last token).
+// 4x2 tiles (and 4x1 for an odd last token): on a Zen 5 these beat 2x2 tiles
+// by 10-19 % on both x86 targets despite some spilling.
 template <class Format>
 void dot_tile_k_256(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride, int tokens,
                     float* out, int64_t out_stride) {
@@ -504,18 +505,12 @@ void dot_tile_k_256(int64_t n, const std::byte* w, size_t w_stride, const std::b
       tile_k_256<Format, 1, 1>(n, w + r * w_stride, w_stride, x, x_stride, out + r, out_stride);
     return;
   }
-  for (int half = 0; half < 2; ++half) {
-    const std::byte* rows = w + 2 * half * w_stride;
-    int t = 0;
-    for (; t + 2 <= tokens; t += 2) {
-      tile_k_256<Format, 2, 2>(n, rows, w_stride, x + t * x_stride, x_stride, out + t * out_stride + 2 * half,
-                               out_stride);
-    }
-    if (t < tokens) {
-      tile_k_256<Format, 2, 1>(n, rows, w_stride, x + t * x_stride, x_stride, out + t * out_stride + 2 * half,
-                               out_stride);
-    }
+  int t = 0;
+  for (; t + 2 <= tokens; t += 2) {
+    tile_k_256<Format, 4, 2>(n, w, w_stride, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
   }
+  if (t < tokens)
+    tile_k_256<Format, 4, 1>(n, w, w_stride, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
 }
 
 // Activations to Q8_K exactly as the scalar quantizer does: the first value
