@@ -343,14 +343,17 @@ template <bool FifthBit>
 struct Q4Or5K {
   using Block = std::conditional_t<FifthBit, BlockQ5_K, BlockQ4_K>;
   using Mins = KMins;
+  // The eight chunk scales widened to 16 bits in both 128-bit halves, so each
+  // chunk's broadcast is one byte shuffle (an extract and a broadcast cost two
+  // vector operations per chunk).
   struct Scales {
     __m128i packed;
-    alignas(16) uint8_t bytes[16];
+    __m256i words;
   };
   static Scales scales(const Block& w) {
     Scales s;
     s.packed = k_scales_and_mins(w.scales);
-    _mm_store_si128(reinterpret_cast<__m128i*>(s.bytes), s.packed);
+    s.words = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(s.packed));
     return s;
   }
   template <int Chunk>
@@ -366,7 +369,7 @@ struct Q4Or5K {
   }
   template <int Chunk>
   static __m256i scale(const Scales& s) {
-    return _mm256_set1_epi16(s.bytes[Chunk]);
+    return _mm256_shuffle_epi8(s.words, _mm256_set1_epi16(static_cast<int16_t>((2 * Chunk + 1) << 8 | 2 * Chunk)));
   }
   static constexpr bool kOffset32 = false;
   static Mins no_mins() { return {_mm_setzero_ps(), 0.0f}; }
