@@ -401,8 +401,17 @@ struct Q4Or5K {
 struct Q6K {
   using Block = BlockQ6_K;
   using Mins = KMins;  // unused: Q6_K has no minimums
-  using Scales = const int8_t*;
-  static Scales scales(const Block& w) { return w.scales; }
+  // The sixteen 8-bit scales widened to 16 bits: scales 0-7 in both 128-bit
+  // halves of `first`, 8-15 in both halves of `second`, so each chunk's pair
+  // of scales (one per half) is one byte shuffle.
+  struct Scales {
+    __m256i first, second;
+  };
+  static Scales scales(const Block& w) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));
+    return {_mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(bytes)),
+            _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(bytes, 8)))};
+  }
   template <int Chunk>
   static __m256i values(const Block& w) {
     constexpr int kHalf = Chunk / 4, kQuarter = Chunk % 4;
@@ -419,13 +428,20 @@ struct Q6K {
     return _mm256_or_si256(nibbles, _mm256_and_si256(top, _mm256_set1_epi8(0x30)));
   }
   template <int Chunk>
-  static __m256i scale(Scales s) {
-    return _mm256_set_m128i(_mm_set1_epi16(s[2 * Chunk + 1]), _mm_set1_epi16(s[2 * Chunk]));
+  static __m256i scale(const Scales& s) {
+    // Word 2 Chunk (mod 8) in the low half, 2 Chunk + 1 in the high half.
+    constexpr int kLow = (2 * Chunk) % 8, kHigh = (2 * Chunk + 1) % 8;
+    const __m256i pick = _mm256_setr_epi8(
+        2 * kLow, 2 * kLow + 1, 2 * kLow, 2 * kLow + 1, 2 * kLow, 2 * kLow + 1, 2 * kLow, 2 * kLow + 1, 2 * kLow,
+        2 * kLow + 1, 2 * kLow, 2 * kLow + 1, 2 * kLow, 2 * kLow + 1, 2 * kLow, 2 * kLow + 1, 2 * kHigh, 2 * kHigh + 1,
+        2 * kHigh, 2 * kHigh + 1, 2 * kHigh, 2 * kHigh + 1, 2 * kHigh, 2 * kHigh + 1, 2 * kHigh, 2 * kHigh + 1,
+        2 * kHigh, 2 * kHigh + 1, 2 * kHigh, 2 * kHigh + 1, 2 * kHigh, 2 * kHigh + 1);
+    return _mm256_shuffle_epi8(Chunk < 4 ? s.first : s.second, pick);
   }
   // (q - 32) x per pair is computed as q x - 32 x (both fit in 16 bits).
   static constexpr bool kOffset32 = true;
   static Mins no_mins() { return {_mm_setzero_ps(), 0.0f}; }
-  static void add_mins(Mins&, Scales, const Block&, const BlockQ8_K&) {}
+  static void add_mins(Mins&, const Scales&, const Block&, const BlockQ8_K&) {}
   static float total(const Mins&) { return 0.0f; }
 };
 
