@@ -37,16 +37,23 @@ inline __m256i nibbles_256(const uint8_t* qs) {
   return _mm256_and_si256(_mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
 }
 
-// 0x10 in byte j where bit j of the 32-bit qh is set (Q5's fifth bits).
-inline __m256i fifth_bits_256(const uint8_t* qh) {
+// q with 0x10 added in byte j where bit j of the 32-bit qh is set (Q5_0's and
+// Q5_1's fifth bits). AVX-512 (the avx512 target file) takes qh as a byte
+// mask: one masked add.
+inline __m256i add_fifth_bits_256(__m256i q, const uint8_t* qh) {
   uint32_t h;
   std::memcpy(&h, qh, 4);
+#ifdef __AVX512F__
+  return _mm256_mask_add_epi8(q, static_cast<__mmask32>(h), q, _mm256_set1_epi8(0x10));
+#else
   // Bytes 0-7 take qh's byte 0, 8-15 byte 1, ... (the shuffle stays within 128-bit halves).
   const __m256i spread = _mm256_shuffle_epi8(
       _mm256_set1_epi32(static_cast<int>(h)),
       _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
   const __m256i bit = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+  return _mm256_or_si256(
+      q, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10)));
+#endif
 }
 
 // Q8_0 weights are signed: the sign trick moves w's sign onto x. The
@@ -99,7 +106,7 @@ struct Q5_0Weights {
     const __m256i zero = _mm256_setzero_si256();
     return _mm256_sub_epi32(zero, _mm256_slli_epi32(U8S8(zero, _mm256_set1_epi8(1), x), 4));
   }
-  static Values values(const Block& w) { return _mm256_or_si256(nibbles_256(w.qs), fifth_bits_256(w.qh)); }
+  static Values values(const Block& w) { return add_fifth_bits_256(nibbles_256(w.qs), w.qh); }
   static __m256i lanes(const Values& q, __m256i x, __m256i minus_sixteen_sum_x) {
     return U8S8(minus_sixteen_sum_x, q, x);
   }
@@ -116,7 +123,7 @@ struct OffsetWeights {
   static __m256i per_token(__m256i) { return _mm256_setzero_si256(); }
   static Values values(const Block& w) {
     if constexpr (std::is_same_v<B, BlockQ5_1>) {
-      return _mm256_or_si256(nibbles_256(w.qs), fifth_bits_256(w.qh));
+      return add_fifth_bits_256(nibbles_256(w.qs), w.qh);
     } else {
       return nibbles_256(w.qs);
     }
@@ -361,8 +368,13 @@ struct Q4Or5K {
     const __m256i packed = load_256(w.qs + 32 * (Chunk / 2));
     const __m256i q = _mm256_and_si256(Chunk % 2 ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0f));
     if constexpr (FifthBit) {
+#ifdef __AVX512F__
+      const __mmask32 set = _mm256_test_epi8_mask(load_256(w.qh), _mm256_set1_epi8(static_cast<char>(1 << Chunk)));
+      return _mm256_mask_add_epi8(q, set, q, _mm256_set1_epi8(0x10));
+#else
       const __m256i bit = _mm256_srli_epi16(load_256(w.qh), Chunk);
       return _mm256_or_si256(q, _mm256_and_si256(_mm256_slli_epi16(bit, 4), _mm256_set1_epi8(0x10)));
+#endif
     } else {
       return q;
     }
@@ -372,7 +384,9 @@ struct Q4Or5K {
     return _mm256_shuffle_epi8(s.words, _mm256_set1_epi16(static_cast<int16_t>((2 * Chunk + 1) << 8 | 2 * Chunk)));
   }
   static constexpr bool kOffset32 = false;
-  static Mins no_mins() { return {_mm_setzero_ps(), 0.0f}; }
+  static Mins no_mins() {
+    return {_mm_setzero_ps(), 0.0f};
+  }
   // sum over sub-block pairs k of m[2k] * chunk_sum[2k] + m[2k+1] * chunk_sum[2k+1].
   static void add_mins(Mins& mins, const Scales& s, const Block& w, const BlockQ8_K& x) {
     const __m256i sums = load_256(x.bsums);
