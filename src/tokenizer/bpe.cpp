@@ -12,25 +12,21 @@ namespace {
 // GPT-2 writes printable Latin-1 bytes as themselves and every other byte as
 // U+0100 onwards, in byte order, so no token text contains space or control.
 struct ByteLevelTable {
-  std::array<char32_t, 256> code_point_of{};
+  static constexpr char32_t kCodePoints = 0x100 + 68;  // 68 bytes are unprintable
   std::array<std::string, 256> utf8_of;
+  std::array<int16_t, kCodePoints> byte_of_code_point;  // -1: stands for no byte
   ByteLevelTable() {
+    byte_of_code_point.fill(-1);
     char32_t next_unprintable = 0x100;
     for (int b = 0; b < 256; ++b) {
       const bool printable = (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-      code_point_of[b] = printable ? static_cast<char32_t>(b) : next_unprintable++;
-      unicode::append_utf8(utf8_of[b], code_point_of[b]);
+      const char32_t cp = printable ? static_cast<char32_t>(b) : next_unprintable++;
+      unicode::append_utf8(utf8_of[b], cp);
+      byte_of_code_point[cp] = static_cast<int16_t>(b);
     }
   }
   // The byte a code point stands for, or -1.
-  int byte_of(char32_t cp) const {
-    if (cp < 0x100) return code_point_of[cp] == cp ? static_cast<int>(cp) : -1;
-    if (cp >= 0x100 + 68) return -1;  // 68 bytes are unprintable
-    for (int b = 0; b < 256; ++b) {
-      if (code_point_of[b] == cp) return b;
-    }
-    return -1;
-  }
+  int byte_of(char32_t cp) const { return cp < kCodePoints ? byte_of_code_point[cp] : -1; }
 };
 
 const ByteLevelTable& byte_level_table() {
@@ -50,16 +46,16 @@ std::string byte_level_encode(std::string_view bytes) {
 
 std::string byte_level_decode(std::string_view text) {
   const ByteLevelTable& table = byte_level_table();
-  const unicode::DecodedText decoded = unicode::decode_utf8(text);
   std::string out;
   out.reserve(text.size());
-  for (size_t i = 0; i < decoded.code_points.size(); ++i) {
-    const int b = table.byte_of(decoded.code_points[i]);
-    if (b >= 0) {
+  for (size_t pos = 0; pos < text.size();) {
+    const unicode::CodePointAt c = unicode::code_point_at(text, pos);
+    if (const int b = table.byte_of(c.code_point); b >= 0) {
       out += static_cast<char>(b);
     } else {
-      out += text.substr(decoded.byte_offsets[i], decoded.byte_offsets[i + 1] - decoded.byte_offsets[i]);
+      out += text.substr(pos, c.length);
     }
+    pos += c.length;
   }
   return out;
 }

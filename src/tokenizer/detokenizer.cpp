@@ -1,5 +1,6 @@
 #include <utility>
 
+#include "tokenizer/unicode.hpp"
 #include "ullm/tokenizer.hpp"
 
 namespace ullm {
@@ -13,14 +14,7 @@ size_t complete_prefix(const std::string& s) {
   for (size_t back = 1; back <= 3 && back <= n; ++back) {
     const auto c = static_cast<unsigned char>(s[n - back]);
     if ((c & 0xc0) == 0x80) continue;  // continuation byte: keep looking for the lead
-    size_t need = 1;
-    if ((c & 0xe0) == 0xc0)
-      need = 2;
-    else if ((c & 0xf0) == 0xe0)
-      need = 3;
-    else if ((c & 0xf8) == 0xf0)
-      need = 4;
-    return need > back ? n - back : n;
+    return unicode::utf8_sequence_length(c) > back ? n - back : n;
   }
   return n;
 }

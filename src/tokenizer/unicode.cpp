@@ -51,37 +51,39 @@ size_t utf8_sequence_length(unsigned char lead) {
   return 1;
 }
 
+CodePointAt code_point_at(std::string_view text, size_t pos) {
+  const auto lead = static_cast<unsigned char>(text[pos]);
+  const size_t length = utf8_sequence_length(lead);
+  const int64_t cp = length == 1 ? (lead < 0x80 ? lead : -1) : decode_sequence(text, pos, length);
+  if (cp < 0) return {kInvalidBase + lead, 1};
+  return {static_cast<char32_t>(cp), length};
+}
+
 DecodedText decode_utf8(std::string_view text) {
   DecodedText out;
   out.code_points.reserve(text.size());
   out.byte_offsets.reserve(text.size() + 1);
   for (size_t pos = 0; pos < text.size();) {
-    const auto lead = static_cast<unsigned char>(text[pos]);
-    const size_t length = utf8_sequence_length(lead);
-    const int64_t cp = length == 1 ? (lead < 0x80 ? lead : -1) : decode_sequence(text, pos, length);
+    const CodePointAt c = code_point_at(text, pos);
+    out.code_points.push_back(c.code_point);
     out.byte_offsets.push_back(static_cast<uint32_t>(pos));
-    if (cp < 0) {
-      out.code_points.push_back(kInvalidBase + lead);
-      pos += 1;
-    } else {
-      out.code_points.push_back(static_cast<char32_t>(cp));
-      pos += length;
-    }
+    pos += c.length;
   }
   out.byte_offsets.push_back(static_cast<uint32_t>(text.size()));
   return out;
 }
 
 std::string replace_invalid_utf8(std::string_view text) {
-  const DecodedText decoded = decode_utf8(text);
   std::string out;
   out.reserve(text.size());
-  for (size_t i = 0; i < decoded.code_points.size(); ++i) {
-    if (decoded.code_points[i] >= kInvalidBase) {
+  for (size_t pos = 0; pos < text.size();) {
+    const CodePointAt c = code_point_at(text, pos);
+    if (c.code_point >= kInvalidBase) {
       append_utf8(out, 0xfffd);
     } else {
-      out += text.substr(decoded.byte_offsets[i], decoded.byte_offsets[i + 1] - decoded.byte_offsets[i]);
+      out += text.substr(pos, c.length);
     }
+    pos += c.length;
   }
   return out;
 }

@@ -23,6 +23,14 @@ bool is_white_space(char32_t cp);
 // Length of the UTF-8 sequence a lead byte announces (1 for stray bytes).
 size_t utf8_sequence_length(unsigned char lead);
 
+// The code point starting at byte `pos` of `text` and its length in bytes
+// (an invalid byte: kInvalidBase + byte, length 1).
+struct CodePointAt {
+  char32_t code_point;
+  size_t length;
+};
+CodePointAt code_point_at(std::string_view text, size_t pos);
+
 struct DecodedText {
   std::vector<char32_t> code_points;
   std::vector<uint32_t> byte_offsets;  // one per code point, plus the text's end
