@@ -159,6 +159,32 @@ float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
   return dot_blocks<BlockQ4_0, BlockQ8_0>(n, w, x, [](const BlockQ4_0& b, int i) { return nibble(b.qs, i) - 8; });
 }
 
+namespace {
+
+// The many-token order of Q4_0: each block's integer dot product whole,
+// converted once and added with one fused multiply-add times the product of
+// the scales. ggml's repacked Q4_0 kernels (Q4_0_8x8, which llama.cpp uses
+// on AVX2 and newer for any matrix of 8k rows) add so, and ullm's panel
+// kernels can: their lanes hold whole rows.
+template <typename Block, typename ValueAt>
+float dot_blocks_whole(int64_t n, const std::byte* w, const std::byte* x, ValueAt value) {
+  const auto* wb = reinterpret_cast<const Block*>(w);
+  const auto* xb = reinterpret_cast<const BlockQ8_0*>(x);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    int32_t sum = 0;
+    for (int i = 0; i < kQK8_0; ++i) sum += value(wb[b], i) * xb[b].qs[i];
+    acc = std::fma(static_cast<float>(sum), f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d), acc);
+  }
+  return acc;
+}
+
+}  // namespace
+
+float dot_q4_0_q8_0_tiled(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_blocks_whole<BlockQ4_0>(n, w, x, [](const BlockQ4_0& b, int i) { return nibble(b.qs, i) - 8; });
+}
+
 float dot_q5_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
   return dot_blocks<BlockQ5_0, BlockQ8_0>(
       n, w, x, [](const BlockQ5_0& b, int i) { return (nibble(b.qs, i) | fifth_bit(b.qh, i)) - 16; });

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "kernels/attention.hpp"
+#include "kernels/matmul.hpp"
 #include "kernels/simd/target_ops.hpp"
 #include "ullm/error.hpp"
 
@@ -80,6 +81,25 @@ bool agrees_with_scalar(const KernelTable& t) {
         }
       }
     }
+  }
+  // The panel kernels, through whole matmuls: two panels, three tokens.
+  for (size_t i = 0; i < kComputeTypes.size(); ++i) {
+    const TypeKernels& k = t.types[i];
+    if (k.panel.fn == nullptr) continue;
+    const DType type = kComputeTypes[i];
+    const int64_t n = 96, rows = 2 * k.panel.rows, tokens = 3;
+    const auto wf = test_values(static_cast<size_t>(rows * n), 11);
+    const auto xf = test_values(static_cast<size_t>(tokens * n), 12);
+    std::vector<std::byte> w(row_size(type, n) * static_cast<size_t>(rows));
+    ref.types[i].from_float(wf.data(), w.data(), rows * n);
+    const TensorView view{"self-check", type, 2, {n, rows, 1, 1}, w.data(), w.size()};
+    PreparedActivations x, rx;
+    x.prepare(t, type, xf.data(), tokens, n);
+    rx.prepare(ref, type, xf.data(), tokens, n);
+    std::vector<float> got(static_cast<size_t>(rows * tokens)), want(got.size());
+    matmul(t, view, x, got.data());
+    matmul(ref, view, rx, want.data());
+    if (got != want) return false;
   }
   const auto hf = test_values(80, 3);
   std::vector<uint16_t> h(hf.size());

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "kernels/blocks.hpp"
+#include "kernels/fp16.hpp"
 #include "kernels/type_traits.hpp"
 #include "ullm/error.hpp"
 
@@ -33,6 +35,27 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
   row_bytes_ = row_size(type_, k);
   data_.resize(row_bytes_ * static_cast<size_t>(n_tokens));
   for (int64_t t = 0; t < n_tokens; ++t) ak->from_float(x + t * k, data_.data() + t * row_bytes_, k);
+  has_panel_ = wk->panel.fn != nullptr && n_tokens > 1 && type_ == DType::Q8_0;
+  if (!has_panel_) return;
+  // Per block: the scale as a float and the value sum times the kernel's factor.
+  const int64_t blocks = k / kQK8_0;
+  panel_scales_.resize(static_cast<size_t>(n_tokens * blocks));
+  panel_sums_.resize(panel_scales_.size());
+  panel_sum_factor_ = wk->panel.sum_factor;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const auto* xb = reinterpret_cast<const BlockQ8_0*>(row(t));
+    for (int64_t b = 0; b < blocks; ++b) {
+      int32_t sum = 0;
+      for (int8_t q : xb[b].qs) sum += q;
+      panel_scales_[static_cast<size_t>(t * blocks + b)] = f16_to_f32(xb[b].d);
+      panel_sums_[static_cast<size_t>(t * blocks + b)] = sum * panel_sum_factor_;
+    }
+  }
+  panel_ = {data_.data(), row_bytes_, n_tokens, panel_scales_.data(), panel_sums_.data()};
+}
+
+const PanelActivations* PreparedActivations::panel(int32_t sum_factor) const {
+  return has_panel_ && sum_factor == panel_sum_factor_ ? &panel_ : nullptr;
 }
 
 void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y,
@@ -51,8 +74,16 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
   const size_t w_row_bytes = row_size(w.dtype, k);
   // ggml tiles many-token products and walks one-token ones row by row; the
   // two paths add in different orders, and ullm follows each.
-  const DotFn dot = x.tokens() > 1 && rows % 4 == 0 ? wk->dot_tiled : wk->dot;
-  if (wk->dot_tile != nullptr && wk->dot_tiled == wk->dot) {
+  const bool many_tokens = x.tokens() > 1 && rows % 4 == 0;
+  const PanelActivations* panel_x = many_tokens ? x.panel(wk->panel.sum_factor) : nullptr;
+  if (wk->panel.fn != nullptr && panel_x != nullptr) {
+    const int64_t whole = (row_end - row_begin) / wk->panel.rows * wk->panel.rows;
+    wk->panel.fn(k, w.data + static_cast<size_t>(row_begin) * w_row_bytes, w_row_bytes, whole, *panel_x, y + row_begin,
+                 rows);
+    row_begin += whole;
+  }
+  const DotFn dot = many_tokens ? wk->dot_tiled : wk->dot;
+  if (wk->dot_tile != nullptr && dot == wk->dot) {
     // Whole tiles share loads; the edges take the one-at-a-time path below.
     for (; row_begin + kTileRows <= row_end; row_begin += kTileRows) {
       const std::byte* wrow = w.data + static_cast<size_t>(row_begin) * w_row_bytes;

@@ -24,9 +24,18 @@ class PreparedActivations {
   int64_t tokens() const { return n_tokens_; }
   int64_t k() const { return k_; }
   DType type() const { return type_; }
+  // The per-block extras of a panel kernel whose sum_factor is `sum_factor`,
+  // or nullptr if they were not prepared (one token, or another table).
+  const PanelActivations* panel(int32_t sum_factor) const;
 
  private:
   std::vector<std::byte> data_;
+  // For the weight type's panel kernel, if it has one and n_tokens > 1.
+  std::vector<float> panel_scales_;
+  std::vector<int32_t> panel_sums_;
+  int32_t panel_sum_factor_ = 0;
+  PanelActivations panel_{};
+  bool has_panel_ = false;
   size_t row_bytes_ = 0;
   int64_t n_tokens_ = 0;
   int64_t k_ = 0;

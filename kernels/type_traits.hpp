@@ -26,6 +26,38 @@ inline constexpr int kTileTokens = 4;
 using DotTileFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride,
                            int tokens, float* out, int64_t out_stride);
 
+// Many-token activations as a panel kernel reads them: the activation rows
+// (Q8_0 blocks) plus, per token t and block b at [t * blocks + b], the block's
+// scale as a float and its value sum times the kernel's `sum_factor` (the
+// correction its weight encoding needs; see PanelKernel).
+struct PanelActivations {
+  const std::byte* rows;
+  size_t stride;
+  int64_t tokens;
+  const float* scales;
+  const int32_t* sums;
+};
+
+// Products of `rows` weight rows (a multiple of PanelKernel::rows, w_stride
+// bytes apart) with every token: out[t * out_stride + r].
+using PanelFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, const PanelActivations& x,
+                         float* out, int64_t out_stride);
+
+// A GEMM kernel for many tokens that repacks a panel of rows so that each
+// SIMD lane holds one row (ggml's repacked layouts, made on the fly in a
+// small buffer instead of at load): a block's integer dot product is then
+// complete in its lane and costs one conversion and one fused multiply-add
+// per `rows` products, where row-at-a-time kernels spend those per product.
+// It adds in the order of the format's `dot_tiled`.
+struct PanelKernel {
+  int rows = 0;  // rows per panel: the SIMD width in 32-bit lanes
+  // What the integer dot product of a block misses, per activation sum:
+  // weights are kept as unsigned bytes (Q4_0's q, standing for q - 8), so
+  // the kernel starts each block from this times sum x.
+  int32_t sum_factor = 0;
+  PanelFn fn = nullptr;
+};
+
 struct TypeKernels {
   // Activations are converted to this type once per step before dot products
   // (ggml's vec_dot_type): quantized weights pair with Q8_0 activations so the
@@ -35,11 +67,15 @@ struct TypeKernels {
   FromFloatFn from_float;
   DotFn dot;
   // The same product in the summation order of a many-token GEMM, used when
-  // a matmul has several tokens and rows % 4 == 0 (where ggml tiles); equal
-  // to `dot` for block formats, whose order does not depend on the path.
+  // a matmul has several tokens and rows % 4 == 0 (where ggml tiles). Q4_0
+  // takes one float per block there (the order of ggml's repacked Q4_0 GEMM
+  // and of ullm's panel kernels); the other block formats the order of `dot`
+  // (Q8_0 matches llama.cpp's unrepacked GEMM bit for bit that way).
   DotFn dot_tiled;
   // Optional (nullptr: one dot at a time): `dot` in tiles, for block formats.
   DotTileFn dot_tile;
+  // Optional: `dot_tiled` for panels of rows times many tokens.
+  PanelKernel panel{};
 };
 
 // The kernels of a type, or nullptr if ullm cannot compute with it.

@@ -56,6 +56,24 @@ float dot_q4_0_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
   return finish(lo, hi);
 }
 
+// Q4_0's many-token order: each block's dot product whole, then one fused
+// multiply-add (see dot_q4_0_q8_0_tiled).
+float dot_q4_0_whole_blocks_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
+  const auto* w = reinterpret_cast<const BlockQ4_0*>(wp);
+  const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
+  const int8x16_t eight = vdupq_n_s8(8);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / kQK4_0; ++b) {
+    const uint8x16_t q = vld1q_u8(w[b].qs);
+    const int8x16_t w_lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f))), eight);
+    const int8x16_t w_hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
+    const int32_t sum =
+        vaddvq_s32(vaddq_s32(lanes_16(w_lo, vld1q_s8(x[b].qs)), lanes_16(w_hi, vld1q_s8(x[b].qs + 16))));
+    acc = std::fma(static_cast<float>(sum), f16_to_f32(w[b].d) * f16_to_f32(x[b].d), acc);
+  }
+  return acc;
+}
+
 }  // namespace
 
 template <>
@@ -79,7 +97,10 @@ const KernelTable& TargetTable::operator()(xsimd::neon64) const {
     KernelTable t = TableBuilder{}(xsimd::neon64{}, "neon");
     for (size_t i = 0; i < kComputeTypes.size(); ++i) {
       if (kComputeTypes[i] == DType::Q8_0) t.types[i].dot = t.types[i].dot_tiled = dot_q8_0_neon;
-      if (kComputeTypes[i] == DType::Q4_0) t.types[i].dot = t.types[i].dot_tiled = dot_q4_0_neon;
+      if (kComputeTypes[i] == DType::Q4_0) {
+        t.types[i].dot = dot_q4_0_neon;
+        t.types[i].dot_tiled = dot_q4_0_whole_blocks_neon;
+      }
     }
     return t;
   }();

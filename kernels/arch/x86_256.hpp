@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "kernels/arch/x86_panel.hpp"
 #include "kernels/blocks.hpp"
 #include "kernels/simd/dot_simd.hpp"
 
@@ -598,6 +599,14 @@ void install(TypeKernels& k, DotFn row, DotTileFn tiles) {
   k.dot_tile = tiles;
 }
 
+// Q4_0: the one-token kernels, and panels for many tokens (rows outside
+// whole panels keep the scalar reference of the many-token order).
+void install(TypeKernels& k, DotFn row, DotTileFn tiles, PanelKernel panel) {
+  k.dot = row;
+  k.dot_tile = tiles;
+  k.panel = panel;
+}
+
 // Installs the block-format kernels built on `U8S8` into a table.
 template <__m256i (*U8S8)(__m256i, __m256i, __m256i)>
 void set_block_kernels(KernelTable& t) {
@@ -611,7 +620,8 @@ void set_block_kernels(KernelTable& t) {
         install(k, one_row<tile_256<Q8_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q8_0Weights<U8S8>>);
         break;
       case DType::Q4_0:
-        install(k, one_row<tile_256<Q4_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q4_0Weights<U8S8>>);
+        install(k, one_row<tile_256<Q4_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q4_0Weights<U8S8>>,
+                panel_kernel<PanelQ4_0>());
         break;
       case DType::Q5_0:
         install(k, one_row<tile_256<Q5_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q5_0Weights<U8S8>>);

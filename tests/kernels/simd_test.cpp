@@ -205,6 +205,42 @@ TEST_P(SimdTargetTest, MatmulMatchesScalar) {
   }
 }
 
+// Many-token matmuls where a target has panel kernels: whole panels, rows
+// left over, token counts off the pass size, K over several packed chunks,
+// row ranges split inside a panel.
+TEST_P(SimdTargetTest, PanelMatmulsMatchScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  const bool exact = GetParam() != "sse4";
+  for (DType type : kComputeTypes) {
+    if (simd.find(type)->panel.fn == nullptr) continue;
+    for (int64_t k : {32, 2112}) {
+      for (int64_t rows : {16, 40, 64}) {
+        for (int64_t tokens : {2, 7, 9, 17}) {
+          const auto wf = random_floats(static_cast<size_t>(rows * k), 23);
+          const auto xf = random_floats(static_cast<size_t>(tokens * k), 24);
+          const auto w = encode_at(type, wf, 0);
+          const TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
+          PreparedActivations act;
+          act.prepare(simd, type, xf.data(), tokens, k);
+          std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size(), NAN);
+          matmul(scalar_kernel_table(), view, act, expected.data());
+          const int64_t split = rows / 2 + 4;
+          matmul_rows(simd, view, act, actual.data(), 0, split);
+          matmul_rows(simd, view, act, actual.data(), split, rows);
+          for (size_t i = 0; i < expected.size(); ++i) {
+            if (exact) {
+              ASSERT_EQ(actual[i], expected[i])
+                  << dtype_name(type) << " k " << k << " rows " << rows << " tokens " << tokens << " at " << i;
+            } else {
+              ASSERT_NEAR(actual[i], expected[i], 1e-4f * (1 + std::fabs(expected[i])));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 std::vector<std::string> simd_targets() {
   std::vector<std::string> t;
   for (const auto& name : available_targets()) {
