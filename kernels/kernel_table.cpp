@@ -87,7 +87,7 @@ bool agrees_with_scalar(const KernelTable& t) {
     const TypeKernels& k = t.types[i];
     if (k.panel.fn == nullptr) continue;
     const DType type = kComputeTypes[i];
-    const int64_t n = 96, rows = 2 * k.panel.rows, tokens = 3;
+    const int64_t n = 3 * dtype_info(type).block_size, rows = 2 * k.panel.rows, tokens = 3;
     const auto wf = test_values(static_cast<size_t>(rows * n), 11);
     const auto xf = test_values(static_cast<size_t>(tokens * n), 12);
     std::vector<std::byte> w(row_size(type, n) * static_cast<size_t>(rows));

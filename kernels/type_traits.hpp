@@ -27,9 +27,11 @@ using DotTileFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, const
                            int tokens, float* out, int64_t out_stride);
 
 // Many-token activations as a panel kernel reads them: the activation rows
-// (Q8_0 blocks) plus, per token t and block b at [t * blocks + b], the block's
-// scale as a float and its value sum times the kernel's `sum_factor` (the
-// correction its weight encoding needs; see PanelKernel).
+// plus, per token t and block b at [t * blocks + b], the block's scale as a
+// float and its sums: for Q8_0 one, the value sum times the kernel's
+// `sum_factor` (the correction its weight encoding needs; see PanelKernel);
+// for Q8_K four at [4 * (t * blocks + b) + i], the sums of 32-value
+// sub-blocks 2i and 2i + 1 as the low and high 16-bit halves.
 struct PanelActivations {
   const std::byte* rows;
   size_t stride;
@@ -68,9 +70,9 @@ struct TypeKernels {
   DotFn dot;
   // The same product in the summation order of a many-token GEMM, used when
   // a matmul has several tokens and rows % 4 == 0 (where ggml tiles). Q4_0
-  // takes one float per block there (the order of ggml's repacked Q4_0 GEMM
-  // and of ullm's panel kernels); the other block formats the order of `dot`
-  // (Q8_0 matches llama.cpp's unrepacked GEMM bit for bit that way).
+  // and Q4_K convert once per block there (the order of ggml's repacked
+  // GEMMs and of ullm's panel kernels); the other block formats keep the
+  // order of `dot` (Q8_0 matches llama.cpp's unrepacked GEMM bit for bit so).
   DotFn dot_tiled;
   // Optional (nullptr: one dot at a time): `dot` in tiles, for block formats.
   DotTileFn dot_tile;

@@ -599,8 +599,8 @@ void install(TypeKernels& k, DotFn row, DotTileFn tiles) {
   k.dot_tile = tiles;
 }
 
-// Q4_0: the one-token kernels, and panels for many tokens (rows outside
-// whole panels keep the scalar reference of the many-token order).
+// Q4_0 and Q4_K: the one-token kernels, and panels for many tokens (rows
+// outside whole panels keep the scalar reference of the many-token order).
 void install(TypeKernels& k, DotFn row, DotTileFn tiles, PanelKernel panel) {
   k.dot = row;
   k.dot_tile = tiles;
@@ -636,7 +636,8 @@ void set_block_kernels(KernelTable& t) {
         k.from_float = quantize_q8_k_256;
         break;
       case DType::Q4_K:
-        install(k, one_row<tile_k_256<Q4Or5K<false>, 1, 1>>, dot_tile_k_256<Q4Or5K<false>>);
+        install(k, one_row<tile_k_256<Q4Or5K<false>, 1, 1>>, dot_tile_k_256<Q4Or5K<false>>,
+                panel_kernel<PanelQ4_K>());
         break;
       case DType::Q5_K:
         install(k, one_row<tile_k_256<Q4Or5K<true>, 1, 1>>, dot_tile_k_256<Q4Or5K<true>>);

@@ -76,6 +76,8 @@ struct PanelIsa {
   static void store(float* p, Float v) { _mm512_storeu_ps(p, v); }
   static Float mul(Float a, Float b) { return _mm512_mul_ps(a, b); }
   static Float fma(Float a, Float b, Float c) { return _mm512_fmadd_ps(a, b, c); }
+  static Float fnma(Float a, Float b, Float c) { return _mm512_fnmadd_ps(a, b, c); }
+  static Int load_int(const int32_t* p) { return _mm512_load_si512(p); }
 };
 #else
 // 8 rows a panel; 4 tokens a pass (16 registers: the packed groups are
@@ -101,6 +103,8 @@ struct PanelIsa {
   static void store(float* p, Float v) { _mm256_storeu_ps(p, v); }
   static Float mul(Float a, Float b) { return _mm256_mul_ps(a, b); }
   static Float fma(Float a, Float b, Float c) { return _mm256_fmadd_ps(a, b, c); }
+  static Float fnma(Float a, Float b, Float c) { return _mm256_fnmadd_ps(a, b, c); }
+  static Int load_int(const int32_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
 };
 #endif
 
@@ -130,16 +134,61 @@ void transpose_chunk(const std::byte* w, size_t w_stride, int64_t b, size_t offs
   out[3] = PanelIsa::unpack_hi_64(t1, t3);
 }
 
-// Each format packs one block of a panel as eight groups of four values per
-// lane and takes its integer dot product with a token's activation block,
-// starting from `start` (sum_factor times the activation sum).
+// Row-r lanes of 16-bit pairs: lane r holds v(r) in both halves.
+inline Int pairs_of(const int (&v)[kPanelRows]) {
+  alignas(64) int32_t lanes[kPanelRows];
+  for (int r = 0; r < kPanelRows; ++r) lanes[r] = v[r] * 0x10001;
+  return PanelIsa::load_int(lanes);
+}
+
+// The f16 at byte `offset` of block b of each panel row, as floats.
+template <class Block>
+PanelIsa::Float row_halves(const std::byte* w, size_t w_stride, int64_t b, size_t offset) {
+  alignas(64) float lanes[kPanelRows];
+  for (int r = 0; r < kPanelRows; ++r) {
+    uint16_t h;
+    std::memcpy(&h, w + static_cast<size_t>(r) * w_stride + static_cast<size_t>(b) * sizeof(Block) + offset, 2);
+    lanes[r] = _cvtsh_ss(h);
+  }
+  return PanelIsa::load(lanes);
+}
+
+// The integer dot product of 32 packed unsigned values (eight groups of four
+// per lane) with 32 activation bytes, added to `start`.
+#ifdef __AVX512F__
+inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
+  Int s = start;
+  for (int g = 0; g < 8; ++g) s = _mm512_dpbusd_epi32(s, q[g], PanelIsa::splat(four_bytes(x + 4 * g)));
+  return s;
+}
+#else
+// Pairs of nibble-times-byte products stay within 16 bits even summed over
+// all eight groups (8 * 2 * 15 * 128 < 2^15), so one widening per 32 values.
+inline __m256i pair_sums_32(const Int (&q)[8], const int8_t* x) {
+  __m256i pairs = _mm256_maddubs_epi16(q[0], PanelIsa::splat(four_bytes(x)));
+  for (int g = 1; g < 8; ++g) {
+    pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(q[g], PanelIsa::splat(four_bytes(x + 4 * g))));
+  }
+  return pairs;
+}
+inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
+  return _mm256_add_epi32(start, _mm256_madd_epi16(pair_sums_32(q, x), _mm256_set1_epi16(1)));
+}
+#endif
+
+// Each format packs one block of a panel and adds its products with a few
+// tokens' activation blocks into their accumulators, in the order of the
+// format's scalar `dot_tiled`.
 
 // Q4_0: the nibbles q as unsigned bytes; sum (q - 8) x = sum q x - 8 sum x.
 struct PanelQ4_0 {
   using Block = BlockQ4_0;
+  using Act = BlockQ8_0;
+  static constexpr int kValues = kQK4_0;
   static constexpr int32_t kSumFactor = -8;
   struct Packed {
     Int q[8];
+    PanelIsa::Float d;
   };
   static void pack(const std::byte* w, size_t w_stride, int64_t b, Packed& p) {
     Int u[4];
@@ -148,57 +197,121 @@ struct PanelQ4_0 {
       p.q[g] = PanelIsa::low_nibbles(u[g]);       // values 4g..4g+3
       p.q[g + 4] = PanelIsa::high_nibbles(u[g]);  // values 16+4g..16+4g+3
     }
+    p.d = row_halves<Block>(w, w_stride, b, offsetof(Block, d));
   }
-#ifdef __AVX512F__
-  static Int dot(const Packed& p, const int8_t* x, Int start) {
-    Int s = start;
-    for (int g = 0; g < 8; ++g) s = _mm512_dpbusd_epi32(s, p.q[g], PanelIsa::splat(four_bytes(x + 4 * g)));
-    return s;
-  }
-#else
-  // Pairs of nibble-times-byte products stay within 16 bits even summed over
-  // all eight groups (8 * 2 * 15 * 128 < 2^15), so one widening per block.
-  static Int dot(const Packed& p, const int8_t* x, Int start) {
-    __m256i pairs = _mm256_maddubs_epi16(p.q[0], PanelIsa::splat(four_bytes(x)));
-    for (int g = 1; g < 8; ++g) {
-      pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(p.q[g], PanelIsa::splat(four_bytes(x + 4 * g))));
+  // at[t]: the index of token t's block in x.scales and x.sums.
+  template <int Tokens>
+  static void accumulate(const Packed& p, const Act* const (&x)[Tokens], const int64_t (&at)[Tokens],
+                         const PanelActivations& xa, PanelIsa::Float (&acc)[Tokens]) {
+    for (int t = 0; t < Tokens; ++t) {
+      const Int sum = dot_32(p.q, x[t]->qs, PanelIsa::splat(xa.sums[at[t]]));
+      acc[t] = PanelIsa::fma(PanelIsa::to_float(sum), PanelIsa::mul(p.d, PanelIsa::splat(xa.scales[at[t]])), acc[t]);
     }
-    return _mm256_add_epi32(start, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
   }
+};
+
+// Q4_K: per super-block, the integer sums of the eight sub-blocks times their
+// scales, and the minimums times the sub-block sums of x (four 16-bit pairs
+// per super-block in x.sums), each converted once and scaled.
+struct PanelQ4_K {
+  using Block = BlockQ4_K;
+  using Act = BlockQ8_K;
+  static constexpr int kValues = kQK_K;
+  static constexpr int32_t kSumFactor = 0;
+  struct Packed {
+    Int q[8][8];       // sub-block, group
+    Int scale[8];      // sc of sub-block j in every lane (AVX2: as 16-bit pairs)
+    Int min_pairs[4];  // m of sub-blocks 2i and 2i + 1 as 16-bit pairs
+    PanelIsa::Float d, dmin;
+  };
+  static void pack(const std::byte* w, size_t w_stride, int64_t b, Packed& p) {
+    for (int c = 0; c < 4; ++c) {  // 64 values: sub-block 2c low nibbles, 2c + 1 high
+      for (int half = 0; half < 2; ++half) {
+        Int u[4];
+        transpose_chunk<Block>(w, w_stride, b, offsetof(Block, qs) + 32 * c + 16 * half, u);
+        for (int g = 0; g < 4; ++g) {
+          p.q[2 * c][4 * half + g] = PanelIsa::low_nibbles(u[g]);
+          p.q[2 * c + 1][4 * half + g] = PanelIsa::high_nibbles(u[g]);
+        }
+      }
+    }
+    int sc[8][kPanelRows], m[8][kPanelRows];
+    for (int r = 0; r < kPanelRows; ++r) {
+      const auto* block = reinterpret_cast<const Block*>(w + static_cast<size_t>(r) * w_stride) + b;
+      for (int j = 0; j < 8; ++j) k_scale_min(block->scales, j, sc[j][r], m[j][r]);
+    }
+    alignas(64) int32_t lanes[kPanelRows];
+    for (int j = 0; j < 8; ++j) {
+#ifdef __AVX512F__
+      for (int r = 0; r < kPanelRows; ++r) lanes[r] = sc[j][r];
+      p.scale[j] = PanelIsa::load_int(lanes);
+#else
+      p.scale[j] = pairs_of(sc[j]);
 #endif
+    }
+    for (int i = 0; i < 4; ++i) {
+      for (int r = 0; r < kPanelRows; ++r) lanes[r] = m[2 * i][r] | m[2 * i + 1][r] << 16;
+      p.min_pairs[i] = PanelIsa::load_int(lanes);
+    }
+    p.d = row_halves<Block>(w, w_stride, b, offsetof(Block, d));
+    p.dmin = row_halves<Block>(w, w_stride, b, offsetof(Block, dmin));
+  }
+  template <int Tokens>
+  static void accumulate(const Packed& p, const Act* const (&x)[Tokens], const int64_t (&at)[Tokens],
+                         const PanelActivations& xa, PanelIsa::Float (&acc)[Tokens]) {
+    Int sums[Tokens], mins[Tokens];
+    for (int t = 0; t < Tokens; ++t) sums[t] = mins[t] = PanelIsa::splat(0);
+    for (int j = 0; j < 8; ++j) {
+      for (int t = 0; t < Tokens; ++t) {
+#ifdef __AVX512F__
+        const Int sub = dot_32(p.q[j], x[t]->qs + 32 * j, PanelIsa::splat(0));
+        sums[t] = _mm512_add_epi32(sums[t], _mm512_mullo_epi32(sub, p.scale[j]));
+#else
+        sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(pair_sums_32(p.q[j], x[t]->qs + 32 * j), p.scale[j]));
+#endif
+      }
+    }
+    for (int t = 0; t < Tokens; ++t) {
+      for (int i = 0; i < 4; ++i) {
+        const Int x_pairs = PanelIsa::splat(xa.sums[4 * at[t] + i]);
+#ifdef __AVX512F__
+        mins[t] = _mm512_dpwssd_epi32(mins[t], p.min_pairs[i], x_pairs);
+#else
+        mins[t] = _mm256_add_epi32(mins[t], _mm256_madd_epi16(p.min_pairs[i], x_pairs));
+#endif
+      }
+      const PanelIsa::Float xd = PanelIsa::splat(x[t]->d);
+      acc[t] = PanelIsa::fma(PanelIsa::to_float(sums[t]), PanelIsa::mul(p.d, xd), acc[t]);
+      acc[t] = PanelIsa::fnma(PanelIsa::to_float(mins[t]), PanelIsa::mul(p.dmin, xd), acc[t]);
+    }
+  }
 };
 
-// Blocks of a panel repacked at a time: 64 blocks of 16 rows take 36 KiB of
-// stack (L1-sized, and a stack buffer needs no allocation per call).
-inline constexpr int kPanelChunk = 64;
-
-template <class Format>
-struct PanelChunk {
-  typename Format::Packed blocks[kPanelChunk];
-  alignas(64) float scales[kPanelChunk][kPanelRows];
-};
+// A panel's blocks repacked at a time: 2048 values a row, 36-40 KiB of stack
+// for 16 rows (L1-sized, and a stack buffer needs no allocation per call).
+inline constexpr int kPanelChunkValues = 2048;
 
 // `Tokens` tokens from `first_token` through the packed blocks [first,
 // first + count), their sums continuing from out (or from zero if `start`).
 template <class Format, int Tokens>
-void panel_pass(const PanelChunk<Format>& chunk, int64_t first, int count, const PanelActivations& x,
+void panel_pass(const typename Format::Packed* packed, int64_t first, int count, const PanelActivations& x,
                 int64_t first_token, int64_t blocks_per_row, bool start, float* out, int64_t out_stride) {
-  using Float = PanelIsa::Float;
-  Float acc[Tokens];
-  const BlockQ8_0* xb[Tokens];
+  using Act = typename Format::Act;
+  PanelIsa::Float acc[Tokens];
+  const Act* rows[Tokens];
   for (int t = 0; t < Tokens; ++t) {
     acc[t] = start ? PanelIsa::zero() : PanelIsa::load(out + (first_token + t) * out_stride);
-    xb[t] = reinterpret_cast<const BlockQ8_0*>(x.rows + static_cast<size_t>(first_token + t) * x.stride);
+    rows[t] = reinterpret_cast<const Act*>(x.rows + static_cast<size_t>(first_token + t) * x.stride);
   }
   for (int j = 0; j < count; ++j) {
     const int64_t b = first + j;
-    const typename Format::Packed packed = chunk.blocks[j];
-    const Float wd = PanelIsa::load(chunk.scales[j]);
+    const Act* xb[Tokens];
+    int64_t at[Tokens];
     for (int t = 0; t < Tokens; ++t) {
-      const int64_t at = (first_token + t) * blocks_per_row + b;
-      const Int sum = Format::dot(packed, xb[t][b].qs, PanelIsa::splat(x.sums[at]));
-      acc[t] = PanelIsa::fma(PanelIsa::to_float(sum), PanelIsa::mul(wd, PanelIsa::splat(x.scales[at])), acc[t]);
+      xb[t] = rows[t] + b;
+      at[t] = (first_token + t) * blocks_per_row + b;
     }
+    Format::template accumulate<Tokens>(packed[j], xb, at, x, acc);
   }
   for (int t = 0; t < Tokens; ++t) PanelIsa::store(out + (first_token + t) * out_stride, acc[t]);
 }
@@ -206,32 +319,26 @@ void panel_pass(const PanelChunk<Format>& chunk, int64_t first, int count, const
 template <class Format>
 void panel_gemm(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, const PanelActivations& x, float* out,
                 int64_t out_stride) {
-  using Block = typename Format::Block;
-  const int64_t blocks = n / kQK8_0;
-  PanelChunk<Format> chunk;
+  constexpr int kChunk = kPanelChunkValues / Format::kValues;
+  const int64_t blocks = n / Format::kValues;
+  typename Format::Packed packed[kChunk];
   for (int64_t r0 = 0; r0 + kPanelRows <= rows; r0 += kPanelRows) {
     const std::byte* panel = w + static_cast<size_t>(r0) * w_stride;
-    for (int64_t first = 0; first < blocks; first += kPanelChunk) {
-      const int count = static_cast<int>(std::min<int64_t>(kPanelChunk, blocks - first));
-      for (int j = 0; j < count; ++j) {
-        Format::pack(panel, w_stride, first + j, chunk.blocks[j]);
-        for (int r = 0; r < kPanelRows; ++r) {
-          const auto* block = reinterpret_cast<const Block*>(panel + static_cast<size_t>(r) * w_stride) + first + j;
-          chunk.scales[j][r] = _cvtsh_ss(block->d);
-        }
-      }
+    for (int64_t first = 0; first < blocks; first += kChunk) {
+      const int count = static_cast<int>(std::min<int64_t>(kChunk, blocks - first));
+      for (int j = 0; j < count; ++j) Format::pack(panel, w_stride, first + j, packed[j]);
       const bool start = first == 0;
       float* panel_out = out + r0;
       int64_t t = 0;
       for (; t + PanelIsa::kTokens <= x.tokens; t += PanelIsa::kTokens) {
-        panel_pass<Format, PanelIsa::kTokens>(chunk, first, count, x, t, blocks, start, panel_out, out_stride);
+        panel_pass<Format, PanelIsa::kTokens>(packed, first, count, x, t, blocks, start, panel_out, out_stride);
       }
       // The last few tokens in passes of halving size.
       for (int size = PanelIsa::kTokens / 2; size >= 1; size /= 2) {
         if (x.tokens - t < size) continue;
-        if (size == 4) panel_pass<Format, 4>(chunk, first, count, x, t, blocks, start, panel_out, out_stride);
-        if (size == 2) panel_pass<Format, 2>(chunk, first, count, x, t, blocks, start, panel_out, out_stride);
-        if (size == 1) panel_pass<Format, 1>(chunk, first, count, x, t, blocks, start, panel_out, out_stride);
+        if (size == 4) panel_pass<Format, 4>(packed, first, count, x, t, blocks, start, panel_out, out_stride);
+        if (size == 2) panel_pass<Format, 2>(packed, first, count, x, t, blocks, start, panel_out, out_stride);
+        if (size == 1) panel_pass<Format, 1>(packed, first, count, x, t, blocks, start, panel_out, out_stride);
         t += size;
       }
     }

@@ -213,7 +213,9 @@ TEST_P(SimdTargetTest, PanelMatmulsMatchScalar) {
   const bool exact = GetParam() != "sse4";
   for (DType type : kComputeTypes) {
     if (simd.find(type)->panel.fn == nullptr) continue;
-    for (int64_t k : {32, 2112}) {
+    // One block, and one more than a packed chunk (2048 values).
+    const int64_t block = dtype_info(type).block_size;
+    for (int64_t k : {block, 2048 + block}) {
       for (int64_t rows : {16, 40, 64}) {
         for (int64_t tokens : {2, 7, 9, 17}) {
           const auto wf = random_floats(static_cast<size_t>(rows * k), 23);
@@ -237,6 +239,35 @@ TEST_P(SimdTargetTest, PanelMatmulsMatchScalar) {
           }
         }
       }
+    }
+  }
+}
+
+// K-quant panels on arbitrary bytes (every scale and minimum, all-ones the
+// largest), as KQuantBitPatterns does for one token.
+TEST_P(SimdTargetTest, PanelKQuantBitPatterns) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  std::mt19937 rng(19);
+  for (DType type : {DType::Q4_K}) {
+    if (simd.find(type)->panel.fn == nullptr) continue;
+    const int64_t k = 512, rows = 32, tokens = 5;
+    const size_t block_bytes = dtype_info(type).block_bytes;
+    for (int pattern = 0; pattern < 4; ++pattern) {
+      std::vector<std::byte> w(row_size(type, k) * rows);
+      for (auto& v : w) v = pattern == 0 ? std::byte{0xff} : static_cast<std::byte>(rng());
+      for (size_t b = 0; b < w.size(); b += block_bytes) {
+        const uint16_t scale = 0x2c00 + static_cast<uint16_t>(rng() % 0x800);  // d and dmin in [0.0625, 0.125)
+        std::memcpy(&w[b], &scale, 2);
+        std::memcpy(&w[b + 2], &scale, 2);
+      }
+      const TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
+      const auto xf = random_floats(static_cast<size_t>(tokens * k), 50 + static_cast<uint32_t>(pattern));
+      PreparedActivations act;
+      act.prepare(simd, type, xf.data(), tokens, k);
+      std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size());
+      matmul(scalar_kernel_table(), view, act, expected.data());
+      matmul(simd, view, act, actual.data());
+      ASSERT_EQ(actual, expected) << dtype_name(type) << " pattern " << pattern;
     }
   }
 }
