@@ -42,12 +42,18 @@ void attend_f32_cache(const AttentionShape& shape, const float* q, const float* 
   }
 }
 
-void axpy_f16(int64_t n, uint16_t* y, const uint16_t* x, float a) {
-  for (int64_t i = 0; i < n; ++i) y[i] = f32_to_f16(std::fma(f16_to_f32(x[i]), a, f16_to_f32(y[i])));
-}
-
-void scale_f16(int64_t n, uint16_t* y, float a) {
-  for (int64_t i = 0; i < n; ++i) y[i] = f32_to_f16(f16_to_f32(y[i]) * a);
+void accumulate_values_f16(int64_t d, const uint16_t* v, int64_t stride, int64_t rows, int heads, const float* rescale,
+                           const float* weight, int64_t coef_stride, uint16_t* acc) {
+  for (int64_t j = 0; j < rows; ++j) {
+    for (int h = 0; h < heads; ++h) {
+      uint16_t* a = acc + h * d;
+      const float r = rescale[h * coef_stride + j], w = weight[h * coef_stride + j];
+      if (r != 1.0f) {
+        for (int64_t i = 0; i < d; ++i) a[i] = f32_to_f16(f16_to_f32(a[i]) * r);
+      }
+      for (int64_t i = 0; i < d; ++i) a[i] = f32_to_f16(std::fma(f16_to_f32(v[j * stride + i]), w, f16_to_f32(a[i])));
+    }
+  }
 }
 
 void dot_rows_f16(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const uint16_t* q, float* out) {
@@ -58,35 +64,53 @@ void dot_rows_f16(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, co
 
 void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const uint16_t* k_cache,
                       const uint16_t* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
-                      float* scores, float* out) {
+                      float* out) {
+  // Keys a block: the scores and softmax coefficients of a block stay in L1.
+  constexpr int64_t kKeys = 128;
   const int64_t d = shape.head_dim;
   const int64_t kv_row = shape.n_head_kv * d;
   const int64_t group = shape.n_head / shape.n_head_kv;
-  uint16_t q16[kMaxHeadDim];
-  uint16_t acc[kMaxHeadDim];
-  for (int64_t h = head_begin; h < head_end; ++h) {
-    const int64_t kv_off = (h / group) * d;
-    for (int64_t i = 0; i < d; ++i) q16[i] = f32_to_f16(q[h * d + i]);
-    std::fill(acc, acc + d, uint16_t{0});
-    float running_sum = 0.0f;
-    float running_max = -std::numeric_limits<float>::infinity();
-    table.half.dot_rows(d, k_cache + kv_begin * kv_row + kv_off, kv_row, kv_end - kv_begin, q16, scores + kv_begin);
-    for (int64_t j = kv_begin; j < kv_end; ++j) {
-      const float s = scores[j] * shape.scale;
-      float rescale = 1.0f;
-      float weight = 1.0f;
-      if (s > running_max) {
-        rescale = std::exp(running_max - s);
-        running_max = s;
-        table.half.scale(d, acc, rescale);
-      } else {
-        weight = std::exp(s - running_max);
-      }
-      table.half.axpy(d, acc, v_cache + j * kv_row + kv_off, weight);
-      running_sum = running_sum * rescale + weight;
+  uint16_t q16[kMaxValueHeads][kMaxHeadDim];
+  uint16_t acc[kMaxValueHeads * kMaxHeadDim];
+  float rescale[kMaxValueHeads][kKeys], weight[kMaxValueHeads][kKeys], scores[kKeys];
+  for (int64_t h0 = head_begin; h0 < head_end;) {
+    // Heads [h0, h0 + heads) share a KV head.
+    const int64_t kv_head = h0 / group;
+    const int heads = static_cast<int>(std::min({head_end, (kv_head + 1) * group, h0 + kMaxValueHeads}) - h0);
+    const int64_t kv_off = kv_head * d;
+    float running_sum[kMaxValueHeads], running_max[kMaxValueHeads];
+    for (int h = 0; h < heads; ++h) {
+      for (int64_t i = 0; i < d; ++i) q16[h][i] = f32_to_f16(q[(h0 + h) * d + i]);
+      running_sum[h] = 0.0f;
+      running_max[h] = -std::numeric_limits<float>::infinity();
     }
-    const float inv = running_sum == 0.0f ? 0.0f : 1.0f / running_sum;
-    for (int64_t i = 0; i < d; ++i) out[h * d + i] = f16_to_f32(acc[i]) * inv;
+    std::fill(acc, acc + heads * d, uint16_t{0});
+    for (int64_t j0 = kv_begin; j0 < kv_end; j0 += kKeys) {
+      const int64_t n = std::min(kKeys, kv_end - j0);
+      for (int h = 0; h < heads; ++h) {
+        table.half.dot_rows(d, k_cache + j0 * kv_row + kv_off, kv_row, n, q16[h], scores);
+        for (int64_t j = 0; j < n; ++j) {
+          const float s = scores[j] * shape.scale;
+          float r = 1.0f, w = 1.0f;
+          if (s > running_max[h]) {
+            r = std::exp(running_max[h] - s);
+            running_max[h] = s;
+          } else {
+            w = std::exp(s - running_max[h]);
+          }
+          rescale[h][j] = r;
+          weight[h][j] = w;
+          running_sum[h] = running_sum[h] * r + w;
+        }
+      }
+      table.half.accumulate_values(d, v_cache + j0 * kv_row + kv_off, kv_row, n, heads, &rescale[0][0], &weight[0][0],
+                                   kKeys, acc);
+    }
+    for (int h = 0; h < heads; ++h) {
+      const float inv = running_sum[h] == 0.0f ? 0.0f : 1.0f / running_sum[h];
+      for (int64_t i = 0; i < d; ++i) out[(h0 + h) * d + i] = f16_to_f32(acc[h * d + i]) * inv;
+    }
+    h0 += heads;
   }
 }
 

@@ -30,15 +30,16 @@ void attend_f32_cache(const AttentionShape& shape, const float* q, const float* 
 // F16 cache: the query is rounded to f16 and the softmax runs online with the
 // weighted value sum kept in f16, reproducing ggml's CPU flash attention
 // (llama.cpp's default setting) so results agree with it closely. q.k is
-// the table's F16 dot product, as ggml's is its f16 dot.
-// `scores` needs kv_end floats.
+// the table's F16 dot product, as ggml's is its f16 dot. Query heads that
+// share a KV head are summed together, up to kMaxValueHeads at a time, so
+// their f16 rounding chains overlap instead of waiting on each other.
 void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const uint16_t* k_cache,
                       const uint16_t* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
-                      float* scores, float* out);
+                      float* out);
 
 // Scalar references of the half-precision vector kernels.
-void axpy_f16(int64_t n, uint16_t* y, const uint16_t* x, float a);
-void scale_f16(int64_t n, uint16_t* y, float a);
+void accumulate_values_f16(int64_t d, const uint16_t* v, int64_t stride, int64_t rows, int heads, const float* rescale,
+                           const float* weight, int64_t coef_stride, uint16_t* acc);
 void dot_rows_f16(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const uint16_t* q, float* out);
 
 }  // namespace ullm::kernels

@@ -23,7 +23,7 @@ const KernelTable& scalar_kernel_table() {
     KernelTable t;
     t.name = "scalar";
     for (size_t i = 0; i < kComputeTypes.size(); ++i) t.types[i] = *type_kernels(kComputeTypes[i]);
-    t.half = {axpy_f16, scale_f16, dot_rows_f16};
+    t.half = {accumulate_values_f16, dot_rows_f16};
     return t;
   }();
   return table;
@@ -101,14 +101,15 @@ bool agrees_with_scalar(const KernelTable& t) {
     matmul(ref, view, rx, want.data());
     if (got != want) return false;
   }
-  const auto hf = test_values(80, 3);
+  // Value sums: two heads over five rows of 40 halves, one rescale.
+  const auto hf = test_values(280, 3);
   std::vector<uint16_t> h(hf.size());
-  ref.find(DType::F16)->from_float(hf.data(), reinterpret_cast<std::byte*>(h.data()), 80);
-  auto a = h, b = h;
-  ref.half.axpy(40, a.data(), h.data() + 40, 0.3f);
-  t.half.axpy(40, b.data(), h.data() + 40, 0.3f);
-  ref.half.scale(40, a.data(), 0.7f);
-  t.half.scale(40, b.data(), 0.7f);
+  ref.find(DType::F16)->from_float(hf.data(), reinterpret_cast<std::byte*>(h.data()), 280);
+  const float rescale[2][5] = {{1, 1, 0.5f, 1, 1}, {0.25f, 1, 1, 1, 0.75f}};
+  const float weight[2][5] = {{0.3f, 0.9f, 1, 0.2f, 0.6f}, {1, 0.4f, 0.7f, 0.1f, 1}};
+  std::vector<uint16_t> a(h.begin(), h.begin() + 80), b = a;
+  ref.half.accumulate_values(40, h.data() + 80, 40, 5, 2, &rescale[0][0], &weight[0][0], 5, a.data());
+  t.half.accumulate_values(40, h.data() + 80, 40, 5, 2, &rescale[0][0], &weight[0][0], 5, b.data());
   float sa[5], sb[5];
   ref.half.dot_rows(16, h.data(), 16, 5, h.data() + 64, sa);
   t.half.dot_rows(16, h.data(), 16, 5, h.data() + 64, sb);

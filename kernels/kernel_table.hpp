@@ -18,12 +18,19 @@ inline constexpr std::array<DType, 13> kComputeTypes{DType::F32,  DType::F16,  D
                                                      DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
                                                      DType::Q6_K, DType::Q8_1, DType::Q8_K};
 
-// Vector operations on half-precision rows (the F16 attention accumulator).
+// Vector operations on half-precision rows (ggml's F16 flash attention).
+inline constexpr int kMaxValueHeads = 4;
+
 struct HalfVectorKernels {
-  // y[i] = f16(fma(x[i], a, y[i]))
-  void (*axpy)(int64_t n, uint16_t* y, const uint16_t* x, float a);
-  // y[i] = f16(y[i] * a)
-  void (*scale)(int64_t n, uint16_t* y, float a);
+  // The online-softmax value sums of `heads` (<= kMaxValueHeads) query heads
+  // over rows [0, rows) of v (rows `stride` halves apart), kept in f16 as
+  // ggml keeps them: for each row j in order and head h, with r =
+  // rescale[h * coef_stride + j] and w = weight[h * coef_stride + j],
+  //   if r != 1: acc_h[i] = f16(acc_h[i] * r);  then
+  //   acc_h[i] = f16(fma(v_j[i], w, acc_h[i])),
+  // where acc_h is the d halves at acc + h * d.
+  void (*accumulate_values)(int64_t d, const uint16_t* v, int64_t stride, int64_t rows, int heads, const float* rescale,
+                            const float* weight, int64_t coef_stride, uint16_t* acc);
   // out[j] = the F16 `dot` of row j of k (rows `stride` halves apart) with q,
   // for j < rows: the attention scores of one query.
   void (*dot_rows)(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const uint16_t* q, float* out);

@@ -15,6 +15,9 @@ struct TargetOps<Avx2> {
                                        xsimd::batch<float, Avx2> c) {
     return xsimd::fma(a, b, c);
   }
+  static xsimd::batch<float, Avx2> round_f16(xsimd::batch<float, Avx2> v) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, Avx2> v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }

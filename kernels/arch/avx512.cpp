@@ -54,6 +54,10 @@ struct TargetOps<xsimd::avx512bw> {
                                                   xsimd::batch<float, xsimd::avx512bw> c) {
     return _mm512_fmadd_ps(a, b, c);
   }
+  static xsimd::batch<float, xsimd::avx512bw> round_f16(xsimd::batch<float, xsimd::avx512bw> v) {
+    return _mm512_maskz_cvtph_ps(0xffff,
+                                 _mm512_maskz_cvtps_ph(0xffff, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::avx512bw> v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
                         _mm512_maskz_cvtps_ph(0xffff, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));

@@ -86,6 +86,9 @@ struct TargetOps<xsimd::neon64> {
                                                 xsimd::batch<float, xsimd::neon64> c) {
     return xsimd::fma(a, b, c);
   }
+  static xsimd::batch<float, xsimd::neon64> round_f16(xsimd::batch<float, xsimd::neon64> v) {
+    return vcvt_f32_f16(vcvt_f16_f32(v));
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::neon64> v) {
     vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v)));
   }

@@ -88,6 +88,12 @@ struct TargetOps<xsimd::sse4_2> {
                                                 xsimd::batch<float, xsimd::sse4_2> c) {
     return xsimd::fma(a, b, c);
   }
+  static xsimd::batch<float, xsimd::sse4_2> round_f16(xsimd::batch<float, xsimd::sse4_2> v) {
+    alignas(16) float f[4];
+    v.store_aligned(f);
+    for (float& x : f) x = f16_to_f32(f32_to_f16(x));
+    return xsimd::batch<float, xsimd::sse4_2>::load_aligned(f);
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::sse4_2> v) {
     alignas(16) float f[4];
     v.store_aligned(f);

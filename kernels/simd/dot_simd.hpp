@@ -5,11 +5,13 @@
 // wherever it has fused multiply-add.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
+#include "kernels/attention.hpp"
 #include "kernels/blocks.hpp"
 #include "kernels/dot.hpp"
 #include "kernels/fp16.hpp"
@@ -109,27 +111,77 @@ float dot_tile_order(int64_t n, const std::byte* wp, const std::byte* xp) {
   return reduce_16(lanes);
 }
 
-// y = f16(fma(x, a, y)) and y = f16(y * a), a batch at a time, the tail as
-// the scalar reference does it.
-template <class Arch>
-void axpy_f16_simd(int64_t n, uint16_t* y, const uint16_t* x, float a) {
+// Value sums of ggml's F16 flash attention, `Heads` heads x `Batches`
+// batches of dimensions held in registers across all rows: each step rounds
+// to f16 and back in the register (the scalar reference stores and reloads
+// halves; the values are the same), and the heads' chains run side by side.
+template <class Arch, int Heads, int Batches>
+void accumulate_values_block(const uint16_t* v, int64_t stride, int64_t rows, const float* rescale, const float* weight,
+                             int64_t coef_stride, uint16_t* acc, int64_t d) {
   using batch = xsimd::batch<float, Arch>;
+  using Ops = TargetOps<Arch>;
   constexpr int64_t kW = batch::size;
-  int64_t i = 0;
-  for (; i + kW <= n; i += kW) {
-    TargetOps<Arch>::store_f16(
-        y + i, TargetOps<Arch>::fma(TargetOps<Arch>::load_f16(x + i), batch(a), TargetOps<Arch>::load_f16(y + i)));
+  batch a[Heads][Batches];
+  for (int h = 0; h < Heads; ++h) {
+    for (int b = 0; b < Batches; ++b) a[h][b] = Ops::load_f16(acc + h * d + b * kW);
   }
-  for (; i < n; ++i) y[i] = f32_to_f16(std::fma(f16_to_f32(x[i]), a, f16_to_f32(y[i])));
+  for (int64_t j = 0; j < rows; ++j) {
+    batch vj[Batches];
+    for (int b = 0; b < Batches; ++b) vj[b] = Ops::load_f16(v + j * stride + b * kW);
+    for (int h = 0; h < Heads; ++h) {
+      const float r = rescale[h * coef_stride + j];
+      if (r != 1.0f) {
+        for (int b = 0; b < Batches; ++b) a[h][b] = Ops::round_f16(a[h][b] * batch(r));
+      }
+      const batch w(weight[h * coef_stride + j]);
+      for (int b = 0; b < Batches; ++b) a[h][b] = Ops::round_f16(Ops::fma(vj[b], w, a[h][b]));
+    }
+  }
+  for (int h = 0; h < Heads; ++h) {
+    for (int b = 0; b < Batches; ++b) Ops::store_f16(acc + h * d + b * kW, a[h][b]);
+  }
+}
+
+// Register blocks of up to 16 batches in all (heads x batches), dimensions
+// left over (fewer than a batch) by the scalar reference.
+template <class Arch, int Heads>
+void accumulate_values_heads(int64_t d, const uint16_t* v, int64_t stride, int64_t rows, const float* rescale,
+                             const float* weight, int64_t coef_stride, uint16_t* acc) {
+  constexpr int64_t kW = xsimd::batch<float, Arch>::size;
+  constexpr int kBatches = 16 / Heads;
+  int64_t i = 0;
+  for (; i + kBatches * kW <= d; i += kBatches * kW) {
+    accumulate_values_block<Arch, Heads, kBatches>(v + i, stride, rows, rescale, weight, coef_stride, acc + i, d);
+  }
+  for (; i + kW <= d; i += kW) {
+    accumulate_values_block<Arch, Heads, 1>(v + i, stride, rows, rescale, weight, coef_stride, acc + i, d);
+  }
+  if (i == d) return;
+  // The last dimensions: the reference on a copy of them.
+  uint16_t tail_acc[kMaxValueHeads * 16], tail_v[16];
+  const int64_t tail = d - i;
+  for (int h = 0; h < Heads; ++h) std::copy_n(acc + h * d + i, tail, tail_acc + h * tail);
+  for (int64_t j = 0; j < rows; ++j) {
+    std::copy_n(v + j * stride + i, tail, tail_v);
+    accumulate_values_f16(tail, tail_v, tail, 1, Heads, rescale + j, weight + j, coef_stride, tail_acc);
+  }
+  for (int h = 0; h < Heads; ++h) std::copy_n(tail_acc + h * tail, tail, acc + h * d + i);
 }
 
 template <class Arch>
-void scale_f16_simd(int64_t n, uint16_t* y, float a) {
-  using batch = xsimd::batch<float, Arch>;
-  constexpr int64_t kW = batch::size;
-  int64_t i = 0;
-  for (; i + kW <= n; i += kW) TargetOps<Arch>::store_f16(y + i, TargetOps<Arch>::load_f16(y + i) * batch(a));
-  for (; i < n; ++i) y[i] = f32_to_f16(f16_to_f32(y[i]) * a);
+void accumulate_values_f16_simd(int64_t d, const uint16_t* v, int64_t stride, int64_t rows, int heads,
+                                const float* rescale, const float* weight, int64_t coef_stride, uint16_t* acc) {
+  static_assert(kMaxValueHeads == 4);
+  switch (heads) {
+    case 1:
+      return accumulate_values_heads<Arch, 1>(d, v, stride, rows, rescale, weight, coef_stride, acc);
+    case 2:
+      return accumulate_values_heads<Arch, 2>(d, v, stride, rows, rescale, weight, coef_stride, acc);
+    case 3:
+      return accumulate_values_heads<Arch, 3>(d, v, stride, rows, rescale, weight, coef_stride, acc);
+    default:
+      return accumulate_values_heads<Arch, 4>(d, v, stride, rows, rescale, weight, coef_stride, acc);
+  }
 }
 
 // Attention scores of one query. Heads of 64 or more take the vector-order
@@ -184,7 +236,7 @@ struct TableBuilder {
     };
     set(DType::F32, dot_vector_order<Arch, float, float>, dot_tile_order<Arch, float>);
     set(DType::F16, dot_vector_order<Arch, uint16_t, double>, dot_tile_order<Arch, uint16_t>);
-    t.half = {axpy_f16_simd<Arch>, scale_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
+    t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
     return t;
   }
 };

@@ -14,7 +14,9 @@ struct TargetOps;
 //   static void store_f16(uint16_t* p, xsimd::batch<float, Arch> v);
 // converting batch::size halves to floats and back (round to nearest even), and
 //   static xsimd::batch<float, Arch> fma(batch a, batch b, batch c);
-// a * b + c, fused wherever the target has fused multiply-add.
+// a * b + c, fused wherever the target has fused multiply-add, and
+//   static xsimd::batch<float, Arch> round_f16(batch v);
+// v rounded to the nearest half (even on ties), as a float.
 
 }  // namespace ullm::kernels::simd
 

@@ -135,7 +135,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       const int64_t first = sliding ? std::max<int64_t>(0, visible - c.sliding_window) : 0;
       if (f16_cache) {
         kernels::attend_f16_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(), first,
-                                  visible, h0, h0 + group, &s.scores[thread * s.context_length], &s.attn[t * q_width]);
+                                  visible, h0, h0 + group, &s.attn[t * q_width]);
       } else {
         kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), first, visible, h0,
                                   h0 + group, &s.scores[thread * s.context_length], &s.attn[t * q_width]);

@@ -9,6 +9,8 @@
 #include <random>
 #include <tuple>
 
+#include "kernels/attention.hpp"
+#include "kernels/fp16.hpp"
 #include "kernels/kernel_table.hpp"
 #include "kernels/matmul.hpp"
 #include "kernels/quantize.hpp"
@@ -144,18 +146,33 @@ TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
 TEST_P(SimdTargetTest, HalfVectorKernelsMatchScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
   const KernelTable& scalar = scalar_kernel_table();
-  for (int64_t n : {1, 7, 8, 16, 33, 128}) {
-    const auto yf = random_floats(static_cast<size_t>(n), 31), xf = random_floats(static_cast<size_t>(n), 32);
-    std::vector<uint16_t> y(static_cast<size_t>(n)), x(static_cast<size_t>(n));
-    float_to_f16(yf.data(), reinterpret_cast<std::byte*>(y.data()), n);
-    float_to_f16(xf.data(), reinterpret_cast<std::byte*>(x.data()), n);
-    auto a = y, b = y;
-    scalar.half.axpy(n, a.data(), x.data(), 0.37f);
-    simd.half.axpy(n, b.data(), x.data(), 0.37f);
-    EXPECT_EQ(a, b) << "axpy n " << n;
-    scalar.half.scale(n, a.data(), 0.61f);
-    simd.half.scale(n, b.data(), 0.61f);
-    EXPECT_EQ(a, b) << "scale n " << n;
+  // Value sums: every head count, head sizes off the vector width, long
+  // enough to hold several register blocks, with rescales on some rows.
+  for (int64_t d : {1, 7, 8, 16, 33, 64, 80, 128, 256}) {
+    for (int heads = 1; heads <= kMaxValueHeads; ++heads) {
+      const int64_t rows = 9, stride = d + 5;
+      const auto vf = random_floats(static_cast<size_t>(rows * stride), 35);
+      const auto af = random_floats(static_cast<size_t>(heads * d), 36);
+      std::vector<uint16_t> v(vf.size()), a(af.size());
+      float_to_f16(vf.data(), reinterpret_cast<std::byte*>(v.data()), static_cast<int64_t>(v.size()));
+      float_to_f16(af.data(), reinterpret_cast<std::byte*>(a.data()), static_cast<int64_t>(a.size()));
+      std::vector<float> rescale(static_cast<size_t>(heads * rows)), weight(rescale.size());
+      for (size_t i = 0; i < rescale.size(); ++i) {
+        rescale[i] = i % 4 == 1 ? 0.3f + 0.05f * static_cast<float>(i % 7) : 1.0f;
+        weight[i] = 0.1f + 0.09f * static_cast<float>(i % 10);
+      }
+      auto expected = a, actual = a;
+      scalar.half.accumulate_values(d, v.data(), stride, rows, heads, rescale.data(), weight.data(), rows,
+                                    expected.data());
+      simd.half.accumulate_values(d, v.data(), stride, rows, heads, rescale.data(), weight.data(), rows, actual.data());
+      if (GetParam() == "sse4") {  // no fused multiply-add: an f16 step apart at most
+        for (size_t i = 0; i < a.size(); ++i) {
+          EXPECT_NEAR(f16_to_f32(actual[i]), f16_to_f32(expected[i]), 2e-3f * (1 + std::fabs(f16_to_f32(expected[i]))));
+        }
+      } else {
+        EXPECT_EQ(actual, expected) << "accumulate_values d " << d << " heads " << heads;
+      }
+    }
   }
   // Attention scores: short heads (the double-sum path), long heads, odd row counts.
   for (int64_t d : {8, 16, 48, 64, 80, 128}) {
@@ -172,6 +189,31 @@ TEST_P(SimdTargetTest, HalfVectorKernelsMatchScalar) {
       for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-4f * (1 + std::fabs(a[i])));
     } else {
       EXPECT_EQ(a, b) << "dot_rows d " << d;
+    }
+  }
+}
+
+// Whole F16-cache attention: groups of query heads wider than one value
+// block, several key blocks, windows starting mid-block.
+TEST_P(SimdTargetTest, F16AttentionMatchesScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  for (const AttentionShape shape : {AttentionShape{16, 2, 64, 0.125f}, AttentionShape{6, 6, 80, 0.1f}}) {
+    const int64_t ctx = 300, row = shape.n_head_kv * shape.head_dim;
+    const auto q = random_floats(static_cast<size_t>(shape.n_head * shape.head_dim), 41);
+    const auto kf = random_floats(static_cast<size_t>(ctx * row), 42), vf = random_floats(kf.size(), 43);
+    std::vector<uint16_t> k(kf.size()), v(vf.size());
+    float_to_f16(kf.data(), reinterpret_cast<std::byte*>(k.data()), static_cast<int64_t>(k.size()));
+    float_to_f16(vf.data(), reinterpret_cast<std::byte*>(v.data()), static_cast<int64_t>(v.size()));
+    for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, 1}, {0, 300}, {130, 260}}) {
+      std::vector<float> expected(q.size()), actual(q.size());
+      attend_f16_cache(scalar_kernel_table(), shape, q.data(), k.data(), v.data(), begin, end, 0, shape.n_head,
+                       expected.data());
+      attend_f16_cache(simd, shape, q.data(), k.data(), v.data(), begin, end, 0, shape.n_head, actual.data());
+      if (GetParam() == "sse4") {
+        for (size_t i = 0; i < q.size(); ++i) EXPECT_NEAR(actual[i], expected[i], 2e-3f * (1 + std::fabs(expected[i])));
+      } else {
+        EXPECT_EQ(actual, expected) << "window [" << begin << ", " << end << ")";
+      }
     }
   }
 }
