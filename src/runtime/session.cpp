@@ -35,13 +35,13 @@ Session::Session(const Model& model, const SessionOptions& options) : state_(std
   s.options.threads = options.threads == 0 ? physical_cores() : options.threads;
   s.context_length = ctx;
   s.pool = std::make_unique<ThreadPool>(s.options.threads);
-  s.scores.resize(static_cast<size_t>(ctx * s.options.threads));
   const auto cache_size = static_cast<size_t>(ctx * c.n_head_kv * c.head_dim);
   const auto layers = static_cast<size_t>(c.n_layer);
   if (options.kv_type == KvType::F16) {
     s.k_f16.assign(layers, std::vector<uint16_t>(cache_size));
     s.v_f16.assign(layers, std::vector<uint16_t>(cache_size));
   } else {
+    s.scores.resize(static_cast<size_t>(ctx * s.options.threads));
     s.k_f32.assign(layers, std::vector<float>(cache_size));
     s.v_f32.assign(layers, std::vector<float>(cache_size));
   }

@@ -26,7 +26,7 @@ struct Session::State {
 
   // Scratch, sized for the largest batch seen so far and reused.
   std::vector<float> x, xn, q, k, v, attn, proj, gate, up, logits;
-  std::vector<float> scores;  // context_length floats per thread
+  std::vector<float> scores;  // F32 cache: context_length floats per thread
   kernels::PreparedActivations activations;
   std::unique_ptr<ThreadPool> pool;
 };
