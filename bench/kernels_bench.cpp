@@ -192,9 +192,11 @@ void BM_MatMat(benchmark::State& state, DType type, const char* target) {
 ULLM_MATMAT(Q8_0, avx2);
 ULLM_MATMAT(Q4_0, avx2);
 ULLM_MATMAT(Q4_K, avx2);
+ULLM_MATMAT(Q6_K, avx2);
 ULLM_MATMAT(Q8_0, avx512);
 ULLM_MATMAT(Q4_0, avx512);
 ULLM_MATMAT(Q4_K, avx512);
+ULLM_MATMAT(Q6_K, avx512);
 
 ULLM_MATVEC(Q8_0, avx2);
 ULLM_MATVEC(Q4_0, avx2);

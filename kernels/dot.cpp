@@ -301,6 +301,22 @@ float dot_q5_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {
   return dot_k_blocks<BlockQ5_K, KMins::kTotal>(n, w, x, Q4Or5KWeight<true>{});
 }
 
+float dot_q6_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x) {
+  const auto* wb = reinterpret_cast<const BlockQ6_K*>(w);
+  const auto* xb = reinterpret_cast<const BlockQ8_K*>(x);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    int32_t sum = 0;
+    for (int j = 0; j < kQK_K / 16; ++j) {
+      int32_t sub_block = 0;
+      for (int i = 16 * j; i < 16 * j + 16; ++i) sub_block += q6_k_value(wb[b], i) * xb[b].qs[i];
+      sum += wb[b].scales[j] * (sub_block - 32 * xb[b].bsums[j]);
+    }
+    acc = std::fma(static_cast<float>(sum), f16_to_f32(wb[b].d) * xb[b].d, acc);
+  }
+  return acc;
+}
+
 float dot_q6_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {
   return dot_k_blocks<BlockQ6_K, KMins::kNone>(n, w, x, Q6KWeight{});
 }

@@ -30,6 +30,9 @@ float dot_q4_k_q8_k(int64_t n, const std::byte* w, const std::byte* x);
 // and the minimum terms each in integers, converted once and scaled.
 float dot_q4_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x);
 float dot_q5_k_q8_k(int64_t n, const std::byte* w, const std::byte* x);
+// Q6_K in the many-token order: per super-block one integer sum, the
+// sub-block offsets taken through the activation sums, converted once.
+float dot_q6_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x);
 float dot_q6_k_q8_k(int64_t n, const std::byte* w, const std::byte* x);
 
 }  // namespace ullm::kernels

@@ -36,12 +36,13 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
   data_.resize(row_bytes_ * static_cast<size_t>(n_tokens));
   for (int64_t t = 0; t < n_tokens; ++t) ak->from_float(x + t * k, data_.data() + t * row_bytes_, k);
   has_panel_ = wk->panel.fn != nullptr && n_tokens > 1 && (type_ == DType::Q8_0 || type_ == DType::Q8_K);
-  if (!has_panel_) return;
   panel_sum_factor_ = wk->panel.sum_factor;
-  const int64_t blocks = k / dtype_info(type_).block_size;
-  panel_scales_.resize(static_cast<size_t>(n_tokens * blocks));
-  if (type_ == DType::Q8_0) {
-    // Per block: the scale as a float and the value sum times the kernel's factor.
+  if (has_panel_ && type_ == DType::Q8_0) {
+    // Per block: the scale as a float and the value sum times the kernel's
+    // factor. (Q8_K blocks carry what the kernels need: a float scale and
+    // the sums of each 16 values.)
+    const int64_t blocks = k / kQK8_0;
+    panel_scales_.resize(static_cast<size_t>(n_tokens * blocks));
     panel_sums_.resize(panel_scales_.size());
     for (int64_t t = 0; t < n_tokens; ++t) {
       const auto* xb = reinterpret_cast<const BlockQ8_0*>(row(t));
@@ -50,24 +51,6 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
         for (int8_t q : xb[b].qs) sum += q;
         panel_scales_[static_cast<size_t>(t * blocks + b)] = f16_to_f32(xb[b].d);
         panel_sums_[static_cast<size_t>(t * blocks + b)] = sum * panel_sum_factor_;
-      }
-    }
-  } else {
-    // Per super-block: the scale, and the sums of its eight 32-value
-    // sub-blocks as four pairs of 16-bit halves (sub-block 2i low, 2i + 1 high).
-    panel_sums_.resize(panel_scales_.size() * 4);
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      const auto* xb = reinterpret_cast<const BlockQ8_K*>(row(t));
-      for (int64_t b = 0; b < blocks; ++b) {
-        const size_t at = static_cast<size_t>(t * blocks + b);
-        panel_scales_[at] = xb[b].d;
-        for (int i = 0; i < 4; ++i) {
-          const auto sub_block_sum = [&](int j) {
-            return static_cast<uint16_t>(xb[b].bsums[2 * j] + xb[b].bsums[2 * j + 1]);
-          };
-          panel_sums_[4 * at + static_cast<size_t>(i)] =
-              static_cast<int32_t>(sub_block_sum(2 * i) | static_cast<uint32_t>(sub_block_sum(2 * i + 1)) << 16);
-        }
       }
     }
   }

@@ -27,11 +27,10 @@ using DotTileFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, const
                            int tokens, float* out, int64_t out_stride);
 
 // Many-token activations as a panel kernel reads them: the activation rows
-// plus, per token t and block b at [t * blocks + b], the block's scale as a
-// float and its sums: for Q8_0 one, the value sum times the kernel's
-// `sum_factor` (the correction its weight encoding needs; see PanelKernel);
-// for Q8_K four at [4 * (t * blocks + b) + i], the sums of 32-value
-// sub-blocks 2i and 2i + 1 as the low and high 16-bit halves.
+// plus, for Q8_0, per token t and block b at [t * blocks + b], the block's
+// scale as a float and its value sum times the kernel's `sum_factor` (the
+// correction its weight encoding needs; see PanelKernel). Q8_K blocks hold
+// a float scale and their 16-value sums already.
 struct PanelActivations {
   const std::byte* rows;
   size_t stride;
@@ -69,10 +68,11 @@ struct TypeKernels {
   FromFloatFn from_float;
   DotFn dot;
   // The same product in the summation order of a many-token GEMM, used when
-  // a matmul has several tokens and rows % 4 == 0 (where ggml tiles). Q4_0
-  // and Q4_K convert once per block there (the order of ggml's repacked
-  // GEMMs and of ullm's panel kernels); the other block formats keep the
-  // order of `dot` (Q8_0 matches llama.cpp's unrepacked GEMM bit for bit so).
+  // a matmul has several tokens and rows % 4 == 0 (where ggml tiles). Q4_0,
+  // Q4_K and Q6_K convert once per block there (the order of ggml's
+  // repacked GEMMs and of ullm's panel kernels); the other block formats
+  // keep the order of `dot` (Q8_0 matches llama.cpp's unrepacked GEMM bit
+  // for bit so).
   DotFn dot_tiled;
   // Optional (nullptr: one dot at a time): `dot` in tiles, for block formats.
   DotTileFn dot_tile;

@@ -599,7 +599,7 @@ void install(TypeKernels& k, DotFn row, DotTileFn tiles) {
   k.dot_tile = tiles;
 }
 
-// Q4_0 and Q4_K: the one-token kernels, and panels for many tokens (rows
+// Q4_0, Q4_K and Q6_K: the one-token kernels, and panels for many tokens (rows
 // outside whole panels keep the scalar reference of the many-token order).
 void install(TypeKernels& k, DotFn row, DotTileFn tiles, PanelKernel panel) {
   k.dot = row;
@@ -643,7 +643,7 @@ void set_block_kernels(KernelTable& t) {
         install(k, one_row<tile_k_256<Q4Or5K<true>, 1, 1>>, dot_tile_k_256<Q4Or5K<true>>);
         break;
       case DType::Q6_K:
-        install(k, one_row<tile_k_256<Q6K, 1, 1>>, dot_tile_k_256<Q6K>);
+        install(k, one_row<tile_k_256<Q6K, 1, 1>>, dot_tile_k_256<Q6K>, panel_kernel<PanelQ6_K>());
         break;
       default:
         break;

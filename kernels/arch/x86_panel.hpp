@@ -67,6 +67,13 @@ struct PanelIsa {
   static Int unpack_hi_64(Int a, Int b) { return _mm512_maskz_unpackhi_epi64(0xff, a, b); }
   static Int bytes(int v) { return _mm512_set1_epi8(static_cast<char>(v)); }
   static Int low_nibbles(Int v) { return _mm512_and_si512(v, bytes(0x0f)); }
+  static Int or_(Int a, Int b) { return _mm512_or_si512(a, b); }
+  // Bits 2k and 2k + 1 of each byte moved to bits 4 and 5 (Q6_K's top bits).
+  static Int top_bits(Int v, int k) {
+    const Int moved =
+        k < 3 ? _mm512_maskz_sll_epi32(0xffff, v, _mm_cvtsi32_si128(4 - 2 * k)) : _mm512_maskz_srli_epi32(0xffff, v, 2);
+    return _mm512_and_si512(moved, bytes(0x30));
+  }
   static Int high_nibbles(Int v) { return _mm512_and_si512(_mm512_maskz_srli_epi32(0xffff, v, 4), bytes(0x0f)); }
   static Int splat(int32_t v) { return _mm512_set1_epi32(v); }
   static Float to_float(Int v) { return _mm512_maskz_cvtepi32_ps(0xffff, v); }
@@ -94,6 +101,12 @@ struct PanelIsa {
   static Int unpack_hi_64(Int a, Int b) { return _mm256_unpackhi_epi64(a, b); }
   static Int bytes(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
   static Int low_nibbles(Int v) { return _mm256_and_si256(v, bytes(0x0f)); }
+  static Int or_(Int a, Int b) { return _mm256_or_si256(a, b); }
+  // Bits 2k and 2k + 1 of each byte moved to bits 4 and 5 (Q6_K's top bits).
+  static Int top_bits(Int v, int k) {
+    const Int moved = k < 3 ? _mm256_sll_epi32(v, _mm_cvtsi32_si128(4 - 2 * k)) : _mm256_srli_epi32(v, 2);
+    return _mm256_and_si256(moved, bytes(0x30));
+  }
   static Int high_nibbles(Int v) { return _mm256_and_si256(_mm256_srli_epi32(v, 4), bytes(0x0f)); }
   static Int splat(int32_t v) { return _mm256_set1_epi32(v); }
   static Float to_float(Int v) { return _mm256_cvtepi32_ps(v); }
@@ -132,13 +145,6 @@ void transpose_chunk(const std::byte* w, size_t w_stride, int64_t b, size_t offs
   out[1] = PanelIsa::unpack_hi_64(t0, t2);
   out[2] = PanelIsa::unpack_lo_64(t1, t3);
   out[3] = PanelIsa::unpack_hi_64(t1, t3);
-}
-
-// Row-r lanes of 16-bit pairs: lane r holds v(r) in both halves.
-inline Int pairs_of(const int (&v)[kPanelRows]) {
-  alignas(64) int32_t lanes[kPanelRows];
-  for (int r = 0; r < kPanelRows; ++r) lanes[r] = v[r] * 0x10001;
-  return PanelIsa::load_int(lanes);
 }
 
 // The f16 at byte `offset` of block b of each panel row, as floats.
@@ -210,9 +216,76 @@ struct PanelQ4_0 {
   }
 };
 
+// Pairs of 16-value activation sums (Q8_K's bsums 2i and 2i + 1) as one
+// int32, to broadcast against pairs of 16-bit weight factors.
+inline int32_t bsum_pair(const BlockQ8_K& x, int i) {
+  int32_t v;
+  std::memcpy(&v, x.bsums + 2 * i, 4);
+  return v;
+}
+
+// Adds pairs[i] . bsum pair i over the eight pairs of a super-block.
+inline Int add_bsum_products(Int acc, const Int (&pairs)[8], const BlockQ8_K& x) {
+  for (int i = 0; i < 8; ++i) {
+#ifdef __AVX512F__
+    acc = _mm512_dpwssd_epi32(acc, pairs[i], PanelIsa::splat(bsum_pair(x, i)));
+#else
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs[i], PanelIsa::splat(bsum_pair(x, i))));
+#endif
+  }
+  return acc;
+}
+
+// Lanes of 16-bit pairs (lo(r), hi(r)) for each panel row r.
+inline Int pairs_of(const int (&lo)[kPanelRows], const int (&hi)[kPanelRows]) {
+  alignas(64) int32_t lanes[kPanelRows];
+  for (int r = 0; r < kPanelRows; ++r)
+    lanes[r] = static_cast<int32_t>((lo[r] & 0xffff) | static_cast<uint32_t>(hi[r]) << 16);
+  return PanelIsa::load_int(lanes);
+}
+
+// A sub-block scale in every row's lane: one int32 (AVX-512, multiplied with
+// mullo) or a 16-bit pair (AVX2, multiplied into maddubs' pair sums by madd).
+inline Int scale_lanes(const int (&sc)[kPanelRows]) {
+#ifdef __AVX512F__
+  alignas(64) int32_t lanes[kPanelRows];
+  for (int r = 0; r < kPanelRows; ++r) lanes[r] = sc[r];
+  return PanelIsa::load_int(lanes);
+#else
+  return pairs_of(sc, sc);
+#endif
+}
+
+// sum += scale * (the dot product of 32 packed values with x), per lane.
+inline Int add_scaled_dot_32(Int sum, const Int (&q)[8], const int8_t* x, Int scale) {
+#ifdef __AVX512F__
+  return _mm512_add_epi32(sum, _mm512_mullo_epi32(dot_32(q, x, PanelIsa::splat(0)), scale));
+#else
+  return _mm256_add_epi32(sum, _mm256_madd_epi16(pair_sums_32(q, x), scale));
+#endif
+}
+
+// sum += scale * (the dot product of 16 packed values with x), per lane.
+// AVX2: maddubs pairs of 6-bit values reach 2 * 63 * 128, so two groups at
+// most share a 16-bit sum before madd widens them.
+inline Int add_scaled_dot_16(Int sum, const Int (&q)[4], const int8_t* x, Int scale) {
+#ifdef __AVX512F__
+  Int s = PanelIsa::splat(0);
+  for (int g = 0; g < 4; ++g) s = _mm512_dpbusd_epi32(s, q[g], PanelIsa::splat(four_bytes(x + 4 * g)));
+  return _mm512_add_epi32(sum, _mm512_mullo_epi32(s, scale));
+#else
+  for (int g = 0; g < 4; g += 2) {
+    const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(q[g], PanelIsa::splat(four_bytes(x + 4 * g))),
+                                           _mm256_maddubs_epi16(q[g + 1], PanelIsa::splat(four_bytes(x + 4 * g + 4))));
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, scale));
+  }
+  return sum;
+#endif
+}
+
 // Q4_K: per super-block, the integer sums of the eight sub-blocks times their
-// scales, and the minimums times the sub-block sums of x (four 16-bit pairs
-// per super-block in x.sums), each converted once and scaled.
+// scales, and the minimums times the sub-block sums of x, each converted
+// once and scaled.
 struct PanelQ4_K {
   using Block = BlockQ4_K;
   using Act = BlockQ8_K;
@@ -220,8 +293,8 @@ struct PanelQ4_K {
   static constexpr int32_t kSumFactor = 0;
   struct Packed {
     Int q[8][8];       // sub-block, group
-    Int scale[8];      // sc of sub-block j in every lane (AVX2: as 16-bit pairs)
-    Int min_pairs[4];  // m of sub-blocks 2i and 2i + 1 as 16-bit pairs
+    Int scale[8];      // scale_lanes of each sub-block's sc
+    Int min_pairs[8];  // (m, m) of sub-block i against bsums 2i, 2i + 1
     PanelIsa::Float d, dmin;
   };
   static void pack(const std::byte* w, size_t w_stride, int64_t b, Packed& p) {
@@ -240,49 +313,84 @@ struct PanelQ4_K {
       const auto* block = reinterpret_cast<const Block*>(w + static_cast<size_t>(r) * w_stride) + b;
       for (int j = 0; j < 8; ++j) k_scale_min(block->scales, j, sc[j][r], m[j][r]);
     }
-    alignas(64) int32_t lanes[kPanelRows];
     for (int j = 0; j < 8; ++j) {
-#ifdef __AVX512F__
-      for (int r = 0; r < kPanelRows; ++r) lanes[r] = sc[j][r];
-      p.scale[j] = PanelIsa::load_int(lanes);
-#else
-      p.scale[j] = pairs_of(sc[j]);
-#endif
-    }
-    for (int i = 0; i < 4; ++i) {
-      for (int r = 0; r < kPanelRows; ++r) lanes[r] = m[2 * i][r] | m[2 * i + 1][r] << 16;
-      p.min_pairs[i] = PanelIsa::load_int(lanes);
+      p.scale[j] = scale_lanes(sc[j]);
+      p.min_pairs[j] = pairs_of(m[j], m[j]);
     }
     p.d = row_halves<Block>(w, w_stride, b, offsetof(Block, d));
     p.dmin = row_halves<Block>(w, w_stride, b, offsetof(Block, dmin));
   }
   template <int Tokens>
-  static void accumulate(const Packed& p, const Act* const (&x)[Tokens], const int64_t (&at)[Tokens],
-                         const PanelActivations& xa, PanelIsa::Float (&acc)[Tokens]) {
-    Int sums[Tokens], mins[Tokens];
-    for (int t = 0; t < Tokens; ++t) sums[t] = mins[t] = PanelIsa::splat(0);
+  static void accumulate(const Packed& p, const Act* const (&x)[Tokens], const int64_t (&)[Tokens],
+                         const PanelActivations&, PanelIsa::Float (&acc)[Tokens]) {
+    Int sums[Tokens];
+    for (int t = 0; t < Tokens; ++t) sums[t] = PanelIsa::splat(0);
     for (int j = 0; j < 8; ++j) {
-      for (int t = 0; t < Tokens; ++t) {
-#ifdef __AVX512F__
-        const Int sub = dot_32(p.q[j], x[t]->qs + 32 * j, PanelIsa::splat(0));
-        sums[t] = _mm512_add_epi32(sums[t], _mm512_mullo_epi32(sub, p.scale[j]));
-#else
-        sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(pair_sums_32(p.q[j], x[t]->qs + 32 * j), p.scale[j]));
-#endif
-      }
+      for (int t = 0; t < Tokens; ++t) sums[t] = add_scaled_dot_32(sums[t], p.q[j], x[t]->qs + 32 * j, p.scale[j]);
     }
     for (int t = 0; t < Tokens; ++t) {
-      for (int i = 0; i < 4; ++i) {
-        const Int x_pairs = PanelIsa::splat(xa.sums[4 * at[t] + i]);
-#ifdef __AVX512F__
-        mins[t] = _mm512_dpwssd_epi32(mins[t], p.min_pairs[i], x_pairs);
-#else
-        mins[t] = _mm256_add_epi32(mins[t], _mm256_madd_epi16(p.min_pairs[i], x_pairs));
-#endif
-      }
+      const Int mins = add_bsum_products(PanelIsa::splat(0), p.min_pairs, *x[t]);
       const PanelIsa::Float xd = PanelIsa::splat(x[t]->d);
       acc[t] = PanelIsa::fma(PanelIsa::to_float(sums[t]), PanelIsa::mul(p.d, xd), acc[t]);
-      acc[t] = PanelIsa::fnma(PanelIsa::to_float(mins[t]), PanelIsa::mul(p.dmin, xd), acc[t]);
+      acc[t] = PanelIsa::fnma(PanelIsa::to_float(mins), PanelIsa::mul(p.dmin, xd), acc[t]);
+    }
+  }
+};
+
+// Q6_K: 6-bit values q standing for q - 32, sixteen sub-blocks of 16 with
+// signed 8-bit scales. Per super-block one integer sum,
+// sum_j sc_j (q.x over j - 32 bsum_j), converted once and scaled.
+struct PanelQ6_K {
+  using Block = BlockQ6_K;
+  using Act = BlockQ8_K;
+  static constexpr int kValues = kQK_K;
+  static constexpr int32_t kSumFactor = 0;
+  struct Packed {
+    Int q[16][4];         // sub-block, group
+    Int scale[16];        // scale_lanes of each sub-block's sc
+    Int offset_pairs[8];  // (-32 sc, -32 sc') of sub-blocks 2i, 2i + 1
+    PanelIsa::Float d;
+  };
+  static void pack(const std::byte* w, size_t w_stride, int64_t b, Packed& p) {
+    for (int h = 0; h < 2; ++h) {  // 128 values each
+      Int top[2][4];               // qh bytes 0-15 and 16-31 of this half
+      for (int s = 0; s < 2; ++s) transpose_chunk<Block>(w, w_stride, b, offsetof(Block, qh) + 32 * h + 16 * s, top[s]);
+      for (int pair = 0; pair < 2; ++pair) {  // ql's 32-byte runs: quarters `pair` (low) and `pair` + 2 (high)
+        for (int s = 0; s < 2; ++s) {
+          Int low[4];
+          transpose_chunk<Block>(w, w_stride, b, offsetof(Block, ql) + 64 * h + 32 * pair + 16 * s, low);
+          for (int g = 0; g < 4; ++g) {
+            for (int quarter : {pair, pair + 2}) {
+              const Int nib = quarter < 2 ? PanelIsa::low_nibbles(low[g]) : PanelIsa::high_nibbles(low[g]);
+              p.q[8 * h + 2 * quarter + s][g] = PanelIsa::or_(nib, PanelIsa::top_bits(top[s][g], quarter));
+            }
+          }
+        }
+      }
+    }
+    int sc[16][kPanelRows], offset[16][kPanelRows];
+    for (int r = 0; r < kPanelRows; ++r) {
+      const auto* block = reinterpret_cast<const Block*>(w + static_cast<size_t>(r) * w_stride) + b;
+      for (int j = 0; j < 16; ++j) {
+        sc[j][r] = block->scales[j];
+        offset[j][r] = -32 * block->scales[j];
+      }
+    }
+    for (int j = 0; j < 16; ++j) p.scale[j] = scale_lanes(sc[j]);
+    for (int i = 0; i < 8; ++i) p.offset_pairs[i] = pairs_of(offset[2 * i], offset[2 * i + 1]);
+    p.d = row_halves<Block>(w, w_stride, b, offsetof(Block, d));
+  }
+  template <int Tokens>
+  static void accumulate(const Packed& p, const Act* const (&x)[Tokens], const int64_t (&)[Tokens],
+                         const PanelActivations&, PanelIsa::Float (&acc)[Tokens]) {
+    Int sums[Tokens];
+    for (int t = 0; t < Tokens; ++t) sums[t] = PanelIsa::splat(0);
+    for (int j = 0; j < 16; ++j) {
+      for (int t = 0; t < Tokens; ++t) sums[t] = add_scaled_dot_16(sums[t], p.q[j], x[t]->qs + 16 * j, p.scale[j]);
+    }
+    for (int t = 0; t < Tokens; ++t) {
+      sums[t] = add_bsum_products(sums[t], p.offset_pairs, *x[t]);
+      acc[t] = PanelIsa::fma(PanelIsa::to_float(sums[t]), PanelIsa::mul(p.d, PanelIsa::splat(x[t]->d)), acc[t]);
     }
   }
 };

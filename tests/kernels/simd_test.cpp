@@ -290,7 +290,7 @@ TEST_P(SimdTargetTest, PanelMatmulsMatchScalar) {
 TEST_P(SimdTargetTest, PanelKQuantBitPatterns) {
   const KernelTable& simd = select_kernel_table(GetParam());
   std::mt19937 rng(19);
-  for (DType type : {DType::Q4_K}) {
+  for (DType type : {DType::Q4_K, DType::Q6_K}) {
     if (simd.find(type)->panel.fn == nullptr) continue;
     const int64_t k = 512, rows = 32, tokens = 5;
     const size_t block_bytes = dtype_info(type).block_bytes;
@@ -298,9 +298,14 @@ TEST_P(SimdTargetTest, PanelKQuantBitPatterns) {
       std::vector<std::byte> w(row_size(type, k) * rows);
       for (auto& v : w) v = pattern == 0 ? std::byte{0xff} : static_cast<std::byte>(rng());
       for (size_t b = 0; b < w.size(); b += block_bytes) {
-        const uint16_t scale = 0x2c00 + static_cast<uint16_t>(rng() % 0x800);  // d and dmin in [0.0625, 0.125)
-        std::memcpy(&w[b], &scale, 2);
-        std::memcpy(&w[b + 2], &scale, 2);
+        const uint16_t scale = 0x2c00 + static_cast<uint16_t>(rng() % 0x800);  // 0.0625 to 0.125
+        // Q6_K keeps its scale last; Q4_K keeps d and dmin first.
+        if (type == DType::Q6_K) {
+          std::memcpy(&w[b + block_bytes - 2], &scale, 2);
+        } else {
+          std::memcpy(&w[b], &scale, 2);
+          std::memcpy(&w[b + 2], &scale, 2);
+        }
       }
       const TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
       const auto xf = random_floats(static_cast<size_t>(tokens * k), 50 + static_cast<uint32_t>(pattern));
