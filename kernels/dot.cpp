@@ -277,8 +277,12 @@ float dot_q4_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {
   return dot_k_blocks<BlockQ4_K, KMins::kFourLanes>(n, w, x, Q4Or5KWeight<false>{});
 }
 
-float dot_q4_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x) {
-  const auto* wb = reinterpret_cast<const BlockQ4_K*>(w);
+namespace {
+
+// Q4_K and Q5_K in the many-token order.
+template <typename Block, typename Weight>
+float dot_q4_or_5_k_tiled(int64_t n, const std::byte* w, const std::byte* x, Weight weight) {
+  const auto* wb = reinterpret_cast<const Block*>(w);
   const auto* xb = reinterpret_cast<const BlockQ8_K*>(x);
   float acc = 0.0f;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
@@ -287,7 +291,7 @@ float dot_q4_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x) {
       int sc, m;
       k_scale_min(wb[b].scales, j, sc, m);
       int32_t sub_block = 0;
-      for (int i = 32 * j; i < 32 * j + 32; ++i) sub_block += q4_k_nibble(wb[b].qs, i) * xb[b].qs[i];
+      for (int i = 32 * j; i < 32 * j + 32; ++i) sub_block += weight.value(wb[b], i) * xb[b].qs[i];
       sums += sc * sub_block;
       mins += m * (xb[b].bsums[2 * j] + xb[b].bsums[2 * j + 1]);
     }
@@ -295,6 +299,16 @@ float dot_q4_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x) {
     acc = std::fma(-static_cast<float>(mins), f16_to_f32(wb[b].dmin) * xb[b].d, acc);
   }
   return acc;
+}
+
+}  // namespace
+
+float dot_q4_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_q4_or_5_k_tiled<BlockQ4_K>(n, w, x, Q4Or5KWeight<false>{});
+}
+
+float dot_q5_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_q4_or_5_k_tiled<BlockQ5_K>(n, w, x, Q4Or5KWeight<true>{});
 }
 
 float dot_q5_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {

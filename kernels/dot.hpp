@@ -26,9 +26,11 @@ float dot_q5_1_q8_1(int64_t n, const std::byte* w, const std::byte* x);
 // K-quants against Q8_K, in the lane order of ggml's AVX2 kernels (the
 // sub-block minimums of Q4_K and Q5_K added last, each its own way).
 float dot_q4_k_q8_k(int64_t n, const std::byte* w, const std::byte* x);
-// Q4_K in the many-token order: per super-block the scaled sub-block sums
-// and the minimum terms each in integers, converted once and scaled.
+// Q4_K and Q5_K in the many-token order: per super-block the scaled
+// sub-block sums and the minimum terms each in integers, converted once and
+// scaled.
 float dot_q4_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x);
+float dot_q5_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x);
 float dot_q5_k_q8_k(int64_t n, const std::byte* w, const std::byte* x);
 // Q6_K in the many-token order: per super-block one integer sum, the
 // sub-block offsets taken through the activation sums, converted once.

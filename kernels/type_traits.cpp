@@ -69,7 +69,7 @@ const KernelRow kKernels[] = {
     {DType::Q5_0, {DType::Q8_0, q5_0_to_float, float_to_q5_0, dot_q5_0_q8_0, dot_q5_0_q8_0, nullptr}},
     {DType::Q5_1, {DType::Q8_1, q5_1_to_float, float_to_q5_1, dot_q5_1_q8_1, dot_q5_1_q8_1, nullptr}},
     {DType::Q4_K, {DType::Q8_K, q4_k_to_float, float_to_q4_k, dot_q4_k_q8_k, dot_q4_k_q8_k_tiled, nullptr}},
-    {DType::Q5_K, {DType::Q8_K, q5_k_to_float, float_to_q5_k, dot_q5_k_q8_k, dot_q5_k_q8_k, nullptr}},
+    {DType::Q5_K, {DType::Q8_K, q5_k_to_float, float_to_q5_k, dot_q5_k_q8_k, dot_q5_k_q8_k_tiled, nullptr}},
     {DType::Q6_K, {DType::Q8_K, q6_k_to_float, float_to_q6_k, dot_q6_k_q8_k, dot_q6_k_q8_k_tiled, nullptr}},
     // Only activation formats: no weight kernels.
     {DType::Q8_1, {DType::Q8_1, q8_1_to_float, float_to_q8_1, nullptr, nullptr, nullptr}},

@@ -68,8 +68,8 @@ struct TypeKernels {
   FromFloatFn from_float;
   DotFn dot;
   // The same product in the summation order of a many-token GEMM, used when
-  // a matmul has several tokens and rows % 4 == 0 (where ggml tiles). Q4_0,
-  // Q4_K and Q6_K convert once per block there (the order of ggml's
+  // a matmul has several tokens and rows % 4 == 0 (where ggml tiles). Q4_0
+  // and the K-quants convert once per block there (the order of ggml's
   // repacked GEMMs and of ullm's panel kernels); the other block formats
   // keep the order of `dot` (Q8_0 matches llama.cpp's unrepacked GEMM bit
   // for bit so).

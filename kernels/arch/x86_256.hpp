@@ -599,7 +599,7 @@ void install(TypeKernels& k, DotFn row, DotTileFn tiles) {
   k.dot_tile = tiles;
 }
 
-// Q4_0, Q4_K and Q6_K: the one-token kernels, and panels for many tokens (rows
+// Q4_0 and the K-quants: the one-token kernels, and panels for many tokens (rows
 // outside whole panels keep the scalar reference of the many-token order).
 void install(TypeKernels& k, DotFn row, DotTileFn tiles, PanelKernel panel) {
   k.dot = row;
@@ -637,10 +637,11 @@ void set_block_kernels(KernelTable& t) {
         break;
       case DType::Q4_K:
         install(k, one_row<tile_k_256<Q4Or5K<false>, 1, 1>>, dot_tile_k_256<Q4Or5K<false>>,
-                panel_kernel<PanelQ4_K>());
+                panel_kernel<PanelQ4Or5K<false>>());
         break;
       case DType::Q5_K:
-        install(k, one_row<tile_k_256<Q4Or5K<true>, 1, 1>>, dot_tile_k_256<Q4Or5K<true>>);
+        install(k, one_row<tile_k_256<Q4Or5K<true>, 1, 1>>, dot_tile_k_256<Q4Or5K<true>>,
+                panel_kernel<PanelQ4Or5K<true>>());
         break;
       case DType::Q6_K:
         install(k, one_row<tile_k_256<Q6K, 1, 1>>, dot_tile_k_256<Q6K>, panel_kernel<PanelQ6_K>());

@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/blocks.hpp"
 #include "kernels/type_traits.hpp"
@@ -68,11 +69,12 @@ struct PanelIsa {
   static Int bytes(int v) { return _mm512_set1_epi8(static_cast<char>(v)); }
   static Int low_nibbles(Int v) { return _mm512_and_si512(v, bytes(0x0f)); }
   static Int or_(Int a, Int b) { return _mm512_or_si512(a, b); }
-  // Bits 2k and 2k + 1 of each byte moved to bits 4 and 5 (Q6_K's top bits).
-  static Int top_bits(Int v, int k) {
-    const Int moved =
-        k < 3 ? _mm512_maskz_sll_epi32(0xffff, v, _mm_cvtsi32_si128(4 - 2 * k)) : _mm512_maskz_srli_epi32(0xffff, v, 2);
-    return _mm512_and_si512(moved, bytes(0x30));
+  // Each byte's bits from bit `from` up moved to start at bit 4 and masked
+  // (`from` <= 7: once masked, no bit has crossed into another byte).
+  static Int bits_to_4(Int v, int from, int mask) {
+    const Int moved = from <= 4 ? _mm512_maskz_sll_epi32(0xffff, v, _mm_cvtsi32_si128(4 - from))
+                                : _mm512_maskz_srl_epi32(0xffff, v, _mm_cvtsi32_si128(from - 4));
+    return _mm512_and_si512(moved, bytes(mask));
   }
   static Int high_nibbles(Int v) { return _mm512_and_si512(_mm512_maskz_srli_epi32(0xffff, v, 4), bytes(0x0f)); }
   static Int splat(int32_t v) { return _mm512_set1_epi32(v); }
@@ -102,10 +104,10 @@ struct PanelIsa {
   static Int bytes(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
   static Int low_nibbles(Int v) { return _mm256_and_si256(v, bytes(0x0f)); }
   static Int or_(Int a, Int b) { return _mm256_or_si256(a, b); }
-  // Bits 2k and 2k + 1 of each byte moved to bits 4 and 5 (Q6_K's top bits).
-  static Int top_bits(Int v, int k) {
-    const Int moved = k < 3 ? _mm256_sll_epi32(v, _mm_cvtsi32_si128(4 - 2 * k)) : _mm256_srli_epi32(v, 2);
-    return _mm256_and_si256(moved, bytes(0x30));
+  static Int bits_to_4(Int v, int from, int mask) {
+    const Int moved =
+        from <= 4 ? _mm256_sll_epi32(v, _mm_cvtsi32_si128(4 - from)) : _mm256_srl_epi32(v, _mm_cvtsi32_si128(from - 4));
+    return _mm256_and_si256(moved, bytes(mask));
   }
   static Int high_nibbles(Int v) { return _mm256_and_si256(_mm256_srli_epi32(v, 4), bytes(0x0f)); }
   static Int splat(int32_t v) { return _mm256_set1_epi32(v); }
@@ -257,11 +259,22 @@ inline Int scale_lanes(const int (&sc)[kPanelRows]) {
 }
 
 // sum += scale * (the dot product of 32 packed values with x), per lane.
+// AVX2: maddubs pairs of `Bits`-bit values summed over eight groups fit 16
+// bits for 4-bit values; 5-bit ones take two sums of four groups.
+template <int Bits>
 inline Int add_scaled_dot_32(Int sum, const Int (&q)[8], const int8_t* x, Int scale) {
 #ifdef __AVX512F__
   return _mm512_add_epi32(sum, _mm512_mullo_epi32(dot_32(q, x, PanelIsa::splat(0)), scale));
 #else
-  return _mm256_add_epi32(sum, _mm256_madd_epi16(pair_sums_32(q, x), scale));
+  if constexpr (Bits == 4) return _mm256_add_epi32(sum, _mm256_madd_epi16(pair_sums_32(q, x), scale));
+  for (int half = 0; half < 8; half += 4) {
+    __m256i pairs = _mm256_maddubs_epi16(q[half], PanelIsa::splat(four_bytes(x + 4 * half)));
+    for (int g = half + 1; g < half + 4; ++g) {
+      pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(q[g], PanelIsa::splat(four_bytes(x + 4 * g))));
+    }
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, scale));
+  }
+  return sum;
 #endif
 }
 
@@ -283,11 +296,13 @@ inline Int add_scaled_dot_16(Int sum, const Int (&q)[4], const int8_t* x, Int sc
 #endif
 }
 
-// Q4_K: per super-block, the integer sums of the eight sub-blocks times their
-// scales, and the minimums times the sub-block sums of x, each converted
-// once and scaled.
-struct PanelQ4_K {
-  using Block = BlockQ4_K;
+// Q4_K and Q5_K: per super-block, the integer sums of the eight sub-blocks
+// times their scales, and the minimums times the sub-block sums of x, each
+// converted once and scaled. Q5_K adds bit j of qh[l] as bit 4 of value l of
+// sub-block j.
+template <bool FifthBit>
+struct PanelQ4Or5K {
+  using Block = std::conditional_t<FifthBit, BlockQ5_K, BlockQ4_K>;
   using Act = BlockQ8_K;
   static constexpr int kValues = kQK_K;
   static constexpr int32_t kSumFactor = 0;
@@ -298,13 +313,25 @@ struct PanelQ4_K {
     PanelIsa::Float d, dmin;
   };
   static void pack(const std::byte* w, size_t w_stride, int64_t b, Packed& p) {
+    Int high[2][4];  // Q5_K: qh bytes 0-15 and 16-31
+    if constexpr (FifthBit) {
+      for (int half = 0; half < 2; ++half) {
+        transpose_chunk<Block>(w, w_stride, b, offsetof(Block, qh) + 16 * half, high[half]);
+      }
+    }
     for (int c = 0; c < 4; ++c) {  // 64 values: sub-block 2c low nibbles, 2c + 1 high
       for (int half = 0; half < 2; ++half) {
         Int u[4];
         transpose_chunk<Block>(w, w_stride, b, offsetof(Block, qs) + 32 * c + 16 * half, u);
         for (int g = 0; g < 4; ++g) {
-          p.q[2 * c][4 * half + g] = PanelIsa::low_nibbles(u[g]);
-          p.q[2 * c + 1][4 * half + g] = PanelIsa::high_nibbles(u[g]);
+          Int& low = p.q[2 * c][4 * half + g];
+          Int& upper = p.q[2 * c + 1][4 * half + g];
+          low = PanelIsa::low_nibbles(u[g]);
+          upper = PanelIsa::high_nibbles(u[g]);
+          if constexpr (FifthBit) {
+            low = PanelIsa::or_(low, PanelIsa::bits_to_4(high[half][g], 2 * c, 0x10));
+            upper = PanelIsa::or_(upper, PanelIsa::bits_to_4(high[half][g], 2 * c + 1, 0x10));
+          }
         }
       }
     }
@@ -326,7 +353,9 @@ struct PanelQ4_K {
     Int sums[Tokens];
     for (int t = 0; t < Tokens; ++t) sums[t] = PanelIsa::splat(0);
     for (int j = 0; j < 8; ++j) {
-      for (int t = 0; t < Tokens; ++t) sums[t] = add_scaled_dot_32(sums[t], p.q[j], x[t]->qs + 32 * j, p.scale[j]);
+      for (int t = 0; t < Tokens; ++t) {
+        sums[t] = add_scaled_dot_32 < FifthBit ? 5 : 4 > (sums[t], p.q[j], x[t]->qs + 32 * j, p.scale[j]);
+      }
     }
     for (int t = 0; t < Tokens; ++t) {
       const Int mins = add_bsum_products(PanelIsa::splat(0), p.min_pairs, *x[t]);
@@ -362,7 +391,7 @@ struct PanelQ6_K {
           for (int g = 0; g < 4; ++g) {
             for (int quarter : {pair, pair + 2}) {
               const Int nib = quarter < 2 ? PanelIsa::low_nibbles(low[g]) : PanelIsa::high_nibbles(low[g]);
-              p.q[8 * h + 2 * quarter + s][g] = PanelIsa::or_(nib, PanelIsa::top_bits(top[s][g], quarter));
+              p.q[8 * h + 2 * quarter + s][g] = PanelIsa::or_(nib, PanelIsa::bits_to_4(top[s][g], 2 * quarter, 0x30));
             }
           }
         }

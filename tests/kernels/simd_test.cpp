@@ -290,7 +290,7 @@ TEST_P(SimdTargetTest, PanelMatmulsMatchScalar) {
 TEST_P(SimdTargetTest, PanelKQuantBitPatterns) {
   const KernelTable& simd = select_kernel_table(GetParam());
   std::mt19937 rng(19);
-  for (DType type : {DType::Q4_K, DType::Q6_K}) {
+  for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     if (simd.find(type)->panel.fn == nullptr) continue;
     const int64_t k = 512, rows = 32, tokens = 5;
     const size_t block_bytes = dtype_info(type).block_bytes;
