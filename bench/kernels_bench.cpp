@@ -172,6 +172,11 @@ void BM_MatMat(benchmark::State& state, DType type, const char* target) {
   run_matmul(state, type, target, 512);
 }
 
+// A short prompt or a chat turn: a few tokens through one weight matrix.
+void BM_FewTokens(benchmark::State& state, DType type, const char* target) {
+  run_matmul(state, type, target, state.range(3));
+}
+
 // {rows, k, threads}: an L2-sized matrix and one far larger than L3 (32 MiB here).
 #define ULLM_MATVEC(type, target)                                     \
   BENCHMARK_CAPTURE(BM_MatVec, type##_##target, DType::type, #target) \
@@ -188,6 +193,19 @@ void BM_MatMat(benchmark::State& state, DType type, const char* target) {
       ->Args({5632, 2048, 2})                                         \
       ->UseRealTime()                                                 \
       ->Unit(benchmark::kMillisecond)
+
+// {rows, k, threads, tokens}: TinyLlama's FFN-up shape, one thread.
+#define ULLM_FEW_TOKENS(type, target)                                    \
+  BENCHMARK_CAPTURE(BM_FewTokens, type##_##target, DType::type, #target) \
+      ->Args({5632, 2048, 1, 2})                                         \
+      ->Args({5632, 2048, 1, 4})                                         \
+      ->Args({5632, 2048, 1, 16})                                        \
+      ->UseRealTime()                                                    \
+      ->Unit(benchmark::kMillisecond)
+
+ULLM_FEW_TOKENS(Q4_0, avx512);
+ULLM_FEW_TOKENS(Q4_K, avx512);
+ULLM_FEW_TOKENS(Q6_K, avx512);
 
 ULLM_MATMAT(Q8_0, avx2);
 ULLM_MATMAT(Q4_0, avx2);

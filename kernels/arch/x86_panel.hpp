@@ -69,6 +69,11 @@ struct PanelIsa {
   static Int bytes(int v) { return _mm512_set1_epi8(static_cast<char>(v)); }
   static Int low_nibbles(Int v) { return _mm512_and_si512(v, bytes(0x0f)); }
   static Int or_(Int a, Int b) { return _mm512_or_si512(a, b); }
+  static Int and_(Int a, Int b) { return _mm512_and_si512(a, b); }
+  static Int sub(Int a, Int b) { return _mm512_sub_epi32(a, b); }
+  static Int shift_left(Int v, int n) { return _mm512_maskz_sll_epi32(0xffff, v, _mm_cvtsi32_si128(n)); }
+  static Int shift_right(Int v, int n) { return _mm512_maskz_srl_epi32(0xffff, v, _mm_cvtsi32_si128(n)); }
+  static Int shift_right_signed(Int v, int n) { return _mm512_maskz_sra_epi32(0xffff, v, _mm_cvtsi32_si128(n)); }
   // Each byte's bits from bit `from` up moved to start at bit 4 and masked
   // (`from` <= 7: once masked, no bit has crossed into another byte).
   static Int bits_to_4(Int v, int from, int mask) {
@@ -104,6 +109,11 @@ struct PanelIsa {
   static Int bytes(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
   static Int low_nibbles(Int v) { return _mm256_and_si256(v, bytes(0x0f)); }
   static Int or_(Int a, Int b) { return _mm256_or_si256(a, b); }
+  static Int and_(Int a, Int b) { return _mm256_and_si256(a, b); }
+  static Int sub(Int a, Int b) { return _mm256_sub_epi32(a, b); }
+  static Int shift_left(Int v, int n) { return _mm256_sll_epi32(v, _mm_cvtsi32_si128(n)); }
+  static Int shift_right(Int v, int n) { return _mm256_srl_epi32(v, _mm_cvtsi32_si128(n)); }
+  static Int shift_right_signed(Int v, int n) { return _mm256_sra_epi32(v, _mm_cvtsi32_si128(n)); }
   static Int bits_to_4(Int v, int from, int mask) {
     const Int moved =
         from <= 4 ? _mm256_sll_epi32(v, _mm_cvtsi32_si128(4 - from)) : _mm256_srl_epi32(v, _mm_cvtsi32_si128(from - 4));
@@ -131,7 +141,8 @@ constexpr int kPanelRows = PanelIsa::kRows;
 // gathered r, r+4, r+8, ... per 128-bit lane, so a 4x4 transpose inside each
 // 128-bit lane leaves the rows in lane order.
 template <class Block>
-void transpose_chunk(const std::byte* w, size_t w_stride, int64_t b, size_t offset, Int (&out)[4]) {
+__attribute__((always_inline)) inline void transpose_chunk(const std::byte* w, size_t w_stride, int64_t b,
+                                                           size_t offset, Int (&out)[4]) {
   constexpr int kLanes128 = kPanelRows / 4;
   Int z[4];
   for (int q = 0; q < 4; ++q) {
@@ -149,16 +160,29 @@ void transpose_chunk(const std::byte* w, size_t w_stride, int64_t b, size_t offs
   out[3] = PanelIsa::unpack_hi_64(t1, t3);
 }
 
-// The f16 at byte `offset` of block b of each panel row, as floats.
+// The f16 halves of each lane (the low or the high 16 bits), as floats.
+inline PanelIsa::Float halves_to_float(Int v, bool high) {
+  const Int h = high ? PanelIsa::shift_right(v, 16) : PanelIsa::and_(v, PanelIsa::splat(0xffff));
+#ifdef __AVX512F__
+  return _mm512_maskz_cvtph_ps(0xffff, _mm512_maskz_cvtepi32_epi16(0xffff, h));
+#else
+  return _mm256_cvtph_ps(_mm_packus_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+#endif
+}
+
+// The four bytes at `offset` in block b of each panel row, gathered.
 template <class Block>
-PanelIsa::Float row_halves(const std::byte* w, size_t w_stride, int64_t b, size_t offset) {
-  alignas(64) float lanes[kPanelRows];
-  for (int r = 0; r < kPanelRows; ++r) {
-    uint16_t h;
-    std::memcpy(&h, w + static_cast<size_t>(r) * w_stride + static_cast<size_t>(b) * sizeof(Block) + offset, 2);
-    lanes[r] = _cvtsh_ss(h);
-  }
-  return PanelIsa::load(lanes);
+Int gather_dwords(const std::byte* w, size_t w_stride, int64_t b, size_t offset) {
+  const auto* base = reinterpret_cast<const int*>(w + static_cast<size_t>(b) * sizeof(Block) + offset);
+  const int stride = static_cast<int>(w_stride);  // a panel spans few rows: far below 2 GiB
+#ifdef __AVX512F__
+  const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(stride));
+  return _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), 0xffff, rows, base, 1);
+#else
+  const __m256i rows = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+  return _mm256_i32gather_epi32(base, rows, 1);
+#endif
 }
 
 // The integer dot product of 32 packed unsigned values (eight groups of four
@@ -205,7 +229,7 @@ struct PanelQ4_0 {
       p.q[g] = PanelIsa::low_nibbles(u[g]);       // values 4g..4g+3
       p.q[g + 4] = PanelIsa::high_nibbles(u[g]);  // values 16+4g..16+4g+3
     }
-    p.d = row_halves<Block>(w, w_stride, b, offsetof(Block, d));
+    p.d = halves_to_float(gather_dwords<Block>(w, w_stride, b, offsetof(Block, d)), false);
   }
   // at[t]: the index of token t's block in x.scales and x.sums.
   template <int Tokens>
@@ -238,21 +262,24 @@ inline Int add_bsum_products(Int acc, const Int (&pairs)[8], const BlockQ8_K& x)
   return acc;
 }
 
-// Lanes of 16-bit pairs (lo(r), hi(r)) for each panel row r.
-inline Int pairs_of(const int (&lo)[kPanelRows], const int (&hi)[kPanelRows]) {
-  alignas(64) int32_t lanes[kPanelRows];
-  for (int r = 0; r < kPanelRows; ++r)
-    lanes[r] = static_cast<int32_t>((lo[r] & 0xffff) | static_cast<uint32_t>(hi[r]) << 16);
-  return PanelIsa::load_int(lanes);
+// Byte k (0-3) of each lane as an unsigned or signed int32.
+inline Int unsigned_byte(Int v, int k) {
+  return PanelIsa::and_(PanelIsa::shift_right(v, 8 * k), PanelIsa::splat(0xff));
+}
+inline Int signed_byte(Int v, int k) {
+  return PanelIsa::shift_right_signed(PanelIsa::shift_left(v, 24 - 8 * k), 24);
+}
+
+// Lanes of 16-bit pairs: the low halves of lo's and hi's lanes.
+inline Int pairs_of(Int lo, Int hi) {
+  return PanelIsa::or_(PanelIsa::and_(lo, PanelIsa::splat(0xffff)), PanelIsa::shift_left(hi, 16));
 }
 
 // A sub-block scale in every row's lane: one int32 (AVX-512, multiplied with
 // mullo) or a 16-bit pair (AVX2, multiplied into maddubs' pair sums by madd).
-inline Int scale_lanes(const int (&sc)[kPanelRows]) {
+inline Int scale_lanes(Int sc) {
 #ifdef __AVX512F__
-  alignas(64) int32_t lanes[kPanelRows];
-  for (int r = 0; r < kPanelRows; ++r) lanes[r] = sc[r];
-  return PanelIsa::load_int(lanes);
+  return sc;
 #else
   return pairs_of(sc, sc);
 #endif
@@ -335,17 +362,28 @@ struct PanelQ4Or5K {
         }
       }
     }
-    int sc[8][kPanelRows], m[8][kPanelRows];
-    for (int r = 0; r < kPanelRows; ++r) {
-      const auto* block = reinterpret_cast<const Block*>(w + static_cast<size_t>(r) * w_stride) + b;
-      for (int j = 0; j < 8; ++j) k_scale_min(block->scales, j, sc[j][r], m[j][r]);
-    }
+    // Bytes 0-15 of every row: d and dmin, then the 12 scale bytes; see
+    // k_scale_min: sub-blocks 0-3 in the low six bits of scale bytes 0-3
+    // (sc) and 4-7 (m), sub-blocks 4-7 in bytes 8-11 plus those bytes' top
+    // two bits.
+    static_assert(offsetof(Block, dmin) == 2 && offsetof(Block, scales) == 4);
+    Int head[4];
+    transpose_chunk<Block>(w, w_stride, b, 0, head);
+    p.d = halves_to_float(head[0], false);
+    p.dmin = halves_to_float(head[0], true);
+    const Int(&u)[3] = reinterpret_cast<const Int(&)[3]>(head[1]);
+    const Int low6 = PanelIsa::bytes(0x3f), low4 = PanelIsa::bytes(0x0f), top2 = PanelIsa::bytes(0x30);
+    const Int sc_bytes[2] = {
+        PanelIsa::and_(u[0], low6),
+        PanelIsa::or_(PanelIsa::and_(u[2], low4), PanelIsa::and_(PanelIsa::shift_right(u[0], 2), top2))};
+    const Int m_bytes[2] = {PanelIsa::and_(u[1], low6),
+                            PanelIsa::or_(PanelIsa::and_(PanelIsa::shift_right(u[2], 4), low4),
+                                          PanelIsa::and_(PanelIsa::shift_right(u[1], 2), top2))};
     for (int j = 0; j < 8; ++j) {
-      p.scale[j] = scale_lanes(sc[j]);
-      p.min_pairs[j] = pairs_of(m[j], m[j]);
+      p.scale[j] = scale_lanes(unsigned_byte(sc_bytes[j / 4], j % 4));
+      const Int m = unsigned_byte(m_bytes[j / 4], j % 4);
+      p.min_pairs[j] = pairs_of(m, m);
     }
-    p.d = row_halves<Block>(w, w_stride, b, offsetof(Block, d));
-    p.dmin = row_halves<Block>(w, w_stride, b, offsetof(Block, dmin));
   }
   template <int Tokens>
   static void accumulate(const Packed& p, const Act* const (&x)[Tokens], const int64_t (&)[Tokens],
@@ -397,17 +435,18 @@ struct PanelQ6_K {
         }
       }
     }
-    int sc[16][kPanelRows], offset[16][kPanelRows];
-    for (int r = 0; r < kPanelRows; ++r) {
-      const auto* block = reinterpret_cast<const Block*>(w + static_cast<size_t>(r) * w_stride) + b;
-      for (int j = 0; j < 16; ++j) {
-        sc[j][r] = block->scales[j];
-        offset[j][r] = -32 * block->scales[j];
-      }
+    Int u[4];  // the 16 signed scale bytes of every row
+    transpose_chunk<Block>(w, w_stride, b, offsetof(Block, scales), u);
+    Int sc[16];
+    for (int j = 0; j < 16; ++j) {
+      sc[j] = signed_byte(u[j / 4], j % 4);
+      p.scale[j] = scale_lanes(sc[j]);
     }
-    for (int j = 0; j < 16; ++j) p.scale[j] = scale_lanes(sc[j]);
-    for (int i = 0; i < 8; ++i) p.offset_pairs[i] = pairs_of(offset[2 * i], offset[2 * i + 1]);
-    p.d = row_halves<Block>(w, w_stride, b, offsetof(Block, d));
+    const auto minus_32 = [](Int v) { return PanelIsa::sub(PanelIsa::splat(0), PanelIsa::shift_left(v, 5)); };
+    for (int i = 0; i < 8; ++i) p.offset_pairs[i] = pairs_of(minus_32(sc[2 * i]), minus_32(sc[2 * i + 1]));
+    // d ends the block: the dword ending with it, high half (no read past the block).
+    static_assert(offsetof(Block, d) + 2 == sizeof(Block));
+    p.d = halves_to_float(gather_dwords<Block>(w, w_stride, b, offsetof(Block, d) - 2), true);
   }
   template <int Tokens>
   static void accumulate(const Packed& p, const Act* const (&x)[Tokens], const int64_t (&)[Tokens],
