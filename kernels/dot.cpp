@@ -161,7 +161,7 @@ float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
 
 namespace {
 
-// The many-token order of Q4_0: each block's integer dot product whole,
+// The many-token order of Q4_0 and Q5_0: each block's integer dot product whole,
 // converted once and added with one fused multiply-add times the product of
 // the scales. ggml's repacked Q4_0 kernels (Q4_0_8x8, which llama.cpp uses
 // on AVX2 and newer for any matrix of 8k rows) add so, and ullm's panel
@@ -183,6 +183,11 @@ float dot_blocks_whole(int64_t n, const std::byte* w, const std::byte* x, ValueA
 
 float dot_q4_0_q8_0_tiled(int64_t n, const std::byte* w, const std::byte* x) {
   return dot_blocks_whole<BlockQ4_0>(n, w, x, [](const BlockQ4_0& b, int i) { return nibble(b.qs, i) - 8; });
+}
+
+float dot_q5_0_q8_0_tiled(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_blocks_whole<BlockQ5_0>(
+      n, w, x, [](const BlockQ5_0& b, int i) { return (nibble(b.qs, i) | fifth_bit(b.qh, i)) - 16; });
 }
 
 float dot_q5_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {

@@ -66,7 +66,7 @@ const KernelRow kKernels[] = {
     {DType::Q8_0, {DType::Q8_0, q8_0_to_float, float_to_q8_0, dot_q8_0_q8_0, dot_q8_0_q8_0, nullptr}},
     {DType::Q4_0, {DType::Q8_0, q4_0_to_float, float_to_q4_0, dot_q4_0_q8_0, dot_q4_0_q8_0_tiled, nullptr}},
     {DType::Q4_1, {DType::Q8_1, q4_1_to_float, float_to_q4_1, dot_q4_1_q8_1, dot_q4_1_q8_1, nullptr}},
-    {DType::Q5_0, {DType::Q8_0, q5_0_to_float, float_to_q5_0, dot_q5_0_q8_0, dot_q5_0_q8_0, nullptr}},
+    {DType::Q5_0, {DType::Q8_0, q5_0_to_float, float_to_q5_0, dot_q5_0_q8_0, dot_q5_0_q8_0_tiled, nullptr}},
     {DType::Q5_1, {DType::Q8_1, q5_1_to_float, float_to_q5_1, dot_q5_1_q8_1, dot_q5_1_q8_1, nullptr}},
     {DType::Q4_K, {DType::Q8_K, q4_k_to_float, float_to_q4_k, dot_q4_k_q8_k, dot_q4_k_q8_k_tiled, nullptr}},
     {DType::Q5_K, {DType::Q8_K, q5_k_to_float, float_to_q5_k, dot_q5_k_q8_k, dot_q5_k_q8_k_tiled, nullptr}},

@@ -54,7 +54,7 @@ struct PanelKernel {
   int rows = 0;  // rows per panel: the SIMD width in 32-bit lanes
   // What the integer dot product of a block misses, per activation sum:
   // weights are kept as unsigned bytes (Q4_0's q, standing for q - 8), so
-  // the kernel starts each block from this times sum x.
+  // the kernel starts each block from this times sum x (-8; Q5_0 -16).
   int32_t sum_factor = 0;
   PanelFn fn = nullptr;
 };
@@ -68,8 +68,8 @@ struct TypeKernels {
   FromFloatFn from_float;
   DotFn dot;
   // The same product in the summation order of a many-token GEMM, used when
-  // a matmul has several tokens and rows % 4 == 0 (where ggml tiles). Q4_0
-  // and the K-quants convert once per block there (the order of ggml's
+  // a matmul has several tokens and rows % 4 == 0 (where ggml tiles). Q4_0,
+  // Q5_0 and the K-quants convert once per block there (the order of ggml's
   // repacked GEMMs and of ullm's panel kernels); the other block formats
   // keep the order of `dot` (Q8_0 matches llama.cpp's unrepacked GEMM bit
   // for bit so).

@@ -599,7 +599,7 @@ void install(TypeKernels& k, DotFn row, DotTileFn tiles) {
   k.dot_tile = tiles;
 }
 
-// Q4_0 and the K-quants: the one-token kernels, and panels for many tokens (rows
+// Q4_0, Q5_0 and the K-quants: the one-token kernels, and panels for many tokens (rows
 // outside whole panels keep the scalar reference of the many-token order).
 void install(TypeKernels& k, DotFn row, DotTileFn tiles, PanelKernel panel) {
   k.dot = row;
@@ -621,10 +621,11 @@ void set_block_kernels(KernelTable& t) {
         break;
       case DType::Q4_0:
         install(k, one_row<tile_256<Q4_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q4_0Weights<U8S8>>,
-                panel_kernel<PanelQ4_0>());
+                panel_kernel<PanelQ4Or5_0<false>>());
         break;
       case DType::Q5_0:
-        install(k, one_row<tile_256<Q5_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q5_0Weights<U8S8>>);
+        install(k, one_row<tile_256<Q5_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q5_0Weights<U8S8>>,
+                panel_kernel<PanelQ4Or5_0<true>>());
         break;
       case DType::Q4_1:
         install(k, one_row<tile_256<Q4_1, 1, 1>>, dot_tile_256<Q4_1>);

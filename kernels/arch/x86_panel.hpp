@@ -185,26 +185,39 @@ Int gather_dwords(const std::byte* w, size_t w_stride, int64_t b, size_t offset)
 #endif
 }
 
-// The integer dot product of 32 packed unsigned values (eight groups of four
-// per lane) with 32 activation bytes, added to `start`.
+// The integer dot product of 32 packed unsigned `Bits`-bit values (eight
+// groups of four per lane) with 32 activation bytes, added to `start`.
 #ifdef __AVX512F__
+template <int Bits>
 inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
   Int s = start;
   for (int g = 0; g < 8; ++g) s = _mm512_dpbusd_epi32(s, q[g], PanelIsa::splat(four_bytes(x + 4 * g)));
   return s;
 }
 #else
-// Pairs of nibble-times-byte products stay within 16 bits even summed over
-// all eight groups (8 * 2 * 15 * 128 < 2^15), so one widening per 32 values.
-inline __m256i pair_sums_32(const Int (&q)[8], const int8_t* x) {
+// maddubs' pairs of products summed over `groups` groups in 16 bits: eight
+// groups of 4-bit values stay below 2^15 (8 * 2 * 15 * 128), four of 5-bit.
+inline __m256i pair_sums(const Int* q, const int8_t* x, int groups) {
   __m256i pairs = _mm256_maddubs_epi16(q[0], PanelIsa::splat(four_bytes(x)));
-  for (int g = 1; g < 8; ++g) {
+  for (int g = 1; g < groups; ++g) {
     pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(q[g], PanelIsa::splat(four_bytes(x + 4 * g))));
   }
   return pairs;
 }
+// The pair sums of 32 values widened to int32 lanes through madd with
+// `factor` (16-bit pairs: ones, or a sub-block scale), added to `sum`.
+template <int Bits>
+inline Int add_pair_sums_32(Int sum, const Int (&q)[8], const int8_t* x, Int factor) {
+  static_assert(Bits == 4 || Bits == 5);
+  constexpr int kGroups = Bits == 4 ? 8 : 4;
+  for (int g = 0; g < 8; g += kGroups) {
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pair_sums(q + g, x + 4 * g, kGroups), factor));
+  }
+  return sum;
+}
+template <int Bits>
 inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
-  return _mm256_add_epi32(start, _mm256_madd_epi16(pair_sums_32(q, x), _mm256_set1_epi16(1)));
+  return add_pair_sums_32<Bits>(start, q, x, _mm256_set1_epi16(1));
 }
 #endif
 
@@ -213,11 +226,13 @@ inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
 // format's scalar `dot_tiled`.
 
 // Q4_0: the nibbles q as unsigned bytes; sum (q - 8) x = sum q x - 8 sum x.
-struct PanelQ4_0 {
-  using Block = BlockQ4_0;
+// Q5_0: q with its fifth bit from qh (bit i for value i), sum (q - 16) x.
+template <bool FifthBit>
+struct PanelQ4Or5_0 {
+  using Block = std::conditional_t<FifthBit, BlockQ5_0, BlockQ4_0>;
   using Act = BlockQ8_0;
   static constexpr int kValues = kQK4_0;
-  static constexpr int32_t kSumFactor = -8;
+  static constexpr int32_t kSumFactor = FifthBit ? -16 : -8;
   struct Packed {
     Int q[8];
     PanelIsa::Float d;
@@ -229,14 +244,27 @@ struct PanelQ4_0 {
       p.q[g] = PanelIsa::low_nibbles(u[g]);       // values 4g..4g+3
       p.q[g + 4] = PanelIsa::high_nibbles(u[g]);  // values 16+4g..16+4g+3
     }
-    p.d = halves_to_float(gather_dwords<Block>(w, w_stride, b, offsetof(Block, d)), false);
+    // d and, for Q5_0, qh: the first six bytes of each block.
+    const Int head = gather_dwords<Block>(w, w_stride, b, 0);
+    p.d = halves_to_float(head, false);
+    if constexpr (FifthBit) {
+      static_assert(offsetof(Block, qh) == 2);
+      const Int high = gather_dwords<Block>(w, w_stride, b, offsetof(Block, qh));
+      for (int g = 0; g < 8; ++g) {
+        // Bits 4g..4g+3 of qh to bit 4 of bytes 0-3.
+        const Int t = PanelIsa::and_(PanelIsa::shift_right(high, 4 * g), PanelIsa::splat(0xf));
+        const Int spread = PanelIsa::or_(PanelIsa::or_(PanelIsa::shift_left(t, 4), PanelIsa::shift_left(t, 11)),
+                                         PanelIsa::or_(PanelIsa::shift_left(t, 18), PanelIsa::shift_left(t, 25)));
+        p.q[g] = PanelIsa::or_(p.q[g], PanelIsa::and_(spread, PanelIsa::splat(0x10101010)));
+      }
+    }
   }
   // at[t]: the index of token t's block in x.scales and x.sums.
   template <int Tokens>
   static void accumulate(const Packed& p, const Act* const (&x)[Tokens], const int64_t (&at)[Tokens],
                          const PanelActivations& xa, PanelIsa::Float (&acc)[Tokens]) {
     for (int t = 0; t < Tokens; ++t) {
-      const Int sum = dot_32(p.q, x[t]->qs, PanelIsa::splat(xa.sums[at[t]]));
+      const Int sum = dot_32<(FifthBit ? 5 : 4)>(p.q, x[t]->qs, PanelIsa::splat(xa.sums[at[t]]));
       acc[t] = PanelIsa::fma(PanelIsa::to_float(sum), PanelIsa::mul(p.d, PanelIsa::splat(xa.scales[at[t]])), acc[t]);
     }
   }
@@ -286,22 +314,12 @@ inline Int scale_lanes(Int sc) {
 }
 
 // sum += scale * (the dot product of 32 packed values with x), per lane.
-// AVX2: maddubs pairs of `Bits`-bit values summed over eight groups fit 16
-// bits for 4-bit values; 5-bit ones take two sums of four groups.
 template <int Bits>
 inline Int add_scaled_dot_32(Int sum, const Int (&q)[8], const int8_t* x, Int scale) {
 #ifdef __AVX512F__
-  return _mm512_add_epi32(sum, _mm512_mullo_epi32(dot_32(q, x, PanelIsa::splat(0)), scale));
+  return _mm512_add_epi32(sum, _mm512_mullo_epi32(dot_32<Bits>(q, x, PanelIsa::splat(0)), scale));
 #else
-  if constexpr (Bits == 4) return _mm256_add_epi32(sum, _mm256_madd_epi16(pair_sums_32(q, x), scale));
-  for (int half = 0; half < 8; half += 4) {
-    __m256i pairs = _mm256_maddubs_epi16(q[half], PanelIsa::splat(four_bytes(x + 4 * half)));
-    for (int g = half + 1; g < half + 4; ++g) {
-      pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(q[g], PanelIsa::splat(four_bytes(x + 4 * g))));
-    }
-    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, scale));
-  }
-  return sum;
+  return add_pair_sums_32<Bits>(sum, q, x, scale);
 #endif
 }
 
@@ -392,7 +410,7 @@ struct PanelQ4Or5K {
     for (int t = 0; t < Tokens; ++t) sums[t] = PanelIsa::splat(0);
     for (int j = 0; j < 8; ++j) {
       for (int t = 0; t < Tokens; ++t) {
-        sums[t] = add_scaled_dot_32 < FifthBit ? 5 : 4 > (sums[t], p.q[j], x[t]->qs + 32 * j, p.scale[j]);
+        sums[t] = add_scaled_dot_32<(FifthBit ? 5 : 4)>(sums[t], p.q[j], x[t]->qs + 32 * j, p.scale[j]);
       }
     }
     for (int t = 0; t < Tokens; ++t) {
