@@ -56,9 +56,13 @@ void accumulate_values_f16(int64_t d, const uint16_t* v, int64_t stride, int64_t
   }
 }
 
-void dot_rows_f16(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const uint16_t* q, float* out) {
-  for (int64_t j = 0; j < rows; ++j) {
-    out[j] = dot_f16_f16(d, reinterpret_cast<const std::byte*>(k + j * stride), reinterpret_cast<const std::byte*>(q));
+void dot_rows_f16(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, int heads, const uint16_t* q, float* out,
+                  int64_t out_stride) {
+  for (int h = 0; h < heads; ++h) {
+    for (int64_t j = 0; j < rows; ++j) {
+      out[h * out_stride + j] = dot_f16_f16(d, reinterpret_cast<const std::byte*>(k + j * stride),
+                                            reinterpret_cast<const std::byte*>(q + h * d));
+    }
   }
 }
 
@@ -70,9 +74,9 @@ void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, con
   const int64_t d = shape.head_dim;
   const int64_t kv_row = shape.n_head_kv * d;
   const int64_t group = shape.n_head / shape.n_head_kv;
-  uint16_t q16[kMaxValueHeads][kMaxHeadDim];
+  uint16_t q16[kMaxValueHeads * kMaxHeadDim];
   uint16_t acc[kMaxValueHeads * kMaxHeadDim];
-  float rescale[kMaxValueHeads][kKeys], weight[kMaxValueHeads][kKeys], scores[kKeys];
+  float rescale[kMaxValueHeads][kKeys], weight[kMaxValueHeads][kKeys], scores[kMaxValueHeads][kKeys];
   for (int64_t h0 = head_begin; h0 < head_end;) {
     // Heads [h0, h0 + heads) share a KV head.
     const int64_t kv_head = h0 / group;
@@ -80,17 +84,17 @@ void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, con
     const int64_t kv_off = kv_head * d;
     float running_sum[kMaxValueHeads], running_max[kMaxValueHeads];
     for (int h = 0; h < heads; ++h) {
-      for (int64_t i = 0; i < d; ++i) q16[h][i] = f32_to_f16(q[(h0 + h) * d + i]);
+      for (int64_t i = 0; i < d; ++i) q16[h * d + i] = f32_to_f16(q[(h0 + h) * d + i]);
       running_sum[h] = 0.0f;
       running_max[h] = -std::numeric_limits<float>::infinity();
     }
     std::fill(acc, acc + heads * d, uint16_t{0});
     for (int64_t j0 = kv_begin; j0 < kv_end; j0 += kKeys) {
       const int64_t n = std::min(kKeys, kv_end - j0);
+      table.half.dot_rows(d, k_cache + j0 * kv_row + kv_off, kv_row, n, heads, q16, &scores[0][0], kKeys);
       for (int h = 0; h < heads; ++h) {
-        table.half.dot_rows(d, k_cache + j0 * kv_row + kv_off, kv_row, n, q16[h], scores);
         for (int64_t j = 0; j < n; ++j) {
-          const float s = scores[j] * shape.scale;
+          const float s = scores[h][j] * shape.scale;
           float r = 1.0f, w = 1.0f;
           if (s > running_max[h]) {
             r = std::exp(running_max[h] - s);

@@ -40,6 +40,7 @@ void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, con
 // Scalar references of the half-precision vector kernels.
 void accumulate_values_f16(int64_t d, const uint16_t* v, int64_t stride, int64_t rows, int heads, const float* rescale,
                            const float* weight, int64_t coef_stride, uint16_t* acc);
-void dot_rows_f16(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const uint16_t* q, float* out);
+void dot_rows_f16(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, int heads, const uint16_t* q, float* out,
+                  int64_t out_stride);
 
 }  // namespace ullm::kernels

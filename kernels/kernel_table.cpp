@@ -110,10 +110,13 @@ bool agrees_with_scalar(const KernelTable& t) {
   std::vector<uint16_t> a(h.begin(), h.begin() + 80), b = a;
   ref.half.accumulate_values(40, h.data() + 80, 40, 5, 2, &rescale[0][0], &weight[0][0], 5, a.data());
   t.half.accumulate_values(40, h.data() + 80, 40, 5, 2, &rescale[0][0], &weight[0][0], 5, b.data());
-  float sa[5], sb[5];
-  ref.half.dot_rows(16, h.data(), 16, 5, h.data() + 64, sa);
-  t.half.dot_rows(16, h.data(), 16, 5, h.data() + 64, sb);
-  return a == b && std::equal(sa, sa + 5, sb);
+  // Scores: two heads of 16 and of 80 (vector order plus a tail) over three rows.
+  float sa[12], sb[12];
+  ref.half.dot_rows(16, h.data(), 16, 3, 2, h.data() + 64, sa, 3);
+  t.half.dot_rows(16, h.data(), 16, 3, 2, h.data() + 64, sb, 3);
+  ref.half.dot_rows(80, h.data(), 40, 3, 2, h.data() + 100, sa + 6, 3);
+  t.half.dot_rows(80, h.data(), 40, 3, 2, h.data() + 100, sb + 6, 3);
+  return a == b && std::equal(sa, sa + 12, sb);
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -124,7 +127,7 @@ namespace {
 // 512-bit target is for, and one set of flags per file keeps it inlinable.
 bool runs_avx512() {
   return xsimd::available_architectures().avx512bw && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c");
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c");
 }
 bool runs_avx2() {
   return xsimd::available_architectures().fma3_avx2 && __builtin_cpu_supports("f16c");

@@ -31,9 +31,11 @@ struct HalfVectorKernels {
   // where acc_h is the d halves at acc + h * d.
   void (*accumulate_values)(int64_t d, const uint16_t* v, int64_t stride, int64_t rows, int heads, const float* rescale,
                             const float* weight, int64_t coef_stride, uint16_t* acc);
-  // out[j] = the F16 `dot` of row j of k (rows `stride` halves apart) with q,
-  // for j < rows: the attention scores of one query.
-  void (*dot_rows)(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const uint16_t* q, float* out);
+  // out[h * out_stride + j] = the F16 `dot` of row j of k (rows `stride`
+  // halves apart) with q + h * d, for j < rows and h < heads (<=
+  // kMaxValueHeads): the attention scores of query heads sharing a KV head.
+  void (*dot_rows)(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, int heads, const uint16_t* q, float* out,
+                   int64_t out_stride);
 };
 
 struct KernelTable {

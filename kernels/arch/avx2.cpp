@@ -18,6 +18,7 @@ struct TargetOps<Avx2> {
   static xsimd::batch<float, Avx2> round_f16(xsimd::batch<float, Avx2> v) {
     return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }
+  static float reduce_16(const xsimd::batch<float, Avx2> (&v)[2]) { return reduce_8_128(_mm256_add_ps(v[1], v[0])); }
   static void store_f16(uint16_t* p, xsimd::batch<float, Avx2> v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }

@@ -89,6 +89,11 @@ struct TargetOps<xsimd::neon64> {
   static xsimd::batch<float, xsimd::neon64> round_f16(xsimd::batch<float, xsimd::neon64> v) {
     return vcvt_f32_f16(vcvt_f16_f32(v));
   }
+  static float reduce_16(const xsimd::batch<float, xsimd::neon64> (&v)[4]) {
+    alignas(16) float lanes[16];
+    for (int b = 0; b < 4; ++b) v[b].store_aligned(lanes + 4 * b);
+    return simd::reduce_16(lanes);
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::neon64> v) {
     vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v)));
   }

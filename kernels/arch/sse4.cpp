@@ -94,6 +94,11 @@ struct TargetOps<xsimd::sse4_2> {
     for (float& x : f) x = f16_to_f32(f32_to_f16(x));
     return xsimd::batch<float, xsimd::sse4_2>::load_aligned(f);
   }
+  static float reduce_16(const xsimd::batch<float, xsimd::sse4_2> (&v)[4]) {
+    alignas(16) float lanes[16];
+    for (int b = 0; b < 4; ++b) v[b].store_aligned(lanes + 4 * b);
+    return simd::reduce_16(lanes);
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::sse4_2> v) {
     alignas(16) float f[4];
     v.store_aligned(f);

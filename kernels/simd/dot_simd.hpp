@@ -79,9 +79,9 @@ float dot_vector_order(int64_t n, const std::byte* wp, const std::byte* xp) {
       }
     }
   }
-  alignas(64) float lanes[16];
-  for (int b = 0; b < kB; ++b) ((acc[0][b] + acc[2][b]) + (acc[1][b] + acc[3][b])).store_aligned(lanes + kW * b);
-  Tail sum = reduce_16(lanes);
+  batch lanes[kB];
+  for (int b = 0; b < kB; ++b) lanes[b] = (acc[0][b] + acc[2][b]) + (acc[1][b] + acc[3][b]);
+  Tail sum = TargetOps<Arch>::reduce_16(lanes);
   for (int64_t i = bulk; i < n; ++i) {
     if constexpr (std::is_same_v<Tail, double>) {
       sum += static_cast<double>(w.scalar(i) * x.scalar(i));
@@ -184,36 +184,100 @@ void accumulate_values_f16_simd(int64_t d, const uint16_t* v, int64_t stride, in
   }
 }
 
-// Attention scores of one query. Heads of 64 or more take the vector-order
-// dot product row by row. Shorter heads are all "tail" there: one sequential
+// Attention scores of up to kMaxValueHeads query heads (q + h * d) against
+// the same key rows, each in the vector order of the F16 dot product. Heads
+// of 64 or more convert each key row once for all heads and keep a head's
+// four accumulators in registers; the query is widened to floats once.
+template <class Arch, int Heads>
+void dot_rows_vector_order(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const float* qf, float* out,
+                           int64_t out_stride) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int kW = static_cast<int>(batch::size);
+  constexpr int kB = 16 / kW;
+  const int64_t bulk = d & ~int64_t{63};
+  for (int64_t j = 0; j < rows; ++j) {
+    const uint16_t* kj = k + j * stride;
+    batch acc[Heads][4][kB];
+    for (auto& head : acc) {
+      for (auto& group : head) {
+        for (auto& b : group) b = batch(0.0f);
+      }
+    }
+    for (int64_t i = 0; i < bulk; i += 64) {
+      for (int g = 0; g < 4; ++g) {
+        for (int b = 0; b < kB; ++b) {
+          const int64_t e = i + 16 * g + kW * b;
+          const batch kv = TargetOps<Arch>::load_f16(kj + e);
+          for (int h = 0; h < Heads; ++h) {
+            acc[h][g][b] = TargetOps<Arch>::fma(kv, batch::load_unaligned(qf + h * d + e), acc[h][g][b]);
+          }
+        }
+      }
+    }
+    for (int h = 0; h < Heads; ++h) {
+      batch lanes[kB];
+      for (int b = 0; b < kB; ++b) lanes[b] = (acc[h][0][b] + acc[h][2][b]) + (acc[h][1][b] + acc[h][3][b]);
+      double sum = TargetOps<Arch>::reduce_16(lanes);
+      for (int64_t i = bulk; i < d; ++i) sum += static_cast<double>(f16_to_f32(kj[i]) * qf[h * d + i]);
+      out[h * out_stride + j] = static_cast<float>(sum);
+    }
+  }
+}
+
+// Heads shorter than 64 are all "tail" in the vector order: one sequential
 // sum in double per row, a chain of dependent additions; here four rows run
 // their chains side by side, each still adding in exactly that order.
 template <class Arch>
-void dot_rows_f16_simd(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const uint16_t* q, float* out) {
+void dot_rows_short(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const float* qf, float* out) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t kW = batch::size;
   constexpr int kGroup = 4;
+  alignas(64) float kf[kGroup][64];
+  const auto widen = [&](const uint16_t* src, float* dst) {
+    int64_t i = 0;
+    for (; i + kW <= d; i += kW) TargetOps<Arch>::load_f16(src + i).store_aligned(dst + i);
+    for (; i < d; ++i) dst[i] = f16_to_f32(src[i]);
+  };
   int64_t j = 0;
-  if (d < 64) {
-    using batch = xsimd::batch<float, Arch>;
-    constexpr int64_t kW = batch::size;
-    alignas(64) float qf[64], kf[kGroup][64];
-    const auto widen = [&](const uint16_t* src, float* dst) {
-      int64_t i = 0;
-      for (; i + kW <= d; i += kW) TargetOps<Arch>::load_f16(src + i).store_aligned(dst + i);
-      for (; i < d; ++i) dst[i] = f16_to_f32(src[i]);
-    };
-    widen(q, qf);
-    for (; j + kGroup <= rows; j += kGroup) {
-      for (int g = 0; g < kGroup; ++g) widen(k + (j + g) * stride, kf[g]);
-      double acc[kGroup] = {};
-      for (int64_t i = 0; i < d; ++i) {
-        for (int g = 0; g < kGroup; ++g) acc[g] += static_cast<double>(kf[g][i] * qf[i]);
-      }
-      for (int g = 0; g < kGroup; ++g) out[j + g] = static_cast<float>(acc[g]);
+  for (; j + kGroup <= rows; j += kGroup) {
+    for (int g = 0; g < kGroup; ++g) widen(k + (j + g) * stride, kf[g]);
+    double acc[kGroup] = {};
+    for (int64_t i = 0; i < d; ++i) {
+      for (int g = 0; g < kGroup; ++g) acc[g] += static_cast<double>(kf[g][i] * qf[i]);
     }
+    for (int g = 0; g < kGroup; ++g) out[j + g] = static_cast<float>(acc[g]);
   }
   for (; j < rows; ++j) {
-    out[j] = dot_vector_order<Arch, uint16_t, double>(d, reinterpret_cast<const std::byte*>(k + j * stride),
-                                                      reinterpret_cast<const std::byte*>(q));
+    widen(k + j * stride, kf[0]);
+    double acc = 0;
+    for (int64_t i = 0; i < d; ++i) acc += static_cast<double>(kf[0][i] * qf[i]);
+    out[j] = static_cast<float>(acc);
+  }
+}
+
+template <class Arch>
+void dot_rows_f16_simd(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, int heads, const uint16_t* q,
+                       float* out, int64_t out_stride) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t kW = batch::size;
+  alignas(64) float qf[kMaxValueHeads * kMaxHeadDim];
+  int64_t i = 0;
+  for (; i + kW <= heads * d; i += kW) TargetOps<Arch>::load_f16(q + i).store_aligned(qf + i);
+  for (; i < heads * d; ++i) qf[i] = f16_to_f32(q[i]);
+  if (d < 64) {
+    for (int h = 0; h < heads; ++h) dot_rows_short<Arch>(d, k, stride, rows, qf + h * d, out + h * out_stride);
+    return;
+  }
+  static_assert(kMaxValueHeads == 4);
+  switch (heads) {
+    case 1:
+      return dot_rows_vector_order<Arch, 1>(d, k, stride, rows, qf, out, out_stride);
+    case 2:
+      return dot_rows_vector_order<Arch, 2>(d, k, stride, rows, qf, out, out_stride);
+    case 3:
+      return dot_rows_vector_order<Arch, 3>(d, k, stride, rows, qf, out, out_stride);
+    default:
+      return dot_rows_vector_order<Arch, 4>(d, k, stride, rows, qf, out, out_stride);
   }
 }
 

@@ -16,7 +16,10 @@ struct TargetOps;
 //   static xsimd::batch<float, Arch> fma(batch a, batch b, batch c);
 // a * b + c, fused wherever the target has fused multiply-add, and
 //   static xsimd::batch<float, Arch> round_f16(batch v);
-// v rounded to the nearest half (even on ties), as a float.
+// v rounded to the nearest half (even on ties), as a float, and
+//   static float reduce_16(const batch (&v)[16 / batch::size]);
+// the 16 logical lanes of v summed as a 512-bit reduction sums them: halves,
+// then quarters, then (l0 + l2) + (l1 + l3) (see reduce_16 in dot_simd.hpp).
 
 }  // namespace ullm::kernels::simd
 

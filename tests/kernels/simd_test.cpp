@@ -174,21 +174,24 @@ TEST_P(SimdTargetTest, HalfVectorKernelsMatchScalar) {
       }
     }
   }
-  // Attention scores: short heads (the double-sum path), long heads, odd row counts.
-  for (int64_t d : {8, 16, 48, 64, 80, 128}) {
-    const int64_t rows = 11, stride = 2 * d + 3;
-    const auto kf = random_floats(static_cast<size_t>(rows * stride), 33),
-               qf = random_floats(static_cast<size_t>(d), 34);
-    std::vector<uint16_t> k(kf.size()), q(qf.size());
-    float_to_f16(kf.data(), reinterpret_cast<std::byte*>(k.data()), static_cast<int64_t>(k.size()));
-    float_to_f16(qf.data(), reinterpret_cast<std::byte*>(q.data()), d);
-    std::vector<float> a(static_cast<size_t>(rows)), b(a.size());
-    scalar.half.dot_rows(d, k.data(), stride, rows, q.data(), a.data());
-    simd.half.dot_rows(d, k.data(), stride, rows, q.data(), b.data());
-    if (GetParam() == "sse4" && d >= 64) {
-      for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-4f * (1 + std::fabs(a[i])));
-    } else {
-      EXPECT_EQ(a, b) << "dot_rows d " << d;
+  // Attention scores: short heads (the double-sum path), long heads with and
+  // without a tail, every head count, odd row counts.
+  for (int64_t d : {8, 16, 48, 64, 80, 128, 256}) {
+    for (int heads = 1; heads <= kMaxValueHeads; ++heads) {
+      const int64_t rows = 11, stride = 2 * d + 3, out_stride = rows + 2;
+      const auto kf = random_floats(static_cast<size_t>(rows * stride), 33),
+                 qf = random_floats(static_cast<size_t>(heads * d), 34);
+      std::vector<uint16_t> k(kf.size()), q(qf.size());
+      float_to_f16(kf.data(), reinterpret_cast<std::byte*>(k.data()), static_cast<int64_t>(k.size()));
+      float_to_f16(qf.data(), reinterpret_cast<std::byte*>(q.data()), static_cast<int64_t>(q.size()));
+      std::vector<float> a(static_cast<size_t>(heads * out_stride)), b(a.size());
+      scalar.half.dot_rows(d, k.data(), stride, rows, heads, q.data(), a.data(), out_stride);
+      simd.half.dot_rows(d, k.data(), stride, rows, heads, q.data(), b.data(), out_stride);
+      if (GetParam() == "sse4" && d >= 64) {
+        for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-4f * (1 + std::fabs(a[i])));
+      } else {
+        EXPECT_EQ(a, b) << "dot_rows d " << d << " heads " << heads;
+      }
     }
   }
 }
