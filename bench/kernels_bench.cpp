@@ -125,7 +125,7 @@ BENCHMARK(BM_PeakInt8DotVnni512)->UseRealTime()->Threads(1)->Threads(2);
 
 // `tokens` activation rows times a weight matrix of each type on `threads`
 // threads, through the kernels of `target`: bytes/s of weights read and ops/s.
-void run_matmul(benchmark::State& state, DType type, const char* target, int64_t tokens) {
+void run_matmul(benchmark::State& state, DType type, const char* target, int64_t tokens, bool repack = false) {
   const ullm::kernels::KernelTable* table = nullptr;
   try {
     table = &ullm::kernels::select_kernel_table(target);
@@ -144,6 +144,16 @@ void run_matmul(benchmark::State& state, DType type, const char* target, int64_t
   ullm::kernels::type_kernels(type)->from_float(wf.data(), w.data(), rows * k);
   const ullm::TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
   std::vector<float> y(static_cast<size_t>(rows * tokens));
+  // Weights in panel order, as Model::load keeps them where the kernels repack.
+  std::vector<std::byte> repacked;
+  if (repack) {
+    if (!ullm::kernels::repacks(*table, view)) {
+      state.SkipWithError("these kernels do not repack this type");
+      return;
+    }
+    repacked.resize(w.size());
+    ullm::kernels::repack_weights(*table, view, repacked.data(), 0, rows);
+  }
   ullm::kernels::PreparedActivations act;
   ullm::ThreadPool pool(threads);
   // Split as the forward pass splits its matmuls.
@@ -151,7 +161,8 @@ void run_matmul(benchmark::State& state, DType type, const char* target, int64_t
   for (auto _ : state) {
     act.prepare(*table, type, x.data(), tokens, k);
     const auto task = [&](int64_t i, int) {
-      ullm::kernels::matmul_rows(*table, view, act, y.data(), i * chunk, std::min(rows, (i + 1) * chunk));
+      ullm::kernels::matmul_rows(*table, view, act, y.data(), i * chunk, std::min(rows, (i + 1) * chunk),
+                                 repack ? repacked.data() : nullptr);
     };
     pool.run((rows + chunk - 1) / chunk, task);
     benchmark::DoNotOptimize(y.data());
@@ -165,6 +176,15 @@ void run_matmul(benchmark::State& state, DType type, const char* target, int64_t
 // Matrix x vector: one decode step of one weight matrix.
 void BM_MatVec(benchmark::State& state, DType type, const char* target) {
   run_matmul(state, type, target, 1);
+}
+
+// The same with the weights repacked into panel order (as loaded models
+// keep Q4_0 on the AVX2 and AVX-512 targets).
+void BM_MatVecRepacked(benchmark::State& state, DType type, const char* target) {
+  run_matmul(state, type, target, 1, true);
+}
+void BM_MatMatRepacked(benchmark::State& state, DType type, const char* target) {
+  run_matmul(state, type, target, 512, true);
 }
 
 // Matrix x matrix: a 512-token prefill through one weight matrix.
@@ -216,6 +236,22 @@ ULLM_MATMAT(Q4_0, avx512);
 ULLM_MATMAT(Q4_K, avx512);
 ULLM_MATMAT(Q5_K, avx512);
 ULLM_MATMAT(Q6_K, avx512);
+
+#define ULLM_REPACKED(type, target)                                           \
+  BENCHMARK_CAPTURE(BM_MatVecRepacked, type##_##target, DType::type, #target) \
+      ->Args({256, 2048, 1})                                                  \
+      ->Args({16384, 4096, 1})                                                \
+      ->Args({16384, 4096, 2})                                                \
+      ->UseRealTime()                                                         \
+      ->Unit(benchmark::kMicrosecond);                                        \
+  BENCHMARK_CAPTURE(BM_MatMatRepacked, type##_##target, DType::type, #target) \
+      ->Args({5632, 2048, 1})                                                 \
+      ->Args({5632, 2048, 2})                                                 \
+      ->UseRealTime()                                                         \
+      ->Unit(benchmark::kMillisecond)
+
+ULLM_REPACKED(Q4_0, avx2);
+ULLM_REPACKED(Q4_0, avx512);
 
 ULLM_MATVEC(Q8_0, avx2);
 ULLM_MATVEC(Q4_0, avx2);

@@ -155,17 +155,14 @@ float dot_q8_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
                                           [](const BlockQ8_0& b, int i) { return static_cast<int32_t>(b.qs[i]); });
 }
 
-float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_blocks<BlockQ4_0, BlockQ8_0>(n, w, x, [](const BlockQ4_0& b, int i) { return nibble(b.qs, i) - 8; });
-}
-
 namespace {
 
-// The many-token order of Q4_0 and Q5_0: each block's integer dot product whole,
-// converted once and added with one fused multiply-add times the product of
-// the scales. ggml's repacked Q4_0 kernels (Q4_0_8x8, which llama.cpp uses
-// on AVX2 and newer for any matrix of 8k rows) add so, and ullm's panel
-// kernels can: their lanes hold whole rows.
+// Q4_0's order (for any token count) and Q5_0's many-token order: each
+// block's integer dot product whole, converted once and added with one fused
+// multiply-add times the product of the scales. ggml's repacked Q4_0 kernels
+// (Q4_0_8x8, which llama.cpp uses on AVX2 and newer for any matrix of 8k
+// rows, one token or many) add so, and ullm's panel kernels can: their lanes
+// hold whole rows.
 template <typename Block, typename ValueAt>
 float dot_blocks_whole(int64_t n, const std::byte* w, const std::byte* x, ValueAt value) {
   const auto* wb = reinterpret_cast<const Block*>(w);
@@ -181,7 +178,7 @@ float dot_blocks_whole(int64_t n, const std::byte* w, const std::byte* x, ValueA
 
 }  // namespace
 
-float dot_q4_0_q8_0_tiled(int64_t n, const std::byte* w, const std::byte* x) {
+float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
   return dot_blocks_whole<BlockQ4_0>(n, w, x, [](const BlockQ4_0& b, int i) { return nibble(b.qs, i) - 8; });
 }
 

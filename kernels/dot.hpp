@@ -16,9 +16,8 @@ float dot_f16_f16_tiled(int64_t n, const std::byte* w, const std::byte* x);
 float dot_bf16_bf16_tiled(int64_t n, const std::byte* w, const std::byte* x);
 
 float dot_q8_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
+// Q4_0 (any token count) and Q5_0 in the many-token order: one float per block.
 float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
-// Q4_0 and Q5_0 in the many-token order: one float per block.
-float dot_q4_0_q8_0_tiled(int64_t n, const std::byte* w, const std::byte* x);
 float dot_q5_0_q8_0_tiled(int64_t n, const std::byte* w, const std::byte* x);
 float dot_q5_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
 // The offset formats add sum(m * s) after the block sums, as ggml does.

@@ -100,6 +100,13 @@ bool agrees_with_scalar(const KernelTable& t) {
     matmul(t, view, x, got.data());
     matmul(ref, view, rx, want.data());
     if (got != want) return false;
+    if (k.panel.repack != nullptr) {
+      std::vector<std::byte> repacked(w.size());
+      repack_weights(t, view, repacked.data(), 0, rows);
+      std::fill(got.begin(), got.end(), 0.0f);
+      matmul_rows(t, view, x, got.data(), 0, rows, repacked.data());
+      if (got != want) return false;
+    }
   }
   // Value sums: two heads over five rows of 40 halves, one rescale.
   const auto hf = test_values(280, 3);

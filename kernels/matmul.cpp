@@ -35,7 +35,7 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
   row_bytes_ = row_size(type_, k);
   data_.resize(row_bytes_ * static_cast<size_t>(n_tokens));
   for (int64_t t = 0; t < n_tokens; ++t) ak->from_float(x + t * k, data_.data() + t * row_bytes_, k);
-  has_panel_ = wk->panel.fn != nullptr && n_tokens > 1 && (type_ == DType::Q8_0 || type_ == DType::Q8_K);
+  has_panel_ = wk->panel.fn != nullptr && (type_ == DType::Q8_0 || type_ == DType::Q8_K);
   panel_sum_factor_ = wk->panel.sum_factor;
   if (has_panel_ && type_ == DType::Q8_0) {
     // Per block: the scale as a float and the value sum times the kernel's
@@ -62,7 +62,7 @@ const PanelActivations* PreparedActivations::panel(int32_t sum_factor) const {
 }
 
 void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y,
-                 int64_t row_begin, int64_t row_end) {
+                 int64_t row_begin, int64_t row_end, const std::byte* repacked) {
   if (!x.suits(w.dtype, w.row_length())) {
     throw InvalidArgument(
         fmt::format("matmul with '{}': activations were prepared for another format or length", w.name));
@@ -78,7 +78,21 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
   // ggml tiles many-token products and walks one-token ones row by row; the
   // two paths add in different orders, and ullm follows each.
   const bool many_tokens = x.tokens() > 1 && rows % 4 == 0;
-  const PanelActivations* panel_x = many_tokens ? x.panel(wk->panel.sum_factor) : nullptr;
+  // Panels add in the many-token order, which is Q4_0's order for one token too.
+  const bool panel_order = many_tokens || wk->dot == wk->dot_tiled;
+  const PanelActivations* panel_x = panel_order ? x.panel(wk->panel.sum_factor) : nullptr;
+  if (repacked != nullptr && wk->panel.repacked != nullptr && panel_x != nullptr) {
+    // Whole panels from the repacked copy; rows outside them (a range split
+    // inside a panel) take the paths below.
+    const int64_t height = wk->panel.rows;
+    const int64_t first = (row_begin + height - 1) / height * height, last = row_end / height * height;
+    if (first < last) {
+      wk->panel.repacked(k, repacked + static_cast<size_t>(first) * w_row_bytes, 0, last - first, *panel_x, y + first,
+                         rows);
+      matmul_rows(table, w, x, y, last, row_end);
+      row_end = first;
+    }
+  }
   if (wk->panel.fn != nullptr && panel_x != nullptr) {
     const int64_t whole = (row_end - row_begin) / wk->panel.rows * wk->panel.rows;
     wk->panel.fn(k, w.data + static_cast<size_t>(row_begin) * w_row_bytes, w_row_bytes, whole, *panel_x, y + row_begin,
@@ -100,6 +114,26 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
     const std::byte* wrow = w.data + static_cast<size_t>(r) * w_row_bytes;
     for (int64_t t = 0; t < x.tokens(); ++t) y[t * rows + r] = dot(k, wrow, x.row(t));
   }
+}
+
+int64_t panel_rows(const KernelTable& table, DType type) {
+  const TypeKernels* k = table.find(type);
+  return k != nullptr && k->panel.repack != nullptr ? k->panel.rows : 0;
+}
+
+bool repacks(const KernelTable& table, const TensorView& w) {
+  const int64_t height = panel_rows(table, w.dtype);
+  return height > 0 && w.n_dims == 2 && w.rows() % height == 0 &&
+         w.bytes == row_size(w.dtype, w.row_length()) * static_cast<size_t>(w.rows());
+}
+
+void repack_weights(const KernelTable& table, const TensorView& w, std::byte* out, int64_t row_begin, int64_t row_end) {
+  if (!repacks(table, w)) {
+    throw InvalidArgument(fmt::format("tensor '{}': {} kernels do not repack it", w.name, table.name));
+  }
+  const size_t row_bytes = row_size(w.dtype, w.row_length());
+  table.find(w.dtype)->panel.repack(w.row_length(), w.data + static_cast<size_t>(row_begin) * row_bytes, row_bytes,
+                                    row_end - row_begin, out + static_cast<size_t>(row_begin) * row_bytes);
 }
 
 bool PreparedActivations::suits(DType weight_type, int64_t k) const {

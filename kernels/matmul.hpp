@@ -44,10 +44,22 @@ class PreparedActivations {
 
 // y[t * w.rows() + r] = dot(row r of w, token t of x) for rows [row_begin,
 // row_end), with the kernels of `table`. `w` is a 2-D weight of shape
-// {k, rows}. Throws InvalidArgument if x was prepared for another activation
-// format or length, UnsupportedError if the table has no kernels for w's type.
+// {k, rows}; `repacked`, if not null, the same weights in the table's panel
+// order (see repack_weights). Throws InvalidArgument if x was prepared for
+// another activation format or length, UnsupportedError if the table has no
+// kernels for w's type.
 void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y,
-                 int64_t row_begin, int64_t row_end);
+                 int64_t row_begin, int64_t row_end, const std::byte* repacked = nullptr);
+
+// Whether `table` repacks weights like `w` (its type has a repacked panel
+// kernel and its rows fill whole panels).
+bool repacks(const KernelTable& table, const TensorView& w);
+// Writes w's rows [row_begin, row_end) (multiples of the panel height) in
+// the table's panel order into `out`, which holds w.bytes; only for weights
+// that `repacks` accepts.
+void repack_weights(const KernelTable& table, const TensorView& w, std::byte* out, int64_t row_begin, int64_t row_end);
+// Rows per panel of w's type in `table` (0 if it has no panels).
+int64_t panel_rows(const KernelTable& table, DType type);
 
 // Rows per task when a matmul is split over `threads`: about four tasks per
 // thread, so they balance, but never fewer than 64 rows, so claiming a task

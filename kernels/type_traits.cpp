@@ -64,7 +64,7 @@ const KernelRow kKernels[] = {
     {DType::F16, {DType::F16, f16_to_float, float_to_f16, dot_f16_f16, dot_f16_f16_tiled, nullptr}},
     {DType::BF16, {DType::BF16, bf16_to_float, float_to_bf16, dot_bf16_bf16, dot_bf16_bf16_tiled, nullptr}},
     {DType::Q8_0, {DType::Q8_0, q8_0_to_float, float_to_q8_0, dot_q8_0_q8_0, dot_q8_0_q8_0, nullptr}},
-    {DType::Q4_0, {DType::Q8_0, q4_0_to_float, float_to_q4_0, dot_q4_0_q8_0, dot_q4_0_q8_0_tiled, nullptr}},
+    {DType::Q4_0, {DType::Q8_0, q4_0_to_float, float_to_q4_0, dot_q4_0_q8_0, dot_q4_0_q8_0, nullptr}},
     {DType::Q4_1, {DType::Q8_1, q4_1_to_float, float_to_q4_1, dot_q4_1_q8_1, dot_q4_1_q8_1, nullptr}},
     {DType::Q5_0, {DType::Q8_0, q5_0_to_float, float_to_q5_0, dot_q5_0_q8_0, dot_q5_0_q8_0_tiled, nullptr}},
     {DType::Q5_1, {DType::Q8_1, q5_1_to_float, float_to_q5_1, dot_q5_1_q8_1, dot_q5_1_q8_1, nullptr}},

@@ -50,6 +50,10 @@ using PanelFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, int64_t
 // complete in its lane and costs one conversion and one fused multiply-add
 // per `rows` products, where row-at-a-time kernels spend those per product.
 // It adds in the order of the format's `dot_tiled`.
+// Rearranges `rows` rows (a multiple of PanelKernel::rows, w_stride bytes
+// apart) of n values into panel order, into `out` (as many bytes as the rows).
+using RepackFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out);
+
 struct PanelKernel {
   int rows = 0;  // rows per panel: the SIMD width in 32-bit lanes
   // What the integer dot product of a block misses, per activation sum:
@@ -57,6 +61,11 @@ struct PanelKernel {
   // the kernel starts each block from this times sum x (-8; Q5_0 -16).
   int32_t sum_factor = 0;
   PanelFn fn = nullptr;
+  // Optional, for weights repacked once at load: `repack` writes rows in
+  // panel order, where a panel's blocks need no transposing; `repacked` is
+  // `fn` reading them (its w is the repacked panels; w_stride unused).
+  RepackFn repack = nullptr;
+  PanelFn repacked = nullptr;
 };
 
 struct TypeKernels {

@@ -96,6 +96,12 @@ class File {
   // nullptr when the key is absent.
   const Value* find(std::string_view key) const;
 
+  // Drops the pages of [data, data + bytes) (a range inside the mapping)
+  // from this process's resident memory, for data copied elsewhere: they
+  // stay in the page cache and are read back if touched again. No-op where
+  // the range covers no whole page.
+  void release(const std::byte* data, size_t bytes) const;
+
   std::span<const TensorView> tensors() const { return tensors_; }
   // nullptr when no tensor has that name.
   const TensorView* find_tensor(std::string_view name) const;

@@ -58,6 +58,12 @@ struct LoadOptions {
   // The SIMD kernels to compute with: "scalar", "sse4", "avx2", "avx512".
   // Empty: the ULLM_ARCH environment variable if set, else the best this CPU runs.
   std::string kernel_target;
+  // Keep the weight matrices the kernels can read faster in another order
+  // (Q4_0 with the avx2 and avx512 kernels) as a copy in that order, made at
+  // load on all cores; the file's pages for them are released, so resident
+  // memory stays about the file's size. false: use the mapped file only
+  // (a faster load, slower decode).
+  bool repack_weights = true;
 };
 
 class Model {

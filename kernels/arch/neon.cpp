@@ -42,21 +42,7 @@ float dot_q8_0_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
   return finish(lo, hi);
 }
 
-float dot_q4_0_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const BlockQ4_0*>(wp);
-  const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
-  const int8x16_t eight = vdupq_n_s8(8);
-  float32x4_t lo = vdupq_n_f32(0.0f), hi = vdupq_n_f32(0.0f);
-  for (int64_t b = 0; b < n / kQK4_0; ++b) {
-    const uint8x16_t q = vld1q_u8(w[b].qs);
-    const int8x16_t w_lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f))), eight);
-    const int8x16_t w_hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
-    accumulate(w_lo, w_hi, x[b], f16_to_f32(w[b].d) * f16_to_f32(x[b].d), lo, hi);
-  }
-  return finish(lo, hi);
-}
-
-// Q4_0's many-token order: each block's dot product whole, then one fused
+// Q4_0's order: each block's dot product whole, then one fused
 // multiply-add (see dot_q4_0_q8_0_tiled).
 float dot_q4_0_whole_blocks_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
   const auto* w = reinterpret_cast<const BlockQ4_0*>(wp);
@@ -106,8 +92,7 @@ const KernelTable& TargetTable::operator()(xsimd::neon64) const {
     for (size_t i = 0; i < kComputeTypes.size(); ++i) {
       if (kComputeTypes[i] == DType::Q8_0) t.types[i].dot = t.types[i].dot_tiled = dot_q8_0_neon;
       if (kComputeTypes[i] == DType::Q4_0) {
-        t.types[i].dot = dot_q4_0_neon;
-        t.types[i].dot_tiled = dot_q4_0_whole_blocks_neon;
+        t.types[i].dot = t.types[i].dot_tiled = dot_q4_0_whole_blocks_neon;
       }
     }
     return t;

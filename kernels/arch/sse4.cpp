@@ -42,21 +42,7 @@ float dot_q8_0_sse4(int64_t n, const std::byte* wp, const std::byte* xp) {
   return finish(lo, hi);
 }
 
-float dot_q4_0_sse4(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const BlockQ4_0*>(wp);
-  const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
-  const __m128i mask = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
-  __m128 lo = _mm_setzero_ps(), hi = _mm_setzero_ps();
-  for (int64_t b = 0; b < n / kQK4_0; ++b) {
-    const __m128i q = load_128(w[b].qs);
-    const __m128i w_lo = _mm_sub_epi8(_mm_and_si128(q, mask), eight);
-    const __m128i w_hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), eight);
-    accumulate(w_lo, w_hi, x[b], f16_to_f32(w[b].d) * f16_to_f32(x[b].d), lo, hi);
-  }
-  return finish(lo, hi);
-}
-
-// Q4_0's many-token order: each block's dot product whole, then its scaled
+// Q4_0's order: each block's dot product whole, then its scaled
 // sum (a product and a sum: no fused multiply-add here).
 float dot_q4_0_whole_blocks_sse4(int64_t n, const std::byte* wp, const std::byte* xp) {
   const auto* w = reinterpret_cast<const BlockQ4_0*>(wp);
@@ -113,8 +99,7 @@ const KernelTable& TargetTable::operator()(xsimd::sse4_2) const {
     for (size_t i = 0; i < kComputeTypes.size(); ++i) {
       if (kComputeTypes[i] == DType::Q8_0) t.types[i].dot = t.types[i].dot_tiled = dot_q8_0_sse4;
       if (kComputeTypes[i] == DType::Q4_0) {
-        t.types[i].dot = dot_q4_0_sse4;
-        t.types[i].dot_tiled = dot_q4_0_whole_blocks_sse4;
+        t.types[i].dot = t.types[i].dot_tiled = dot_q4_0_whole_blocks_sse4;
       }
     }
     return t;

@@ -84,26 +84,8 @@ struct Q8_0Weights {
   }
 };
 
-// Q4_0 weights are nibbles q in [0, 15] standing for q - 8: sum (q - 8) x is
-// sum q x minus 8 sum x, and -8 sum x (computed once per activation block)
-// starts the sum.
-template <__m256i (*U8S8)(__m256i, __m256i, __m256i)>
-struct Q4_0Weights {
-  using Block = BlockQ4_0;
-  using Act = BlockQ8_0;
-  static constexpr bool kOffset = false;
-  using Values = __m256i;
-  static __m256i per_token(__m256i x) {
-    const __m256i zero = _mm256_setzero_si256();
-    return _mm256_sub_epi32(zero, _mm256_slli_epi32(U8S8(zero, _mm256_set1_epi8(1), x), 3));
-  }
-  static Values values(const Block& w) { return nibbles_256(w.qs); }
-  static __m256i lanes(const Values& nibbles, __m256i x, __m256i minus_eight_sum_x) {
-    return U8S8(minus_eight_sum_x, nibbles, x);
-  }
-};
-
-// Q5_0: q in [0, 31] standing for q - 16, handled like Q4_0.
+// Q5_0: q in [0, 31] standing for q - 16: sum (q - 16) x is sum q x minus
+// 16 sum x, and -16 sum x (computed once per activation block) starts the sum.
 template <__m256i (*U8S8)(__m256i, __m256i, __m256i)>
 struct Q5_0Weights {
   using Block = BlockQ5_0;
@@ -627,8 +609,7 @@ void set_block_kernels(KernelTable& t) {
         install(k, one_row<tile_256<Q8_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q8_0Weights<U8S8>>);
         break;
       case DType::Q4_0:
-        install(k, one_row<tile_256<Q4_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q4_0Weights<U8S8>>,
-                panel_kernel<PanelQ4Or5_0<false>>());
+        k.panel = q4_0_panel_kernel();  // for every token count; see matmul_rows
         break;
       case DType::Q5_0:
         install(k, one_row<tile_256<Q5_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q5_0Weights<U8S8>>,

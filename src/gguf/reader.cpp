@@ -47,6 +47,13 @@ class Mapping {
   }
   const std::byte* data() const { return data_; }
   size_t size() const { return size_; }
+  void release(const std::byte* begin, size_t bytes) const {
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto lo = reinterpret_cast<uintptr_t>(begin), hi = lo + bytes;
+    const uintptr_t first = (lo + page - 1) / page * page, last = hi / page * page;
+    if (begin < data_ || hi > reinterpret_cast<uintptr_t>(data_) + size_ || first >= last) return;
+    ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  }
 
  private:
   const std::byte* data_ = nullptr;
@@ -317,6 +324,10 @@ File File::open(const std::filesystem::path& path) {
 File::File(File&&) noexcept = default;
 File& File::operator=(File&&) noexcept = default;
 File::~File() = default;
+
+void File::release(const std::byte* data, size_t bytes) const {
+  if (mapping_ != nullptr) mapping_->release(data, bytes);
+}
 
 size_t File::file_size() const {
   return mapping_ ? mapping_->size() : 0;

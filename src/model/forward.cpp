@@ -28,8 +28,9 @@ using Projection = std::pair<const TensorView*, float*>;
 // activation format rather than once per weight, each weight's rows split
 // over the session's threads. Every row is computed whole by one thread, so
 // results do not depend on the thread count.
-void project(const kernels::KernelTable& table, ThreadPool& pool, std::initializer_list<Projection> projections,
-             const float* x, int64_t n_tokens, kernels::PreparedActivations& act) {
+void project(const Model::Data& model, ThreadPool& pool, std::initializer_list<Projection> projections, const float* x,
+             int64_t n_tokens, kernels::PreparedActivations& act) {
+  const kernels::KernelTable& table = *model.kernels;
   bool prepared = false;
   for (const auto& [w, y] : projections) {
     if (!prepared || !act.suits(w->dtype, w->row_length())) {
@@ -38,8 +39,9 @@ void project(const kernels::KernelTable& table, ThreadPool& pool, std::initializ
     }
     const int64_t rows = w->rows();
     const int64_t chunk = kernels::matmul_rows_per_task(rows, pool.size());
+    const std::byte* repacked = model.repacked_copy(*w);
     const auto task = [&, w = w, y = y](int64_t i, int) {
-      kernels::matmul_rows(table, *w, act, y, i * chunk, std::min(rows, (i + 1) * chunk));
+      kernels::matmul_rows(table, *w, act, y, i * chunk, std::min(rows, (i + 1) * chunk), repacked);
     };
     pool.run((rows + chunk - 1) / chunk, task);
   }
@@ -93,7 +95,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
                                              model.rope_factors.empty() ? nullptr : model.rope_factors.data()};
 
     for (int64_t t = 0; t < T; ++t) kernels::rms_norm(&s.x[t * E], L.attn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
-    project(*model.kernels, *s.pool, {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}}, s.xn.data(), T,
+    project(model, *s.pool, {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}}, s.xn.data(), T,
             s.activations);
 
     for (int64_t t = 0; t < T; ++t) {
@@ -149,15 +151,14 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       std::copy_n(&s.x[(rows - 1) * E], E, s.x.begin());
       rows = 1;
     }
-    project(*model.kernels, *s.pool, {{&L.wo, s.proj.data()}}, s.attn.data(), rows, s.activations);
+    project(model, *s.pool, {{&L.wo, s.proj.data()}}, s.attn.data(), rows, s.activations);
     post_norm(L.attn_post_norm, rows, E, c.norm_eps, s.proj.data());
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
 
     for (int64_t t = 0; t < rows; ++t) {
       kernels::rms_norm(&s.x[t * E], L.ffn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
     }
-    project(*model.kernels, *s.pool, {{&L.ffn_gate, s.gate.data()}, {&L.ffn_up, s.up.data()}}, s.xn.data(), rows,
-            s.activations);
+    project(model, *s.pool, {{&L.ffn_gate, s.gate.data()}, {&L.ffn_up, s.up.data()}}, s.xn.data(), rows, s.activations);
     for (int64_t t = 0; t < rows; ++t) {
       float* gate = &s.gate[t * c.n_ff];
       const float* up = &s.up[t * c.n_ff];
@@ -167,7 +168,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
         kernels::swiglu(gate, up, c.n_ff, gate);
       }
     }
-    project(*model.kernels, *s.pool, {{&L.ffn_down, s.proj.data()}}, s.gate.data(), rows, s.activations);
+    project(model, *s.pool, {{&L.ffn_down, s.proj.data()}}, s.gate.data(), rows, s.activations);
     post_norm(L.ffn_post_norm, rows, E, c.norm_eps, s.proj.data());
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
   }
@@ -175,7 +176,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
   for (int64_t t = 0; t < rows; ++t)
     kernels::rms_norm(&s.x[t * E], model.output_norm.data(), E, c.norm_eps, &s.xn[t * E]);
   grow(s.logits, rows * c.n_vocab);
-  project(*model.kernels, *s.pool, {{model.output, s.logits.data()}}, s.xn.data(), rows, s.activations);
+  project(model, *s.pool, {{model.output, s.logits.data()}}, s.xn.data(), rows, s.activations);
 }
 
 }  // namespace ullm

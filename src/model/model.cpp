@@ -1,10 +1,15 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <new>
+
+#include <sys/mman.h>
 
 #include "kernels/matmul.hpp"
 #include "kernels/type_traits.hpp"
 #include "model/model_data.hpp"
+#include "runtime/thread_pool.hpp"
 #include "ullm/error.hpp"
 
 namespace ullm {
@@ -66,6 +71,64 @@ TensorView row_range(const TensorView& t, int64_t begin, int64_t count) {
   return part;
 }
 
+// Memory in 2 MiB pages where the kernel grants them (transparent huge pages
+// on request): streaming hundreds of MiB per token through 4 KiB pages
+// misses the TLB every 4 KiB.
+Model::Data::Buffer huge_page_buffer(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t size = (bytes + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(kHuge, size);
+  if (p == nullptr) throw std::bad_alloc();
+  ::madvise(p, size, MADV_HUGEPAGE);
+  return Model::Data::Buffer(static_cast<std::byte*>(p));
+}
+
+// Copies every weight matrix the kernels read faster in panel order into
+// that order (one buffer for all), in tasks of a few panels spread over all
+// cores. Each task releases the file pages it copied, so resident memory
+// grows by little more than the tasks in flight — except the token
+// embeddings' when a tied output shares them: embedding lookups read the file.
+void repack(Model::Data& m) {
+  std::vector<const TensorView*> weights;
+  for (const LayerWeights& L : m.layers) {
+    for (const TensorView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+      if (kernels::repacks(*m.kernels, *w)) weights.push_back(w);
+    }
+  }
+  if (kernels::repacks(*m.kernels, *m.output)) weights.push_back(m.output);
+  if (weights.empty()) return;
+  constexpr size_t kAlign = 64;
+  size_t total = 0;
+  for (const TensorView* w : weights) total += (w->bytes + kAlign - 1) / kAlign * kAlign;
+  std::byte* out = m.repacked_storage.emplace_back(huge_page_buffer(total)).get();
+  struct Task {
+    const TensorView* w;
+    std::byte* out;
+    int64_t begin, end;
+  };
+  std::vector<Task> tasks;
+  for (const TensorView* w : weights) {
+    m.repacked.emplace(w->data, out);
+    // About 1 MiB of weights a task: few enough that the pages straddling
+    // two tasks, which neither can release, add up to little.
+    const int64_t height = kernels::panel_rows(*m.kernels, w->dtype);
+    const int64_t step =
+        std::max<int64_t>(height, (int64_t{1} << 20) / static_cast<int64_t>(w->row_bytes()) / height * height);
+    for (int64_t r = 0; r < w->rows(); r += step) tasks.push_back({w, out, r, std::min(w->rows(), r + step)});
+    out += (w->bytes + kAlign - 1) / kAlign * kAlign;
+  }
+  ThreadPool pool(physical_cores());
+  pool.run(static_cast<int64_t>(tasks.size()), [&](int64_t i, int) {
+    const Task& t = tasks[static_cast<size_t>(i)];
+    kernels::repack_weights(*m.kernels, *t.w, t.out, t.begin, t.end);
+    if (t.w->data != m.token_embd->data) {
+      const size_t row_bytes = t.w->row_bytes();
+      m.file.release(t.w->data + static_cast<size_t>(t.begin) * row_bytes,
+                     static_cast<size_t>(t.end - t.begin) * row_bytes);
+    }
+  });
+}
+
 }  // namespace
 
 Model Model::load(const std::filesystem::path& path, const LoadOptions& options) {
@@ -76,7 +139,7 @@ Model Model::load(const std::filesystem::path& path, const LoadOptions& options)
   if (const char* env = std::getenv("ULLM_ARCH"); target.empty() && env != nullptr) target = env;
   const kernels::KernelTable& table = kernels::select_kernel_table(target);
   auto data = std::make_shared<Data>(
-      Data{std::move(file), std::move(config), std::move(tokenizer), nullptr, {}, {}, nullptr, {}, &table});
+      Data{std::move(file), std::move(config), std::move(tokenizer), nullptr, {}, {}, nullptr, {}, &table, {}, {}});
   Data& m = *data;
   ModelConfig& c = m.config;
   c.n_vocab = m.tokenizer.vocab_size();
@@ -129,6 +192,7 @@ Model Model::load(const std::filesystem::path& path, const LoadOptions& options)
       L.ffn_post_norm = bind.vector(p + "post_ffw_norm.weight", c.n_embd);
     }
   }
+  if (options.repack_weights) repack(m);
   return Model(std::move(data));
 }
 

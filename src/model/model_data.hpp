@@ -1,6 +1,9 @@
 // What a loaded Model holds. Internal: the public header exposes only Model.
 #pragma once
 
+#include <cstdlib>
+#include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "kernels/kernel_table.hpp"
@@ -33,6 +36,20 @@ struct Model::Data {
   const TensorView* output = nullptr;  // token_embd when the embeddings are tied
   std::vector<LayerWeights> layers;
   const kernels::KernelTable* kernels = nullptr;  // chosen once at load
+  // Weights the kernels read in panel order (LoadOptions::repack_weights):
+  // the copies, and each weight's copy by the address of its mapped data.
+  struct FreeBuffer {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  using Buffer = std::unique_ptr<std::byte, FreeBuffer>;
+  std::vector<Buffer> repacked_storage;
+  std::unordered_map<const std::byte*, const std::byte*> repacked;
+
+  // The panel-order copy of w, or nullptr.
+  const std::byte* repacked_copy(const TensorView& w) const {
+    const auto it = repacked.find(w.data);
+    return it == repacked.end() ? nullptr : it->second;
+  }
 };
 
 // Reads the hyper-parameters of the file's architecture; throws

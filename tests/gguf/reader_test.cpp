@@ -2,6 +2,8 @@
 // alignment, tensor views — written by ullm's writer and by llama.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "support/test_support.hpp"
 #include "ullm/ullm.hpp"
 
@@ -90,6 +92,19 @@ TEST(GgufReader, ReadsLlamaCppFiles) {
   EXPECT_EQ(f.find_tensor("blk.0.ffn_down.weight")->dtype, DType::F16);
   EXPECT_EQ(f.find_tensor("blk.0.attn_q.weight")->dtype, DType::Q4_0);
   EXPECT_EQ(f.find_tensor("output.weight")->dtype, DType::Q8_0);
+}
+
+// Released pages come back from the file when read again; ranges outside
+// the mapping are ignored.
+TEST(GgufReader, ReleasedPagesReadBackUnchanged) {
+  const auto f = gguf::File::open(test::shared_path("models/stories260K-f32.gguf"));
+  const TensorView* embd = f.find_tensor("token_embd.weight");
+  ASSERT_NE(embd, nullptr);
+  const std::vector<std::byte> before(embd->data, embd->data + embd->bytes);
+  f.release(embd->data, embd->bytes);
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), embd->data));
+  const std::byte outside[8] = {};
+  f.release(outside, sizeof outside);
 }
 
 TEST(GgufReader, WriterRejectsWrongSizes) {

@@ -288,6 +288,41 @@ TEST_P(SimdTargetTest, PanelMatmulsMatchScalar) {
   }
 }
 
+// Weights repacked into panel order once, then multiplied for any token
+// count and row ranges split inside a panel: equal to the scalar products.
+TEST_P(SimdTargetTest, RepackedMatmulsMatchScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  for (DType type : kComputeTypes) {
+    const int64_t height = panel_rows(simd, type);
+    if (height == 0) continue;
+    for (int64_t k : {32, 2080}) {
+      for (int64_t rows : {height, 3 * height}) {
+        const auto wf = random_floats(static_cast<size_t>(rows * k), 25);
+        const auto w = encode_at(type, wf, 0);
+        const TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
+        ASSERT_TRUE(repacks(simd, view));
+        std::vector<std::byte> repacked(w.size());
+        repack_weights(simd, view, repacked.data(), 0, height);  // in two parts, as threads would
+        repack_weights(simd, view, repacked.data(), height, rows);
+        for (int64_t tokens : {1, 2, 7, 9, 17}) {
+          const auto xf = random_floats(static_cast<size_t>(tokens * k), 26);
+          PreparedActivations act;
+          act.prepare(simd, type, xf.data(), tokens, k);
+          std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size(), NAN);
+          matmul(scalar_kernel_table(), view, act, expected.data());
+          const int64_t split = rows / 2 + 3;
+          matmul_rows(simd, view, act, actual.data(), 0, split, repacked.data());
+          matmul_rows(simd, view, act, actual.data(), split, rows, repacked.data());
+          ASSERT_EQ(actual, expected) << dtype_name(type) << " k " << k << " rows " << rows << " tokens " << tokens;
+        }
+      }
+    }
+  }
+  // Rows that do not fill whole panels are not repacked.
+  std::vector<std::byte> w(row_size(DType::Q4_0, 64) * 5);
+  EXPECT_FALSE(repacks(simd, TensorView{"w", DType::Q4_0, 2, {64, 5, 1, 1}, w.data(), w.size()}));
+}
+
 // K-quant panels on arbitrary bytes (every scale and minimum, all-ones the
 // largest), as KQuantBitPatterns does for one token.
 TEST_P(SimdTargetTest, PanelKQuantBitPatterns) {

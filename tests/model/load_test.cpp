@@ -66,6 +66,30 @@ TEST(ModelLoad, TiedAndSeparateHeadsAgree) {
   EXPECT_EQ(first, std::vector<float>(lb.begin(), lb.end()));
 }
 
+// Repacked weights (the default where the kernels repack, e.g. Q4_0 on
+// avx2/avx512) give exactly the logits of the mapped file: one prompt batch
+// and single tokens, on several threads.
+TEST(ModelLoad, RepackedWeightsGiveTheSameLogits) {
+  for (const std::string name :
+       {"models/synth/llama-q4_0.gguf", "models/synth/qwen3-q4_0.gguf", "models/stories260K-q4_0.gguf"}) {
+    SCOPED_TRACE(name);
+    const Model repacked = Model::load(test::shared_path(name));
+    LoadOptions no_repacking;
+    no_repacking.repack_weights = false;
+    const Model mapped = Model::load(test::shared_path(name), no_repacking);
+    Session a(repacked, {.threads = 2}), b(mapped, {.threads = 2});
+    const std::vector<Token> prompt = {1, 450, 499, 173, 170, 299, 43, 172};  // within every vocabulary here
+    const auto la = a.eval_all(prompt);
+    const auto lb = b.eval_all(prompt);
+    ASSERT_EQ(std::vector<float>(la.begin(), la.end()), std::vector<float>(lb.begin(), lb.end()));
+    for (Token t : {Token{300}, Token{42}}) {
+      const auto sa = a.eval(std::span<const Token>(&t, 1));
+      const auto sb = b.eval(std::span<const Token>(&t, 1));
+      ASSERT_EQ(std::vector<float>(sa.begin(), sa.end()), std::vector<float>(sb.begin(), sb.end()));
+    }
+  }
+}
+
 TEST(ModelLoad, BrokenModelsAreClearErrors) {
   TinyModelSpec missing;
   missing.edit_tensor = [](std::string& name, DType&, std::vector<int64_t>&) { return name != "blk.1.ffn_up.weight"; };
