@@ -1,8 +1,12 @@
-// Scalar reference dot products. They add their products in the same lane
-// structure as ggml's x86 kernels (and as ullm's SIMD kernels will), so
-// results agree with llama.cpp to the last bit wherever the inputs do:
-// a different summation order changes logits by ~1e-6 relative, and later
-// roundings to f16 or int8 amplify that into visible differences.
+// Scalar reference dot products, in the summation orders llama.cpp's CPU
+// kernels use, so results agree with it to the last bit wherever the inputs
+// and the order do: a different order changes logits by ~1e-6 relative, and
+// later roundings to f16 or int8 amplify that into visible differences.
+// The float formats, Q8_0, Q4_1 and Q5_1 follow ggml's x86 vector kernels
+// (8 integer lanes per block, each scaled into a float lane); Q4_0, Q5_0 and
+// the K-quants follow ggml's repacked GEMMs (one float per block or
+// super-block), which is what llama.cpp runs for those on AVX2 machines and
+// what ullm's panel kernels compute.
 #include "kernels/dot.hpp"
 
 #include <cmath>
@@ -182,13 +186,8 @@ float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
   return dot_blocks_whole<BlockQ4_0>(n, w, x, [](const BlockQ4_0& b, int i) { return nibble(b.qs, i) - 8; });
 }
 
-float dot_q5_0_q8_0_tiled(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_blocks_whole<BlockQ5_0>(
-      n, w, x, [](const BlockQ5_0& b, int i) { return (nibble(b.qs, i) | fifth_bit(b.qh, i)) - 16; });
-}
-
 float dot_q5_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_blocks<BlockQ5_0, BlockQ8_0>(
+  return dot_blocks_whole<BlockQ5_0>(
       n, w, x, [](const BlockQ5_0& b, int i) { return (nibble(b.qs, i) | fifth_bit(b.qh, i)) - 16; });
 }
 
@@ -203,87 +202,20 @@ float dot_q5_1_q8_1(int64_t n, const std::byte* w, const std::byte* x) {
 
 namespace {
 
-// How a K-quant's sub-block minimums enter the sum, following ggml's x86
-// kernels: Q4_K keeps four float lanes (pairs of sub-blocks), Q5_K one
-// float per call fed with the integer total.
-enum class KMins { kNone, kFourLanes, kTotal };
-
-// K-quants against Q8_K, per super-block: lane l (of 8) sums the products
-// of values 4l..4l+3 of every 32-value chunk times their sub-block scale, in
-// integers; the lanes are scaled by d and accumulated in float, reduced last.
-// `Weight` gives value(i) (offset removed) and scale(i) for element i.
-template <typename Block, KMins Mins, typename Weight>
-float dot_k_blocks(int64_t n, const std::byte* w, const std::byte* x, Weight weight) {
-  const auto* wb = reinterpret_cast<const Block*>(w);
-  const auto* xb = reinterpret_cast<const BlockQ8_K*>(x);
-  float acc[8] = {}, min_lanes[4] = {}, min_total = 0.0f;
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    int32_t lanes[8] = {};
-    for (int c = 0; c < kQK_K / 32; ++c) {
-      for (int l = 0; l < 8; ++l) {
-        for (int t = 0; t < 4; ++t) {
-          const int i = 32 * c + 4 * l + t;
-          lanes[l] += weight.scale(wb[b], i) * weight.value(wb[b], i) * xb[b].qs[i];
-        }
-      }
-    }
-    const float d = xb[b].d * f16_to_f32(wb[b].d);
-    for (int l = 0; l < 8; ++l) acc[l] = std::fma(d, static_cast<float>(lanes[l]), acc[l]);
-    if constexpr (Mins != KMins::kNone) {
-      const float dmin = -xb[b].d * f16_to_f32(wb[b].dmin);
-      int32_t pairs[4];
-      for (int k = 0; k < 4; ++k) {
-        pairs[k] = 0;
-        for (int c = 2 * k; c < 2 * k + 2; ++c) {
-          int sc, m;
-          k_scale_min(wb[b].scales, c, sc, m);
-          pairs[k] += m * (xb[b].bsums[2 * c] + xb[b].bsums[2 * c + 1]);
-        }
-      }
-      if constexpr (Mins == KMins::kFourLanes) {
-        for (int k = 0; k < 4; ++k) min_lanes[k] = std::fma(dmin, static_cast<float>(pairs[k]), min_lanes[k]);
-      } else {
-        min_total = std::fma(dmin, static_cast<float>((pairs[0] + pairs[1]) + (pairs[2] + pairs[3])), min_total);
-      }
-    }
-  }
-  if constexpr (Mins == KMins::kFourLanes) {
-    return reduce_8_lanes(acc) + ((min_lanes[0] + min_lanes[2]) + (min_lanes[1] + min_lanes[3]));
-  }
-  return reduce_8_lanes(acc) + min_total;
+// Value i of a Q4_K or Q5_K block (0-15 or 0-31).
+template <bool FifthBit, typename Block>
+int q4_or_5_k_value(const Block& b, int i) {
+  if constexpr (FifthBit) return q4_k_nibble(b.qs, i) + q5_k_fifth_bit(b.qh, i);
+  return q4_k_nibble(b.qs, i);
 }
 
-template <bool FifthBit>
-struct Q4Or5KWeight {
-  template <typename Block>
-  static int value(const Block& b, int i) {
-    if constexpr (FifthBit) return q4_k_nibble(b.qs, i) + q5_k_fifth_bit(b.qh, i);
-    return q4_k_nibble(b.qs, i);
-  }
-  template <typename Block>
-  static int scale(const Block& b, int i) {
-    int sc, m;
-    k_scale_min(b.scales, i / 32, sc, m);
-    return sc;
-  }
-};
-
-struct Q6KWeight {
-  static int value(const BlockQ6_K& b, int i) { return q6_k_value(b, i) - 32; }
-  static int scale(const BlockQ6_K& b, int i) { return b.scales[i / 16]; }
-};
-
-}  // namespace
-
-float dot_q4_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_k_blocks<BlockQ4_K, KMins::kFourLanes>(n, w, x, Q4Or5KWeight<false>{});
-}
-
-namespace {
-
-// Q4_K and Q5_K in the many-token order.
-template <typename Block, typename Weight>
-float dot_q4_or_5_k_tiled(int64_t n, const std::byte* w, const std::byte* x, Weight weight) {
+// K-quants against Q8_K in the order of ggml's repacked GEMMs (and ullm's
+// panel kernels, one row per lane), for any token count. Q4_K and Q5_K: per
+// super-block, the sub-block dot products times their scales summed in
+// integers, and the minimums times the activations' sub-block sums, each
+// converted once and added with one FMA.
+template <bool FifthBit, typename Block>
+float dot_q4_or_5_k(int64_t n, const std::byte* w, const std::byte* x) {
   const auto* wb = reinterpret_cast<const Block*>(w);
   const auto* xb = reinterpret_cast<const BlockQ8_K*>(x);
   float acc = 0.0f;
@@ -293,7 +225,7 @@ float dot_q4_or_5_k_tiled(int64_t n, const std::byte* w, const std::byte* x, Wei
       int sc, m;
       k_scale_min(wb[b].scales, j, sc, m);
       int32_t sub_block = 0;
-      for (int i = 32 * j; i < 32 * j + 32; ++i) sub_block += weight.value(wb[b], i) * xb[b].qs[i];
+      for (int i = 32 * j; i < 32 * j + 32; ++i) sub_block += q4_or_5_k_value<FifthBit>(wb[b], i) * xb[b].qs[i];
       sums += sc * sub_block;
       mins += m * (xb[b].bsums[2 * j] + xb[b].bsums[2 * j + 1]);
     }
@@ -305,19 +237,17 @@ float dot_q4_or_5_k_tiled(int64_t n, const std::byte* w, const std::byte* x, Wei
 
 }  // namespace
 
-float dot_q4_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_q4_or_5_k_tiled<BlockQ4_K>(n, w, x, Q4Or5KWeight<false>{});
-}
-
-float dot_q5_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_q4_or_5_k_tiled<BlockQ5_K>(n, w, x, Q4Or5KWeight<true>{});
+float dot_q4_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_q4_or_5_k<false, BlockQ4_K>(n, w, x);
 }
 
 float dot_q5_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_k_blocks<BlockQ5_K, KMins::kTotal>(n, w, x, Q4Or5KWeight<true>{});
+  return dot_q4_or_5_k<true, BlockQ5_K>(n, w, x);
 }
 
-float dot_q6_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x) {
+// Q6_K: one integer sum per super-block, sum_j sc_j (q.x over j - 32 bsum_j),
+// the offsets taken through the activation sums, converted once.
+float dot_q6_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {
   const auto* wb = reinterpret_cast<const BlockQ6_K*>(w);
   const auto* xb = reinterpret_cast<const BlockQ8_K*>(x);
   float acc = 0.0f;
@@ -331,10 +261,6 @@ float dot_q6_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x) {
     acc = std::fma(static_cast<float>(sum), f16_to_f32(wb[b].d) * xb[b].d, acc);
   }
   return acc;
-}
-
-float dot_q6_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_k_blocks<BlockQ6_K, KMins::kNone>(n, w, x, Q6KWeight{});
 }
 
 }  // namespace ullm::kernels

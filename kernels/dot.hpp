@@ -16,25 +16,18 @@ float dot_f16_f16_tiled(int64_t n, const std::byte* w, const std::byte* x);
 float dot_bf16_bf16_tiled(int64_t n, const std::byte* w, const std::byte* x);
 
 float dot_q8_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
-// Q4_0 (any token count) and Q5_0 in the many-token order: one float per block.
+// Q4_0 and Q5_0 add one float per block: each block's integer dot product
+// whole, converted once (ggml's repacked order; Q8_0 keeps 8 lanes).
 float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
-float dot_q5_0_q8_0_tiled(int64_t n, const std::byte* w, const std::byte* x);
 float dot_q5_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
 // The offset formats add sum(m * s) after the block sums, as ggml does.
 float dot_q4_1_q8_1(int64_t n, const std::byte* w, const std::byte* x);
 float dot_q5_1_q8_1(int64_t n, const std::byte* w, const std::byte* x);
-// K-quants against Q8_K, in the lane order of ggml's AVX2 kernels (the
-// sub-block minimums of Q4_K and Q5_K added last, each its own way).
+// K-quants against Q8_K in the order of ggml's repacked GEMMs: per
+// super-block the scaled sub-block sums (and for Q4_K/Q5_K the minimum
+// terms) in integers, converted once.
 float dot_q4_k_q8_k(int64_t n, const std::byte* w, const std::byte* x);
-// Q4_K and Q5_K in the many-token order: per super-block the scaled
-// sub-block sums and the minimum terms each in integers, converted once and
-// scaled.
-float dot_q4_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x);
-float dot_q5_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x);
 float dot_q5_k_q8_k(int64_t n, const std::byte* w, const std::byte* x);
-// Q6_K in the many-token order: per super-block one integer sum, the
-// sub-block offsets taken through the activation sums, converted once.
-float dot_q6_k_q8_k_tiled(int64_t n, const std::byte* w, const std::byte* x);
 float dot_q6_k_q8_k(int64_t n, const std::byte* w, const std::byte* x);
 
 }  // namespace ullm::kernels

@@ -84,24 +84,6 @@ struct Q8_0Weights {
   }
 };
 
-// Q5_0: q in [0, 31] standing for q - 16: sum (q - 16) x is sum q x minus
-// 16 sum x, and -16 sum x (computed once per activation block) starts the sum.
-template <__m256i (*U8S8)(__m256i, __m256i, __m256i)>
-struct Q5_0Weights {
-  using Block = BlockQ5_0;
-  using Act = BlockQ8_0;
-  static constexpr bool kOffset = false;
-  using Values = __m256i;
-  static __m256i per_token(__m256i x) {
-    const __m256i zero = _mm256_setzero_si256();
-    return _mm256_sub_epi32(zero, _mm256_slli_epi32(U8S8(zero, _mm256_set1_epi8(1), x), 4));
-  }
-  static Values values(const Block& w) { return add_fifth_bits_256(nibbles_256(w.qs), w.qh); }
-  static __m256i lanes(const Values& q, __m256i x, __m256i minus_sixteen_sum_x) {
-    return U8S8(minus_sixteen_sum_x, q, x);
-  }
-};
-
 // Q4_1 and Q5_1: unsigned q times x; the offsets m are added through the
 // activation sums s, apart from the lanes.
 template <__m256i (*U8S8)(__m256i, __m256i, __m256i), class B>
@@ -311,231 +293,6 @@ void quantize_q8_0_256(const float* src, std::byte* dst, int64_t n) {
   }
 }
 
-// K-quants against Q8_K. ggml's AVX2 kernels multiply bytes into 16-bit
-// pairs (maddubs) and those by 16-bit sub-block scales (madd), giving eight
-// int32 lanes of four products each; the values stay small enough that no
-// step saturates, so these lanes equal the scalar reference's exactly.
-
-// Q4_K / Q5_K sub-block scales (bytes 0-7) and minimums (bytes 8-15).
-inline __m128i k_scales_and_mins(const uint8_t* packed) {
-  uint32_t a[3];
-  std::memcpy(a, packed, 12);
-  const uint32_t scales_low = a[0] & 0x3f3f3f3f, mins_low = a[1] & 0x3f3f3f3f;
-  const uint32_t scales_high = (a[2] & 0x0f0f0f0f) | (((a[0] >> 6) & 0x03030303) << 4);
-  const uint32_t mins_high = ((a[2] >> 4) & 0x0f0f0f0f) | (((a[1] >> 6) & 0x03030303) << 4);
-  return _mm_setr_epi32(static_cast<int>(scales_low), static_cast<int>(scales_high), static_cast<int>(mins_low),
-                        static_cast<int>(mins_high));
-}
-
-// What the sub-block minimums add up to so far (see Q4Or5K).
-struct KMins {
-  __m128 lanes;
-  float total;
-};
-
-// Q4_K and Q5_K: 32-value chunks with one 6-bit scale each; the minimums
-// multiply the activations' chunk sums and are accumulated apart: in four
-// float lanes for Q4_K, as one float fed with their integer total for Q5_K.
-template <bool FifthBit>
-struct Q4Or5K {
-  using Block = std::conditional_t<FifthBit, BlockQ5_K, BlockQ4_K>;
-  using Mins = KMins;
-  // The eight chunk scales widened to 16 bits in both 128-bit halves, so each
-  // chunk's broadcast is one byte shuffle (an extract and a broadcast cost two
-  // vector operations per chunk).
-  struct Scales {
-    __m128i packed;
-    __m256i words;
-  };
-  static Scales scales(const Block& w) {
-    Scales s;
-    s.packed = k_scales_and_mins(w.scales);
-    s.words = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(s.packed));
-    return s;
-  }
-  template <int Chunk>
-  static __m256i values(const Block& w) {
-    const __m256i packed = load_256(w.qs + 32 * (Chunk / 2));
-    const __m256i q = _mm256_and_si256(Chunk % 2 ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0f));
-    if constexpr (FifthBit) {
-#ifdef __AVX512F__
-      const __mmask32 set = _mm256_test_epi8_mask(load_256(w.qh), _mm256_set1_epi8(static_cast<char>(1 << Chunk)));
-      return _mm256_mask_add_epi8(q, set, q, _mm256_set1_epi8(0x10));
-#else
-      const __m256i bit = _mm256_srli_epi16(load_256(w.qh), Chunk);
-      return _mm256_or_si256(q, _mm256_and_si256(_mm256_slli_epi16(bit, 4), _mm256_set1_epi8(0x10)));
-#endif
-    } else {
-      return q;
-    }
-  }
-  template <int Chunk>
-  static __m256i scale(const Scales& s) {
-    return _mm256_shuffle_epi8(s.words, _mm256_set1_epi16(static_cast<int16_t>((2 * Chunk + 1) << 8 | 2 * Chunk)));
-  }
-  static constexpr bool kOffset32 = false;
-  static Mins no_mins() {
-    return {_mm_setzero_ps(), 0.0f};
-  }
-  // sum over sub-block pairs k of m[2k] * chunk_sum[2k] + m[2k+1] * chunk_sum[2k+1].
-  static void add_mins(Mins& mins, const Scales& s, const Block& w, const BlockQ8_K& x) {
-    const __m256i sums = load_256(x.bsums);
-    const __m128i chunk_sums = _mm_hadd_epi16(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
-    const __m128i pairs = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(s.packed, 8)), chunk_sums);
-    const float dmin = -x.d * _cvtsh_ss(w.dmin);
-    if constexpr (FifthBit) {
-      const __m128i half = _mm_hadd_epi32(pairs, pairs);
-      mins.total = std::fma(dmin, static_cast<float>(_mm_cvtsi128_si32(_mm_hadd_epi32(half, half))), mins.total);
-    } else {
-      mins.lanes = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(pairs), mins.lanes);
-    }
-  }
-  static float total(const Mins& mins) {
-    if constexpr (FifthBit) {
-      return mins.total;
-    } else {
-      alignas(16) float m[4];
-      _mm_store_ps(m, mins.lanes);
-      return (m[0] + m[2]) + (m[1] + m[3]);
-    }
-  }
-};
-
-// Q6_K: values q in [0, 63] standing for q - 32, a signed 8-bit scale per 16.
-struct Q6K {
-  using Block = BlockQ6_K;
-  using Mins = KMins;  // unused: Q6_K has no minimums
-  // The sixteen 8-bit scales widened to 16 bits: scales 0-7 in both 128-bit
-  // halves of `first`, 8-15 in both halves of `second`, so each chunk's pair
-  // of scales (one per half) is one byte shuffle.
-  struct Scales {
-    __m256i first, second;
-  };
-  static Scales scales(const Block& w) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));
-    return {_mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(bytes)),
-            _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(bytes, 8)))};
-  }
-  template <int Chunk>
-  static __m256i values(const Block& w) {
-    constexpr int kHalf = Chunk / 4, kQuarter = Chunk % 4;
-    const __m256i low = load_256(w.ql + 64 * kHalf + 32 * (kQuarter & 1));
-    const __m256i high = load_256(w.qh + 32 * kHalf);
-    const __m256i nibbles = _mm256_and_si256(kQuarter < 2 ? low : _mm256_srli_epi16(low, 4), _mm256_set1_epi8(0x0f));
-    // Bits 2q and 2q+1 of qh to bits 4 and 5.
-    __m256i top;
-    if constexpr (kQuarter < 2) {
-      top = _mm256_slli_epi16(high, 4 - 2 * kQuarter);
-    } else {
-      top = _mm256_srli_epi16(high, 2 * kQuarter - 4);
-    }
-    return _mm256_or_si256(nibbles, _mm256_and_si256(top, _mm256_set1_epi8(0x30)));
-  }
-  template <int Chunk>
-  static __m256i scale(const Scales& s) {
-    // Word 2 Chunk (mod 8) in the low half, 2 Chunk + 1 in the high half.
-    constexpr int kLow = (2 * Chunk) % 8, kHigh = (2 * Chunk + 1) % 8;
-    const __m256i pick = _mm256_setr_epi8(
-        2 * kLow, 2 * kLow + 1, 2 * kLow, 2 * kLow + 1, 2 * kLow, 2 * kLow + 1, 2 * kLow, 2 * kLow + 1, 2 * kLow,
-        2 * kLow + 1, 2 * kLow, 2 * kLow + 1, 2 * kLow, 2 * kLow + 1, 2 * kLow, 2 * kLow + 1, 2 * kHigh, 2 * kHigh + 1,
-        2 * kHigh, 2 * kHigh + 1, 2 * kHigh, 2 * kHigh + 1, 2 * kHigh, 2 * kHigh + 1, 2 * kHigh, 2 * kHigh + 1,
-        2 * kHigh, 2 * kHigh + 1, 2 * kHigh, 2 * kHigh + 1, 2 * kHigh, 2 * kHigh + 1);
-    return _mm256_shuffle_epi8(Chunk < 4 ? s.first : s.second, pick);
-  }
-  // (q - 32) x per pair is computed as q x - 32 x (both fit in 16 bits).
-  static constexpr bool kOffset32 = true;
-  static Mins no_mins() { return {_mm_setzero_ps(), 0.0f}; }
-  static void add_mins(Mins&, const Scales&, const Block&, const BlockQ8_K&) {}
-  static float total(const Mins&) { return 0.0f; }
-};
-
-// `Rows` K-quant rows x `Tokens` Q8_K activation rows, each product exactly
-// the one-row kernel's: per super-block, chunk lanes summed in integers and
-// added with one FMA per block; rows share activation loads, tokens share
-// unpacked weights.
-template <class Format, int Rows, int Tokens>
-void tile_k_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* xp, size_t x_stride, float* out,
-                int64_t out_stride) {
-  using Block = typename Format::Block;
-  const Block* w[Rows];
-  const BlockQ8_K* x[Tokens];
-  for (int r = 0; r < Rows; ++r) w[r] = reinterpret_cast<const Block*>(wp + r * w_stride);
-  for (int t = 0; t < Tokens; ++t) x[t] = reinterpret_cast<const BlockQ8_K*>(xp + t * x_stride);
-  __m256 acc[Rows][Tokens];
-  typename Format::Mins mins[Rows][Tokens];
-  for (int r = 0; r < Rows; ++r) {
-    for (int t = 0; t < Tokens; ++t) {
-      acc[r][t] = _mm256_setzero_ps();
-      mins[r][t] = Format::no_mins();
-    }
-  }
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    prefetch_next_tile<Rows>(w, b, w_stride);
-    typename Format::Scales scales[Rows];
-    for (int r = 0; r < Rows; ++r) scales[r] = Format::scales(w[r][b]);
-    __m256i sum[Rows][Tokens];
-    for (auto& row : sum) {
-      for (auto& v : row) v = _mm256_setzero_si256();
-    }
-    // The eight 32-value chunks, unrolled so each chunk's unpacking is fixed.
-    const auto chunk = [&]<int Chunk>(std::integral_constant<int, Chunk>) {
-      __m256i xv[Tokens], x32[Tokens];
-      for (int t = 0; t < Tokens; ++t) {
-        xv[t] = load_256(x[t][b].qs + 32 * Chunk);
-        if constexpr (Format::kOffset32) x32[t] = _mm256_maddubs_epi16(_mm256_set1_epi8(32), xv[t]);
-      }
-      for (int r = 0; r < Rows; ++r) {
-        const __m256i q = Format::template values<Chunk>(w[r][b]);
-        const __m256i scale = Format::template scale<Chunk>(scales[r]);
-        for (int t = 0; t < Tokens; ++t) {
-          __m256i pairs = _mm256_maddubs_epi16(q, xv[t]);
-          if constexpr (Format::kOffset32) pairs = _mm256_sub_epi16(pairs, x32[t]);
-          sum[r][t] = _mm256_add_epi32(sum[r][t], _mm256_madd_epi16(pairs, scale));
-        }
-      }
-    };
-    [&]<int... Chunks>(std::integer_sequence<int, Chunks...>) {
-      (chunk(std::integral_constant<int, Chunks>{}), ...);
-    }
-    (std::make_integer_sequence<int, kQK_K / 32>{});
-    for (int r = 0; r < Rows; ++r) {
-      const float wd = _cvtsh_ss(w[r][b].d);
-      for (int t = 0; t < Tokens; ++t) {
-        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(x[t][b].d * wd), _mm256_cvtepi32_ps(sum[r][t]), acc[r][t]);
-        Format::add_mins(mins[r][t], scales[r], w[r][b], x[t][b]);
-      }
-    }
-  }
-  alignas(32) float lanes[8];
-  for (int r = 0; r < Rows; ++r) {
-    for (int t = 0; t < Tokens; ++t) {
-      _mm256_store_ps(lanes, acc[r][t]);
-      out[t * out_stride + r] = reduce_8(lanes) + Format::total(mins[r][t]);
-    }
-  }
-}
-
-// kTileRows rows x 1..kTileTokens tokens: row by row for one token (measured
-// faster than 2x1 or 4x1 tiles, whose accumulators and minimums spill), else
-// 4x2 tiles (and 4x1 for an odd last token): on a Zen 5 these beat 2x2 tiles
-// by 10-19 % on both x86 targets despite some spilling.
-template <class Format>
-void dot_tile_k_256(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride, int tokens,
-                    float* out, int64_t out_stride) {
-  static_assert(kTileRows == 4);
-  if (tokens == 1) {
-    for (int r = 0; r < 4; ++r)
-      tile_k_256<Format, 1, 1>(n, w + r * w_stride, w_stride, x, x_stride, out + r, out_stride);
-    return;
-  }
-  int t = 0;
-  for (; t + 2 <= tokens; t += 2) {
-    tile_k_256<Format, 4, 2>(n, w, w_stride, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
-  }
-  if (t < tokens)
-    tile_k_256<Format, 4, 1>(n, w, w_stride, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
-}
-
 // Activations to Q8_K exactly as the scalar quantizer does: the first value
 // of largest magnitude maps to -127, products rounded half to even (the
 // saturating packs apply the reference's clamp at 127).
@@ -588,14 +345,6 @@ void install(TypeKernels& k, DotFn row, DotTileFn tiles) {
   k.dot_tile = tiles;
 }
 
-// Q4_0, Q5_0 and the K-quants: the one-token kernels, and panels for many tokens (rows
-// outside whole panels keep the scalar reference of the many-token order).
-void install(TypeKernels& k, DotFn row, DotTileFn tiles, PanelKernel panel) {
-  k.dot = row;
-  k.dot_tile = tiles;
-  k.panel = panel;
-}
-
 // Installs the block-format kernels built on `U8S8` into a table.
 template <__m256i (*U8S8)(__m256i, __m256i, __m256i)>
 void set_block_kernels(KernelTable& t) {
@@ -608,13 +357,6 @@ void set_block_kernels(KernelTable& t) {
         k.from_float = quantize_q8_0_256;
         install(k, one_row<tile_256<Q8_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q8_0Weights<U8S8>>);
         break;
-      case DType::Q4_0:
-        k.panel = q4_0_panel_kernel();  // for every token count; see matmul_rows
-        break;
-      case DType::Q5_0:
-        install(k, one_row<tile_256<Q5_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q5_0Weights<U8S8>>,
-                panel_kernel<PanelQ4Or5_0<true>>());
-        break;
       case DType::Q4_1:
         install(k, one_row<tile_256<Q4_1, 1, 1>>, dot_tile_256<Q4_1>);
         break;
@@ -624,16 +366,22 @@ void set_block_kernels(KernelTable& t) {
       case DType::Q8_K:
         k.from_float = quantize_q8_k_256;
         break;
+      // Panels for every token count (one float per block or super-block);
+      // rows outside whole panels take the scalar reference.
+      case DType::Q4_0:
+        k.panel = panel_kernel<PanelQ4Or5_0<false>>();
+        break;
+      case DType::Q5_0:
+        k.panel = panel_kernel<PanelQ4Or5_0<true>>();
+        break;
       case DType::Q4_K:
-        install(k, one_row<tile_k_256<Q4Or5K<false>, 1, 1>>, dot_tile_k_256<Q4Or5K<false>>,
-                panel_kernel<PanelQ4Or5K<false>>());
+        k.panel = panel_kernel<PanelQ4Or5K<false>>();
         break;
       case DType::Q5_K:
-        install(k, one_row<tile_k_256<Q4Or5K<true>, 1, 1>>, dot_tile_k_256<Q4Or5K<true>>,
-                panel_kernel<PanelQ4Or5K<true>>());
+        k.panel = panel_kernel<PanelQ4Or5K<true>>();
         break;
       case DType::Q6_K:
-        install(k, one_row<tile_k_256<Q6K, 1, 1>>, dot_tile_k_256<Q6K>, panel_kernel<PanelQ6_K>());
+        k.panel = panel_kernel<PanelQ6_K>();
         break;
       default:
         break;

@@ -25,6 +25,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <cstring>
 #include <type_traits>
@@ -180,6 +181,17 @@ inline PanelIsa::Float halves_to_float(Int v, bool high) {
 #endif
 }
 
+// The low or high 16 bits of each lane, packed as kPanelRows halves.
+inline void store_halves(std::byte* out, Int v, bool high) {
+  const Int h = high ? PanelIsa::shift_right(v, 16) : PanelIsa::and_(v, PanelIsa::splat(0xffff));
+#ifdef __AVX512F__
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_maskz_cvtepi32_epi16(0xffff, h));
+#else
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
+                   _mm_packus_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+#endif
+}
+
 // The four bytes at `offset` in block b of each panel row, gathered.
 template <class Block>
 Int gather_dwords(const std::byte* w, size_t w_stride, int64_t b, size_t offset) {
@@ -194,6 +206,85 @@ Int gather_dwords(const std::byte* w, size_t w_stride, int64_t b, size_t offset)
   return _mm256_i32gather_epi32(base, rows, 1);
 #endif
 }
+
+// Where a format's pack() reads a panel's blocks from: the rows themselves
+// (transposing as it goes), or a recording of those reads made once at load
+// (see repacked_gemm), which replays them as plain loads.
+struct RowSource {
+  const std::byte* w;
+  size_t w_stride;
+  template <class Block>
+  void chunk(int64_t b, size_t offset, Int (&out)[4]) const {
+    transpose_chunk<Block>(w, w_stride, b, offset, out);
+  }
+  template <class Block>
+  Int dwords(int64_t b, size_t offset) const {
+    return gather_dwords<Block>(w, w_stride, b, offset);
+  }
+  // The f16 in the low or high half of the dword at `offset`, as floats.
+  template <class Block>
+  PanelIsa::Float halves(int64_t b, size_t offset, bool high) const {
+    return halves_to_float(dwords<Block>(b, offset), high);
+  }
+};
+
+// A RowSource that also appends every vector it reads to `out`.
+struct RecordingSource {
+  RowSource rows;
+  mutable std::byte* out;
+  template <class Block>
+  void chunk(int64_t b, size_t offset, Int (&v)[4]) const {
+    rows.chunk<Block>(b, offset, v);
+    for (const Int& x : v) put(x);
+  }
+  template <class Block>
+  Int dwords(int64_t b, size_t offset) const {
+    const Int x = rows.dwords<Block>(b, offset);
+    put(x);
+    return x;
+  }
+  template <class Block>
+  PanelIsa::Float halves(int64_t b, size_t offset, bool high) const {
+    const Int x = rows.dwords<Block>(b, offset);
+    store_halves(out, x, high);
+    out += kPanelRows * sizeof(uint16_t);
+    return halves_to_float(x, high);
+  }
+  void put(Int x) const {
+    PanelIsa::store_int_unaligned(out, x);
+    out += sizeof(Int);
+  }
+};
+
+// Replays a recording in order. Every load asks for the line 64 KiB ahead
+// into L2: a panel is one stream, but hardware prefetchers ramp up too
+// slowly for it on some CPUs (this Zen 5 VM: TinyLlama-1.1B Q4_0 decode on
+// one thread 18-23 tok/s with 4 KiB ahead into L1, 32-34 with 64 KiB).
+struct RepackedSource {
+  static constexpr size_t kAheadBytes = size_t{64} << 10;
+  mutable const std::byte* in;
+  template <class Block>
+  void chunk(int64_t, size_t, Int (&v)[4]) const {
+    for (Int& x : v) x = get();
+  }
+  template <class Block>
+  Int dwords(int64_t, size_t) const {
+    return get();
+  }
+  template <class Block>
+  PanelIsa::Float halves(int64_t, size_t, bool) const {
+    _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T1);
+    const PanelIsa::Float x = PanelIsa::load_halves(reinterpret_cast<const uint16_t*>(in));
+    in += kPanelRows * sizeof(uint16_t);
+    return x;
+  }
+  Int get() const {
+    _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T1);
+    const Int x = PanelIsa::load_int_unaligned(in);
+    in += sizeof(Int);
+    return x;
+  }
+};
 
 // The integer dot product of 32 packed unsigned `Bits`-bit values (eight
 // groups of four per lane) with 32 activation bytes, added to `start`.
@@ -247,19 +338,18 @@ struct PanelQ4Or5_0 {
     Int q[8];
     PanelIsa::Float d;
   };
-  static void pack(const std::byte* w, size_t w_stride, int64_t b, Packed& p) {
+  template <class Source>
+  static void pack(const Source& src, int64_t b, Packed& p) {
     Int u[4];
-    transpose_chunk<Block>(w, w_stride, b, offsetof(Block, qs), u);
+    src.template chunk<Block>(b, offsetof(Block, qs), u);
     for (int g = 0; g < 4; ++g) {
       p.q[g] = PanelIsa::low_nibbles(u[g]);       // values 4g..4g+3
       p.q[g + 4] = PanelIsa::high_nibbles(u[g]);  // values 16+4g..16+4g+3
     }
-    // d and, for Q5_0, qh: the first six bytes of each block.
-    const Int head = gather_dwords<Block>(w, w_stride, b, 0);
-    p.d = halves_to_float(head, false);
+    p.d = src.template halves<Block>(b, offsetof(Block, d), false);
     if constexpr (FifthBit) {
       static_assert(offsetof(Block, qh) == 2);
-      const Int high = gather_dwords<Block>(w, w_stride, b, offsetof(Block, qh));
+      const Int high = src.template dwords<Block>(b, offsetof(Block, qh));
       for (int g = 0; g < 8; ++g) {
         // Bits 4g..4g+3 of qh to bit 4 of bytes 0-3.
         const Int t = PanelIsa::and_(PanelIsa::shift_right(high, 4 * g), PanelIsa::splat(0xf));
@@ -367,17 +457,18 @@ struct PanelQ4Or5K {
     Int min_pairs[8];  // (m, m) of sub-block i against bsums 2i, 2i + 1
     PanelIsa::Float d, dmin;
   };
-  static void pack(const std::byte* w, size_t w_stride, int64_t b, Packed& p) {
+  template <class Source>
+  static void pack(const Source& src, int64_t b, Packed& p) {
     Int high[2][4];  // Q5_K: qh bytes 0-15 and 16-31
     if constexpr (FifthBit) {
       for (int half = 0; half < 2; ++half) {
-        transpose_chunk<Block>(w, w_stride, b, offsetof(Block, qh) + 16 * half, high[half]);
+        src.template chunk<Block>(b, offsetof(Block, qh) + 16 * half, high[half]);
       }
     }
     for (int c = 0; c < 4; ++c) {  // 64 values: sub-block 2c low nibbles, 2c + 1 high
       for (int half = 0; half < 2; ++half) {
         Int u[4];
-        transpose_chunk<Block>(w, w_stride, b, offsetof(Block, qs) + 32 * c + 16 * half, u);
+        src.template chunk<Block>(b, offsetof(Block, qs) + 32 * c + 16 * half, u);
         for (int g = 0; g < 4; ++g) {
           Int& low = p.q[2 * c][4 * half + g];
           Int& upper = p.q[2 * c + 1][4 * half + g];
@@ -396,7 +487,7 @@ struct PanelQ4Or5K {
     // two bits.
     static_assert(offsetof(Block, dmin) == 2 && offsetof(Block, scales) == 4);
     Int head[4];
-    transpose_chunk<Block>(w, w_stride, b, 0, head);
+    src.template chunk<Block>(b, 0, head);
     p.d = halves_to_float(head[0], false);
     p.dmin = halves_to_float(head[0], true);
     const Int(&u)[3] = reinterpret_cast<const Int(&)[3]>(head[1]);
@@ -446,14 +537,15 @@ struct PanelQ6_K {
     Int offset_pairs[8];  // (-32 sc, -32 sc') of sub-blocks 2i, 2i + 1
     PanelIsa::Float d;
   };
-  static void pack(const std::byte* w, size_t w_stride, int64_t b, Packed& p) {
+  template <class Source>
+  static void pack(const Source& src, int64_t b, Packed& p) {
     for (int h = 0; h < 2; ++h) {  // 128 values each
       Int top[2][4];               // qh bytes 0-15 and 16-31 of this half
-      for (int s = 0; s < 2; ++s) transpose_chunk<Block>(w, w_stride, b, offsetof(Block, qh) + 32 * h + 16 * s, top[s]);
+      for (int s = 0; s < 2; ++s) src.template chunk<Block>(b, offsetof(Block, qh) + 32 * h + 16 * s, top[s]);
       for (int pair = 0; pair < 2; ++pair) {  // ql's 32-byte runs: quarters `pair` (low) and `pair` + 2 (high)
         for (int s = 0; s < 2; ++s) {
           Int low[4];
-          transpose_chunk<Block>(w, w_stride, b, offsetof(Block, ql) + 64 * h + 32 * pair + 16 * s, low);
+          src.template chunk<Block>(b, offsetof(Block, ql) + 64 * h + 32 * pair + 16 * s, low);
           for (int g = 0; g < 4; ++g) {
             for (int quarter : {pair, pair + 2}) {
               const Int nib = quarter < 2 ? PanelIsa::low_nibbles(low[g]) : PanelIsa::high_nibbles(low[g]);
@@ -464,7 +556,7 @@ struct PanelQ6_K {
       }
     }
     Int u[4];  // the 16 signed scale bytes of every row
-    transpose_chunk<Block>(w, w_stride, b, offsetof(Block, scales), u);
+    src.template chunk<Block>(b, offsetof(Block, scales), u);
     Int sc[16];
     for (int j = 0; j < 16; ++j) {
       sc[j] = signed_byte(u[j / 4], j % 4);
@@ -474,7 +566,7 @@ struct PanelQ6_K {
     for (int i = 0; i < 8; ++i) p.offset_pairs[i] = pairs_of(minus_32(sc[2 * i]), minus_32(sc[2 * i + 1]));
     // d ends the block: the dword ending with it, high half (no read past the block).
     static_assert(offsetof(Block, d) + 2 == sizeof(Block));
-    p.d = halves_to_float(gather_dwords<Block>(w, w_stride, b, offsetof(Block, d) - 2), true);
+    p.d = src.template halves<Block>(b, offsetof(Block, d) - 2, true);
   }
   template <int Tokens>
   static void accumulate(const Packed& p, const Act* const (&x)[Tokens], const int64_t (&)[Tokens],
@@ -530,7 +622,8 @@ void panel_gemm(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, co
     const std::byte* panel = w + static_cast<size_t>(r0) * w_stride;
     for (int64_t first = 0; first < blocks; first += kChunk) {
       const int count = static_cast<int>(std::min<int64_t>(kChunk, blocks - first));
-      for (int j = 0; j < count; ++j) Format::pack(panel, w_stride, first + j, packed[j]);
+      const RowSource rows_source{panel, w_stride};
+      for (int j = 0; j < count; ++j) Format::pack(rows_source, first + j, packed[j]);
       const bool start = first == 0;
       float* panel_out = out + r0;
       int64_t t = 0;
@@ -549,102 +642,71 @@ void panel_gemm(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, co
   }
 }
 
-// Q4_0 repacked once at load, panel by panel: first every block's nibbles
-// as four vectors (lane r: bytes 4g..4g+3 of row r's qs), then every block's
-// kPanelRows f16 scales. The same number of bytes as the rows; a panel reads
-// as one sequential stream, which prefetches well, where a panel of rows is
-// kPanelRows interleaved streams.
-struct RepackedQ4_0 {
-  static constexpr size_t kNibbleBytes = 4 * sizeof(Int);  // per block
+// Weights repacked once at load: each panel's pack() reads recorded block
+// by block, in order — one sequential stream per panel holding exactly the
+// vectors pack() reads (the transposed chunks and gathered words), so
+// pack() replays them with no transposing. Every format reads each byte of
+// its blocks once (scales as packed halves), so a repacked panel has the
+// rows' own size.
+template <class Format>
+struct Repacked {
   static size_t panel_bytes(int64_t blocks) {
-    return static_cast<size_t>(blocks) * (kNibbleBytes + kPanelRows * sizeof(uint16_t));
+    return static_cast<size_t>(blocks) * kPanelRows * sizeof(typename Format::Block);
   }
   static void repack(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
-    const int64_t blocks = n / kQK4_0;
+    const int64_t blocks = n / Format::kValues;
     for (int64_t r0 = 0; r0 + kPanelRows <= rows; r0 += kPanelRows) {
-      const std::byte* src = w + static_cast<size_t>(r0) * w_stride;
-      std::byte* panel = out + static_cast<size_t>(r0 / kPanelRows) * panel_bytes(blocks);
-      std::byte* scales = panel + static_cast<size_t>(blocks) * kNibbleBytes;
-      for (int64_t b = 0; b < blocks; ++b) {
-        Int u[4];
-        transpose_chunk<BlockQ4_0>(src, w_stride, b, offsetof(BlockQ4_0, qs), u);
-        for (int g = 0; g < 4; ++g) {
-          PanelIsa::store_int_unaligned(panel + static_cast<size_t>(b) * kNibbleBytes + g * sizeof(Int), u[g]);
-        }
-        for (int r = 0; r < kPanelRows; ++r) {
-          std::memcpy(scales + (static_cast<size_t>(b) * kPanelRows + static_cast<size_t>(r)) * sizeof(uint16_t),
-                      src + static_cast<size_t>(r) * w_stride + static_cast<size_t>(b) * sizeof(BlockQ4_0), 2);
-        }
-      }
+      const RecordingSource src{{w + static_cast<size_t>(r0) * w_stride, w_stride},
+                                out + static_cast<size_t>(r0 / kPanelRows) * panel_bytes(blocks)};
+      typename Format::Packed scratch;
+      for (int64_t b = 0; b < blocks; ++b) Format::pack(src, b, scratch);
+      assert(src.out == out + static_cast<size_t>(r0 / kPanelRows + 1) * panel_bytes(blocks));
     }
-  }
-  // Block b of a repacked panel, unpacked as PanelQ4Or5_0<false>::pack would.
-  static void unpack(const std::byte* panel, int64_t blocks, int64_t b, PanelQ4Or5_0<false>::Packed& p) {
-    const std::byte* nibbles = panel + static_cast<size_t>(b) * kNibbleBytes;
-    for (int g = 0; g < 4; ++g) {
-      const Int u = PanelIsa::load_int_unaligned(nibbles + g * sizeof(Int));
-      p.q[g] = PanelIsa::low_nibbles(u);
-      p.q[g + 4] = PanelIsa::high_nibbles(u);
-    }
-    const auto* scales = reinterpret_cast<const uint16_t*>(panel + static_cast<size_t>(blocks) * kNibbleBytes);
-    p.d = PanelIsa::load_halves(scales + b * kPanelRows);
   }
 };
 
-// `Tokens` tokens from `first_token` through one repacked Q4_0 panel.
-template <int Tokens>
+// `Tokens` tokens from `first_token` through one repacked panel.
+template <class Format, int Tokens>
 void repacked_pass(const std::byte* panel, int64_t blocks, const PanelActivations& x, int64_t first_token, float* out,
                    int64_t out_stride) {
-  using Format = PanelQ4Or5_0<false>;
-  // A panel is one stream, but hardware prefetchers ramp up too slowly for
-  // it on some CPUs (this Zen 5 VM): ask for the nibbles 64 KiB ahead and
-  // the scales (an eighth of the bytes) as far ahead, into L2. TinyLlama-1.1B
-  // Q4_0 decode on one thread: 4 KiB ahead into L1 18-23 tok/s, 32 KiB
-  // 25-32, 64 KiB 32-34.
-  constexpr size_t kAheadBytes = size_t{64} << 10;
+  using Act = typename Format::Act;
   PanelIsa::Float acc[Tokens];
-  const BlockQ8_0* rows[Tokens];
+  const Act* rows[Tokens];
   for (int t = 0; t < Tokens; ++t) {
     acc[t] = PanelIsa::zero();
-    rows[t] = reinterpret_cast<const BlockQ8_0*>(x.rows + static_cast<size_t>(first_token + t) * x.stride);
+    rows[t] = reinterpret_cast<const Act*>(x.rows + static_cast<size_t>(first_token + t) * x.stride);
   }
+  const RepackedSource src{panel};
   for (int64_t b = 0; b < blocks; ++b) {
-    const char* nibbles = reinterpret_cast<const char*>(panel) + static_cast<size_t>(b) * RepackedQ4_0::kNibbleBytes;
-    for (size_t line = 0; line < RepackedQ4_0::kNibbleBytes; line += 64) {
-      _mm_prefetch(nibbles + kAheadBytes + line, _MM_HINT_T1);
-    }
-    const char* scales = reinterpret_cast<const char*>(panel) +
-                         static_cast<size_t>(blocks) * RepackedQ4_0::kNibbleBytes +
-                         static_cast<size_t>(b) * kPanelRows * sizeof(uint16_t);
-    _mm_prefetch(scales + kAheadBytes / 8, _MM_HINT_T1);
-    Format::Packed p;
-    RepackedQ4_0::unpack(panel, blocks, b, p);
-    const BlockQ8_0* xb[Tokens];
+    typename Format::Packed p;
+    Format::pack(src, b, p);
+    const Act* xb[Tokens];
     int64_t at[Tokens];
     for (int t = 0; t < Tokens; ++t) {
       xb[t] = rows[t] + b;
       at[t] = (first_token + t) * blocks + b;
     }
-    Format::accumulate<Tokens>(p, xb, at, x, acc);
+    Format::template accumulate<Tokens>(p, xb, at, x, acc);
   }
   for (int t = 0; t < Tokens; ++t) PanelIsa::store(out + (first_token + t) * out_stride, acc[t]);
 }
 
-void repacked_gemm_q4_0(int64_t n, const std::byte* w, size_t, int64_t rows, const PanelActivations& x, float* out,
-                        int64_t out_stride) {
-  const int64_t blocks = n / kQK4_0;
+template <class Format>
+void repacked_gemm(int64_t n, const std::byte* w, size_t, int64_t rows, const PanelActivations& x, float* out,
+                   int64_t out_stride) {
+  const int64_t blocks = n / Format::kValues;
   for (int64_t r0 = 0; r0 + kPanelRows <= rows; r0 += kPanelRows) {
-    const std::byte* panel = w + static_cast<size_t>(r0 / kPanelRows) * RepackedQ4_0::panel_bytes(blocks);
+    const std::byte* panel = w + static_cast<size_t>(r0 / kPanelRows) * Repacked<Format>::panel_bytes(blocks);
     float* panel_out = out + r0;
     int64_t t = 0;
     for (; t + PanelIsa::kTokens <= x.tokens; t += PanelIsa::kTokens) {
-      repacked_pass<PanelIsa::kTokens>(panel, blocks, x, t, panel_out, out_stride);
+      repacked_pass<Format, PanelIsa::kTokens>(panel, blocks, x, t, panel_out, out_stride);
     }
     for (int size = PanelIsa::kTokens / 2; size >= 1; size /= 2) {
       if (x.tokens - t < size) continue;
-      if (size == 4) repacked_pass<4>(panel, blocks, x, t, panel_out, out_stride);
-      if (size == 2) repacked_pass<2>(panel, blocks, x, t, panel_out, out_stride);
-      if (size == 1) repacked_pass<1>(panel, blocks, x, t, panel_out, out_stride);
+      if (size == 4) repacked_pass<Format, 4>(panel, blocks, x, t, panel_out, out_stride);
+      if (size == 2) repacked_pass<Format, 2>(panel, blocks, x, t, panel_out, out_stride);
+      if (size == 1) repacked_pass<Format, 1>(panel, blocks, x, t, panel_out, out_stride);
       t += size;
     }
   }
@@ -652,12 +714,7 @@ void repacked_gemm_q4_0(int64_t n, const std::byte* w, size_t, int64_t rows, con
 
 template <class Format>
 constexpr PanelKernel panel_kernel() {
-  return {kPanelRows, Format::kSumFactor, panel_gemm<Format>};
-}
-
-constexpr PanelKernel q4_0_panel_kernel() {
-  return {kPanelRows, PanelQ4Or5_0<false>::kSumFactor, panel_gemm<PanelQ4Or5_0<false>>, RepackedQ4_0::repack,
-          repacked_gemm_q4_0};
+  return {kPanelRows, Format::kSumFactor, panel_gemm<Format>, Repacked<Format>::repack, repacked_gemm<Format>};
 }
 
 }  // namespace

@@ -90,38 +90,6 @@ TEST_P(SimdTargetTest, ExtremeBlockValues) {
   EXPECT_EQ(got.dot(128, w.data(), x.data()), ref.dot(128, w.data(), x.data()));
 }
 
-TEST_P(SimdTargetTest, KQuantBitPatterns) {
-  // Any bytes are a valid K-quant block once its f16 scales are finite:
-  // random ones reach every value, scale and minimum, all-ones the largest.
-  const KernelTable& simd = select_kernel_table(GetParam());
-  std::mt19937 rng(17);
-  for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
-    const TypeKernels& ref = *scalar_kernel_table().find(type);
-    const TypeKernels& got = *simd.find(type);
-    const int64_t n = 1024;
-    const size_t block_bytes = dtype_info(type).block_bytes;
-    for (int pattern = 0; pattern < 8; ++pattern) {
-      std::vector<std::byte> w(row_size(type, n));
-      for (auto& v : w) v = pattern == 0 ? std::byte{0xff} : static_cast<std::byte>(rng());
-      for (size_t b = 0; b < w.size(); b += block_bytes) {
-        const uint16_t scale = 0x2c00 + static_cast<uint16_t>(rng() % 0x800);  // 0.0625 to 0.125
-        // Q6_K keeps its scale last; Q4_K and Q5_K keep d and dmin first.
-        if (type == DType::Q6_K) {
-          std::memcpy(&w[b + block_bytes - 2], &scale, 2);
-        } else {
-          std::memcpy(&w[b], &scale, 2);
-          std::memcpy(&w[b + 2], &scale, 2);
-        }
-      }
-      auto xf = random_floats(static_cast<size_t>(n), 40 + static_cast<uint32_t>(pattern));
-      std::vector<std::byte> x(row_size(DType::Q8_K, n));
-      float_to_q8_k(xf.data(), x.data(), n);
-      ASSERT_EQ(got.dot(n, w.data(), x.data()), ref.dot(n, w.data(), x.data()))
-          << dtype_name(type) << " pattern " << pattern;
-    }
-  }
-}
-
 TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
   for (DType type : kComputeTypes) {
@@ -295,7 +263,8 @@ TEST_P(SimdTargetTest, RepackedMatmulsMatchScalar) {
   for (DType type : kComputeTypes) {
     const int64_t height = panel_rows(simd, type);
     if (height == 0) continue;
-    for (int64_t k : {32, 2080}) {
+    const int64_t block = dtype_info(type).block_size;
+    for (int64_t k : {block, 2048 + block}) {
       for (int64_t rows : {height, 3 * height}) {
         const auto wf = random_floats(static_cast<size_t>(rows * k), 25);
         const auto w = encode_at(type, wf, 0);
@@ -323,14 +292,14 @@ TEST_P(SimdTargetTest, RepackedMatmulsMatchScalar) {
   EXPECT_FALSE(repacks(simd, TensorView{"w", DType::Q4_0, 2, {64, 5, 1, 1}, w.data(), w.size()}));
 }
 
-// K-quant panels on arbitrary bytes (every scale and minimum, all-ones the
-// largest), as KQuantBitPatterns does for one token.
+// K-quant panels on arbitrary bytes: every value, scale and minimum, all-ones
+// the largest (once their f16 scales are finite any bytes are a valid block).
 TEST_P(SimdTargetTest, PanelKQuantBitPatterns) {
   const KernelTable& simd = select_kernel_table(GetParam());
   std::mt19937 rng(19);
   for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     if (simd.find(type)->panel.fn == nullptr) continue;
-    const int64_t k = 512, rows = 32, tokens = 5;
+    const int64_t k = 512, rows = 32;
     const size_t block_bytes = dtype_info(type).block_bytes;
     for (int pattern = 0; pattern < 4; ++pattern) {
       std::vector<std::byte> w(row_size(type, k) * rows);
@@ -346,13 +315,20 @@ TEST_P(SimdTargetTest, PanelKQuantBitPatterns) {
         }
       }
       const TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
-      const auto xf = random_floats(static_cast<size_t>(tokens * k), 50 + static_cast<uint32_t>(pattern));
-      PreparedActivations act;
-      act.prepare(simd, type, xf.data(), tokens, k);
-      std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size());
-      matmul(scalar_kernel_table(), view, act, expected.data());
-      matmul(simd, view, act, actual.data());
-      ASSERT_EQ(actual, expected) << dtype_name(type) << " pattern " << pattern;
+      std::vector<std::byte> repacked(w.size());
+      repack_weights(simd, view, repacked.data(), 0, rows);
+      for (int64_t tokens : {1, 5}) {
+        const auto xf = random_floats(static_cast<size_t>(tokens * k), 50 + static_cast<uint32_t>(pattern));
+        PreparedActivations act;
+        act.prepare(simd, type, xf.data(), tokens, k);
+        std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size()),
+            from_repacked(expected.size());
+        matmul(scalar_kernel_table(), view, act, expected.data());
+        matmul(simd, view, act, actual.data());
+        matmul_rows(simd, view, act, from_repacked.data(), 0, rows, repacked.data());
+        ASSERT_EQ(actual, expected) << dtype_name(type) << " pattern " << pattern << " tokens " << tokens;
+        ASSERT_EQ(from_repacked, expected) << dtype_name(type) << " pattern " << pattern << " tokens " << tokens;
+      }
     }
   }
 }
