@@ -612,34 +612,48 @@ void panel_pass(const typename Format::Packed* packed, int64_t first, int count,
   for (int t = 0; t < Tokens; ++t) PanelIsa::store(out + (first_token + t) * out_stride, acc[t]);
 }
 
-template <class Format>
-void panel_gemm(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, const PanelActivations& x, float* out,
-                int64_t out_stride) {
+// Runs pass.operator()<Tokens>(first_token) over every token: passes of
+// kTokens, then the last few in passes of halving size.
+template <class Pass>
+void token_passes(int64_t tokens, const Pass& pass) {
+  int64_t t = 0;
+  for (; t + PanelIsa::kTokens <= tokens; t += PanelIsa::kTokens) pass.template operator()<PanelIsa::kTokens>(t);
+  for (int size = PanelIsa::kTokens / 2; size >= 1; size /= 2) {
+    if (tokens - t < size) continue;
+    if (size == 4) pass.template operator()<4>(t);
+    if (size == 2) pass.template operator()<2>(t);
+    if (size == 1) pass.template operator()<1>(t);
+    t += size;
+  }
+}
+
+// Panels of rows, each packed a chunk at a time into a stack buffer that
+// every token reuses; source_at(r0, first) reads the panel at row r0 from
+// block `first` on.
+template <class Format, class SourceAt>
+void chunked_gemm(int64_t n, int64_t rows, const PanelActivations& x, float* out, int64_t out_stride,
+                  const SourceAt& source_at) {
   constexpr int kChunk = kPanelChunkValues / Format::kValues;
   const int64_t blocks = n / Format::kValues;
   typename Format::Packed packed[kChunk];
   for (int64_t r0 = 0; r0 + kPanelRows <= rows; r0 += kPanelRows) {
-    const std::byte* panel = w + static_cast<size_t>(r0) * w_stride;
     for (int64_t first = 0; first < blocks; first += kChunk) {
       const int count = static_cast<int>(std::min<int64_t>(kChunk, blocks - first));
-      const RowSource rows_source{panel, w_stride};
-      for (int j = 0; j < count; ++j) Format::pack(rows_source, first + j, packed[j]);
-      const bool start = first == 0;
-      float* panel_out = out + r0;
-      int64_t t = 0;
-      for (; t + PanelIsa::kTokens <= x.tokens; t += PanelIsa::kTokens) {
-        panel_pass<Format, PanelIsa::kTokens>(packed, first, count, x, t, blocks, start, panel_out, out_stride);
-      }
-      // The last few tokens in passes of halving size.
-      for (int size = PanelIsa::kTokens / 2; size >= 1; size /= 2) {
-        if (x.tokens - t < size) continue;
-        if (size == 4) panel_pass<Format, 4>(packed, first, count, x, t, blocks, start, panel_out, out_stride);
-        if (size == 2) panel_pass<Format, 2>(packed, first, count, x, t, blocks, start, panel_out, out_stride);
-        if (size == 1) panel_pass<Format, 1>(packed, first, count, x, t, blocks, start, panel_out, out_stride);
-        t += size;
-      }
+      const auto source = source_at(r0, first);
+      for (int j = 0; j < count; ++j) Format::pack(source, first + j, packed[j]);
+      token_passes(x.tokens, [&]<int Tokens>(int64_t t) {
+        panel_pass<Format, Tokens>(packed, first, count, x, t, blocks, first == 0, out + r0, out_stride);
+      });
     }
   }
+}
+
+template <class Format>
+void panel_gemm(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, const PanelActivations& x, float* out,
+                int64_t out_stride) {
+  chunked_gemm<Format>(n, rows, x, out, out_stride, [&](int64_t r0, int64_t) {
+    return RowSource{w + static_cast<size_t>(r0) * w_stride, w_stride};
+  });
 }
 
 // Weights repacked once at load: each panel's pack() reads recorded block
@@ -691,24 +705,24 @@ void repacked_pass(const std::byte* panel, int64_t blocks, const PanelActivation
   for (int t = 0; t < Tokens; ++t) PanelIsa::store(out + (first_token + t) * out_stride, acc[t]);
 }
 
+// Few tokens (decode): each pass replays the panel and unpacks as it goes.
+// More: a chunk is unpacked once for all of them, as panel_gemm does.
 template <class Format>
 void repacked_gemm(int64_t n, const std::byte* w, size_t, int64_t rows, const PanelActivations& x, float* out,
                    int64_t out_stride) {
   const int64_t blocks = n / Format::kValues;
+  const auto panel = [&](int64_t r0) {
+    return w + static_cast<size_t>(r0 / kPanelRows) * Repacked<Format>::panel_bytes(blocks);
+  };
+  if (x.tokens > PanelIsa::kTokens) {
+    return chunked_gemm<Format>(n, rows, x, out, out_stride, [&](int64_t r0, int64_t first) {
+      return RepackedSource{panel(r0) + Repacked<Format>::panel_bytes(first)};
+    });
+  }
   for (int64_t r0 = 0; r0 + kPanelRows <= rows; r0 += kPanelRows) {
-    const std::byte* panel = w + static_cast<size_t>(r0 / kPanelRows) * Repacked<Format>::panel_bytes(blocks);
-    float* panel_out = out + r0;
-    int64_t t = 0;
-    for (; t + PanelIsa::kTokens <= x.tokens; t += PanelIsa::kTokens) {
-      repacked_pass<Format, PanelIsa::kTokens>(panel, blocks, x, t, panel_out, out_stride);
-    }
-    for (int size = PanelIsa::kTokens / 2; size >= 1; size /= 2) {
-      if (x.tokens - t < size) continue;
-      if (size == 4) repacked_pass<Format, 4>(panel, blocks, x, t, panel_out, out_stride);
-      if (size == 2) repacked_pass<Format, 2>(panel, blocks, x, t, panel_out, out_stride);
-      if (size == 1) repacked_pass<Format, 1>(panel, blocks, x, t, panel_out, out_stride);
-      t += size;
-    }
+    token_passes(x.tokens, [&]<int Tokens>(int64_t t) {
+      repacked_pass<Format, Tokens>(panel(r0), blocks, x, t, out + r0, out_stride);
+    });
   }
 }
 
