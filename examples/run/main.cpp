@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   int n_predict = 128;
   ullm::cli::SessionFlags session_flags;
   ullm::cli::SamplingFlags sampling_flags;
-  bool ids = false, echo = false, ignore_eos = false, quiet = false;
+  bool ids = false, echo = false, ignore_eos = false, quiet = false, no_repack = false;
 
   ullm::cli::ArgParser args("ullm-run", "Generate text from a prompt with a GGUF model.");
   args.option({"-m", "--model"}, &model_path, "PATH",
@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   args.flag({"--echo"}, &echo, "print the prompt (or its ids) before the generated output");
   args.flag({"--ignore-eos"}, &ignore_eos, "keep generating after an end-of-generation token");
   args.flag({"-q", "--quiet"}, &quiet, "print no diagnostics on stderr");
+  args.flag({"--no-repack"}, &no_repack, "compute from the mapped file only: faster load, slower decode");
   args.parse(argc, argv);
   if (n_predict < -1) args.usage_error("-n must be -1 (no limit) or more");
   const ullm::SessionOptions session_options = session_flags.options(args);
@@ -64,7 +65,9 @@ int main(int argc, char** argv) {
   return ullm::cli::run_main("ullm-run", [&] {
     if (!prompt_file.empty()) prompt = read_file(prompt_file);
     const std::string path = ullm::cli::resolve_model_path(model_path);
-    const ullm::Model model = ullm::Model::load(path);
+    ullm::LoadOptions load_options;
+    load_options.repack_weights = !no_repack;
+    const ullm::Model model = ullm::Model::load(path, load_options);
     const ullm::ModelConfig& c = model.config();
     ullm::Session session(model, session_options);
     if (!quiet) {

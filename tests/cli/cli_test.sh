@@ -51,6 +51,14 @@ for tool in ullm-run ullm-chat ullm-tokenize ullm-inspect ullm-bench ullm-synth;
   check "$tool --help" bash -c "'$bin/$tool' --help | grep -q usage"
   check "$tool bad flag" expect_exit 2 "unknown option" "$bin/$tool" --no-such-flag
 done
+# Repacked weights (the default) and the mapped file give the same text.
+same_with_and_without_repacking() {
+  local q4=$shared/models/stories260K-q4_0.gguf
+  "$bin/ullm-run" -m "$q4" -p "Once upon a time" -n 24 --temp 0 -q >"$tmp/repacked" &&
+    "$bin/ullm-run" -m "$q4" -p "Once upon a time" -n 24 --temp 0 -q --no-repack >"$tmp/mapped" &&
+    cmp -s "$tmp/repacked" "$tmp/mapped" && [[ -s "$tmp/repacked" ]]
+}
+check "--no-repack same text" same_with_and_without_repacking
 check "missing value" expect_exit 2 "needs a value" "$bin/ullm-run" -m
 check "bad number" expect_exit 2 "not a valid number" "$bin/ullm-run" -n ten
 check "bad kv type" expect_exit 2 "kv-type" "$bin/ullm-run" --kv-type q3

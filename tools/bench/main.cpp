@@ -99,7 +99,7 @@ double run_once(const ullm::Model& model, int threads, int n_prompt, int n_gen, 
 int main(int argc, char** argv) {
   std::string model_path, prompts = "512", gens = "128", threads_list, target;
   int repetitions = 5;
-  bool json = false;
+  bool json = false, no_repack = false;
   ullm::cli::ArgParser args("ullm-bench", "Measure prompt processing (pp) and generation (tg) speed in tokens/s.");
   args.option({"-m", "--model"}, &model_path, "PATH",
               fmt::format("model file (default: $ULLM_MODEL, else {})", ullm::cli::kDefaultModel));
@@ -109,12 +109,13 @@ int main(int argc, char** argv) {
   args.option({"-r", "--repetitions"}, &repetitions, "N", "measurements per test (default: 5)");
   args.option({"--kernels"}, &target, "TARGET", "kernel target: scalar, sse4, avx2, avx512 (default: best)");
   args.flag({"--json"}, &json, "print a JSON array with llama-bench's field names instead of a table");
+  args.flag({"--no-repack"}, &no_repack, "compute from the mapped file only: faster load, slower decode");
   args.parse(argc, argv);
   if (repetitions < 1) args.usage_error("--repetitions must be at least 1");
 
   return ullm::cli::run_main("ullm-bench", [&] {
     const std::string path = ullm::cli::resolve_model_path(model_path);
-    const ullm::Model model = ullm::Model::load(path, {.kernel_target = target});
+    const ullm::Model model = ullm::Model::load(path, {.kernel_target = target, .repack_weights = !no_repack});
     const std::vector<int> threads = threads_list.empty()
                                          ? std::vector<int>{ullm::Session(model, {.context_length = 1}).threads()}
                                          : parse_list(threads_list, "--threads");
