@@ -289,11 +289,14 @@ struct RepackedSource {
 // The integer dot product of 32 packed unsigned `Bits`-bit values (eight
 // groups of four per lane) with 32 activation bytes, added to `start`.
 #ifdef __AVX512F__
+inline Int dot_groups(const Int* q, const int8_t* x, int groups, Int start) {
+  Int s = start;
+  for (int g = 0; g < groups; ++g) s = _mm512_dpbusd_epi32(s, q[g], PanelIsa::splat(four_bytes(x + 4 * g)));
+  return s;
+}
 template <int Bits>
 inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
-  Int s = start;
-  for (int g = 0; g < 8; ++g) s = _mm512_dpbusd_epi32(s, q[g], PanelIsa::splat(four_bytes(x + 4 * g)));
-  return s;
+  return dot_groups(q, x, 8, start);
 }
 #else
 // maddubs' pairs of products summed over `groups` groups in 16 bits: eight
@@ -428,15 +431,9 @@ inline Int add_scaled_dot_32(Int sum, const Int (&q)[8], const int8_t* x, Int sc
 // most share a 16-bit sum before madd widens them.
 inline Int add_scaled_dot_16(Int sum, const Int (&q)[4], const int8_t* x, Int scale) {
 #ifdef __AVX512F__
-  Int s = PanelIsa::splat(0);
-  for (int g = 0; g < 4; ++g) s = _mm512_dpbusd_epi32(s, q[g], PanelIsa::splat(four_bytes(x + 4 * g)));
-  return _mm512_add_epi32(sum, _mm512_mullo_epi32(s, scale));
+  return _mm512_add_epi32(sum, _mm512_mullo_epi32(dot_groups(q, x, 4, PanelIsa::splat(0)), scale));
 #else
-  for (int g = 0; g < 4; g += 2) {
-    const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(q[g], PanelIsa::splat(four_bytes(x + 4 * g))),
-                                           _mm256_maddubs_epi16(q[g + 1], PanelIsa::splat(four_bytes(x + 4 * g + 4))));
-    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, scale));
-  }
+  for (int g = 0; g < 4; g += 2) sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pair_sums(q + g, x + 4 * g, 2), scale));
   return sum;
 #endif
 }

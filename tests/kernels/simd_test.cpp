@@ -2,6 +2,7 @@
 // awkward sizes and misaligned rows. Targets with fused multiply-add add in
 // the reference's exact order and must agree bit for bit; SSE4.2 has no FMA
 // and must agree to within a few units in the last place of the sum's size.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -189,75 +190,71 @@ TEST_P(SimdTargetTest, F16AttentionMatchesScalar) {
   }
 }
 
+// A whole matmul of random weights through `simd`, its rows split in two
+// ranges at `split` (as threads split them), read from `repacked` if given
+// (the weights repacked in two parts, as load tasks do), against the scalar
+// kernels: equal, or within a few ulps of the sums for SSE4.2.
+void expect_matmul_matches_scalar(const KernelTable& simd, DType type, int64_t k, int64_t rows, int64_t tokens,
+                                  int64_t split, bool repack, uint32_t seed) {
+  SCOPED_TRACE(
+      fmt::format("{} k {} rows {} tokens {}{}", dtype_name(type), k, rows, tokens, repack ? " repacked" : ""));
+  const auto wf = random_floats(static_cast<size_t>(rows * k), seed);
+  const auto xf = random_floats(static_cast<size_t>(tokens * k), seed + 1);
+  const auto w = encode_at(type, wf, 0);
+  const TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
+  std::vector<std::byte> repacked;
+  if (repack) {
+    ASSERT_TRUE(repacks(simd, view));
+    repacked.resize(w.size());
+    const int64_t half = rows / panel_rows(simd, type) / 2 * panel_rows(simd, type);
+    repack_weights(simd, view, repacked.data(), 0, half);
+    repack_weights(simd, view, repacked.data(), half, rows);
+  }
+  PreparedActivations act;
+  act.prepare(simd, type, xf.data(), tokens, k);
+  std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size(), NAN);
+  matmul(scalar_kernel_table(), view, act, expected.data());
+  const std::byte* from = repack ? repacked.data() : nullptr;
+  matmul_rows(simd, view, act, actual.data(), 0, split, from);
+  matmul_rows(simd, view, act, actual.data(), split, rows, from);
+  if (simd.name != "sse4") {
+    ASSERT_EQ(actual, expected);
+  } else {
+    for (size_t i = 0; i < expected.size(); ++i)
+      ASSERT_NEAR(actual[i], expected[i], 1e-4f * (1 + std::fabs(expected[i])));
+  }
+}
+
 // Whole matmuls (tiles plus edges, any row range) equal the scalar ones.
 TEST_P(SimdTargetTest, MatmulMatchesScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
-  const bool exact = GetParam() != "sse4";
   for (DType type : kComputeTypes) {
     if (scalar_kernel_table().find(type)->dot == nullptr) continue;
     for (auto [rows, tokens] : {std::pair<int64_t, int64_t>{1, 1}, {7, 1}, {8, 1}, {13, 2}, {16, 3}, {21, 5}}) {
-      const int64_t k = 768;  // three K-quant super-blocks
-      const auto wf = random_floats(static_cast<size_t>(rows * k), 21);
-      const auto xf = random_floats(static_cast<size_t>(tokens * k), 22);
-      const auto w = encode_at(type, wf, 0);
-      const TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
-      PreparedActivations act;
-      act.prepare(simd, type, xf.data(), tokens, k);
-      std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size(), NAN);
-      matmul(scalar_kernel_table(), view, act, expected.data());
-      matmul_rows(simd, view, act, actual.data(), 0, rows / 2);  // two ranges, as threads split them
-      matmul_rows(simd, view, act, actual.data(), rows / 2, rows);
-      for (size_t i = 0; i < expected.size(); ++i) {
-        if (exact) {
-          ASSERT_EQ(actual[i], expected[i]) << dtype_name(type) << " rows " << rows << " tokens " << tokens;
-        } else {
-          ASSERT_NEAR(actual[i], expected[i], 1e-4f * (1 + std::fabs(expected[i])));
-        }
-      }
+      expect_matmul_matches_scalar(simd, type, 768, rows, tokens, rows / 2, false, 21);  // 768: three super-blocks
     }
   }
 }
 
-// Many-token matmuls where a target has panel kernels: whole panels, rows
-// left over, token counts off the pass size, K over several packed chunks,
-// row ranges split inside a panel.
+// Where a target has panel kernels: whole panels, rows left over, token
+// counts off the pass size, K over several packed chunks (one block, and one
+// more than a chunk of 2048 values), row ranges split inside a panel.
 TEST_P(SimdTargetTest, PanelMatmulsMatchScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
-  const bool exact = GetParam() != "sse4";
   for (DType type : kComputeTypes) {
     if (simd.find(type)->panel.fn == nullptr) continue;
-    // One block, and one more than a packed chunk (2048 values).
     const int64_t block = dtype_info(type).block_size;
     for (int64_t k : {block, 2048 + block}) {
       for (int64_t rows : {16, 40, 64}) {
-        for (int64_t tokens : {2, 7, 9, 17}) {
-          const auto wf = random_floats(static_cast<size_t>(rows * k), 23);
-          const auto xf = random_floats(static_cast<size_t>(tokens * k), 24);
-          const auto w = encode_at(type, wf, 0);
-          const TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
-          PreparedActivations act;
-          act.prepare(simd, type, xf.data(), tokens, k);
-          std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size(), NAN);
-          matmul(scalar_kernel_table(), view, act, expected.data());
-          const int64_t split = rows / 2 + 4;
-          matmul_rows(simd, view, act, actual.data(), 0, split);
-          matmul_rows(simd, view, act, actual.data(), split, rows);
-          for (size_t i = 0; i < expected.size(); ++i) {
-            if (exact) {
-              ASSERT_EQ(actual[i], expected[i])
-                  << dtype_name(type) << " k " << k << " rows " << rows << " tokens " << tokens << " at " << i;
-            } else {
-              ASSERT_NEAR(actual[i], expected[i], 1e-4f * (1 + std::fabs(expected[i])));
-            }
-          }
+        for (int64_t tokens : {1, 2, 7, 9, 17}) {
+          expect_matmul_matches_scalar(simd, type, k, rows, tokens, rows / 2 + 4, false, 23);
         }
       }
     }
   }
 }
 
-// Weights repacked into panel order once, then multiplied for any token
-// count and row ranges split inside a panel: equal to the scalar products.
+// The same products from weights repacked once into panel order.
 TEST_P(SimdTargetTest, RepackedMatmulsMatchScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
   for (DType type : kComputeTypes) {
@@ -266,23 +263,8 @@ TEST_P(SimdTargetTest, RepackedMatmulsMatchScalar) {
     const int64_t block = dtype_info(type).block_size;
     for (int64_t k : {block, 2048 + block}) {
       for (int64_t rows : {height, 3 * height}) {
-        const auto wf = random_floats(static_cast<size_t>(rows * k), 25);
-        const auto w = encode_at(type, wf, 0);
-        const TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
-        ASSERT_TRUE(repacks(simd, view));
-        std::vector<std::byte> repacked(w.size());
-        repack_weights(simd, view, repacked.data(), 0, height);  // in two parts, as threads would
-        repack_weights(simd, view, repacked.data(), height, rows);
         for (int64_t tokens : {1, 2, 7, 9, 17}) {
-          const auto xf = random_floats(static_cast<size_t>(tokens * k), 26);
-          PreparedActivations act;
-          act.prepare(simd, type, xf.data(), tokens, k);
-          std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size(), NAN);
-          matmul(scalar_kernel_table(), view, act, expected.data());
-          const int64_t split = rows / 2 + 3;
-          matmul_rows(simd, view, act, actual.data(), 0, split, repacked.data());
-          matmul_rows(simd, view, act, actual.data(), split, rows, repacked.data());
-          ASSERT_EQ(actual, expected) << dtype_name(type) << " k " << k << " rows " << rows << " tokens " << tokens;
+          expect_matmul_matches_scalar(simd, type, k, rows, tokens, rows / 2 + 3, true, 25);
         }
       }
     }
