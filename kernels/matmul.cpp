@@ -75,10 +75,11 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
   const int64_t k = w.row_length();
   const int64_t rows = w.rows();
   const size_t w_row_bytes = row_size(w.dtype, k);
-  // ggml tiles many-token products and walks one-token ones row by row; the
-  // two paths add in different orders, and ullm follows each.
+  // ggml tiles many-token float products and walks one-token ones row by
+  // row; the two paths add in different orders, and ullm follows each.
   const bool many_tokens = x.tokens() > 1 && rows % 4 == 0;
-  // Panels add in the many-token order, which is Q4_0's order for one token too.
+  // Panels add in the many-token order, which the panel formats use for one
+  // token too.
   const bool panel_order = many_tokens || wk->dot == wk->dot_tiled;
   const PanelActivations* panel_x = panel_order ? x.panel(wk->panel.sum_factor) : nullptr;
   if (repacked != nullptr && wk->panel.repacked != nullptr && panel_x != nullptr) {

@@ -26,7 +26,7 @@ inline constexpr int kTileTokens = 4;
 using DotTileFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride,
                            int tokens, float* out, int64_t out_stride);
 
-// Many-token activations as a panel kernel reads them: the activation rows
+// Activations as a panel kernel reads them: the activation rows
 // plus, for Q8_0, per token t and block b at [t * blocks + b], the block's
 // scale as a float and its value sum times the kernel's `sum_factor` (the
 // correction its weight encoding needs; see PanelKernel). Q8_K blocks hold
@@ -44,16 +44,17 @@ struct PanelActivations {
 using PanelFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, const PanelActivations& x,
                          float* out, int64_t out_stride);
 
-// A GEMM kernel for many tokens that repacks a panel of rows so that each
-// SIMD lane holds one row (ggml's repacked layouts, made on the fly in a
-// small buffer instead of at load): a block's integer dot product is then
-// complete in its lane and costs one conversion and one fused multiply-add
-// per `rows` products, where row-at-a-time kernels spend those per product.
-// It adds in the order of the format's `dot_tiled`.
 // Rearranges `rows` rows (a multiple of PanelKernel::rows, w_stride bytes
 // apart) of n values into panel order, into `out` (as many bytes as the rows).
 using RepackFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out);
 
+// A GEMM kernel that works on panels of rows laid out so that each SIMD lane
+// holds one row (ggml's repacked layouts): a block's integer dot product is
+// then complete in its lane and costs one conversion and one fused
+// multiply-add per `rows` products, where row-at-a-time kernels spend those
+// per product. `fn` lays a panel out on the fly in a small buffer; weights
+// repacked once at load skip that. It adds in the order of the format's
+// `dot_tiled` (for the formats with panels, also their `dot`).
 struct PanelKernel {
   int rows = 0;  // rows per panel: the SIMD width in 32-bit lanes
   // What the integer dot product of a block misses, per activation sum:
@@ -77,15 +78,15 @@ struct TypeKernels {
   FromFloatFn from_float;
   DotFn dot;
   // The same product in the summation order of a many-token GEMM, used when
-  // a matmul has several tokens and rows % 4 == 0 (where ggml tiles). Q4_0,
-  // Q5_0 and the K-quants convert once per block there (the order of ggml's
-  // repacked GEMMs and of ullm's panel kernels); the other block formats
-  // keep the order of `dot` (Q8_0 matches llama.cpp's unrepacked GEMM bit
-  // for bit so).
+  // a matmul has several tokens and rows % 4 == 0 (where ggml tiles): the
+  // float formats' tiled order; for block formats the same as `dot` (Q4_0,
+  // Q5_0 and the K-quants convert once per block for any token count, as
+  // ggml's repacked kernels do; Q8_0, Q4_1 and Q5_1 add per lane, as ggml's
+  // vector kernels do, which llama.cpp also uses for Q8_0 batches on x86).
   DotFn dot_tiled;
   // Optional (nullptr: one dot at a time): `dot` in tiles, for block formats.
   DotTileFn dot_tile;
-  // Optional: `dot_tiled` for panels of rows times many tokens.
+  // Optional: panels of rows times any number of tokens, in `dot_tiled`'s order.
   PanelKernel panel{};
 };
 
