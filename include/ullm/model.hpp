@@ -61,8 +61,9 @@ struct LoadOptions {
   // Keep the weight matrices the kernels can read faster in another order
   // (Q4_0 with the avx2 and avx512 kernels) as a copy in that order, made at
   // load on all cores; the file's pages for them are released, so resident
-  // memory stays about the file's size. false: use the mapped file only
-  // (a faster load, slower decode).
+  // memory stays about the file's size (without the memory for the copy,
+  // the mapped file is used). false: use the mapped file only (a faster
+  // load, slower decode). Results are the same bits either way.
   bool repack_weights = true;
 };
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <new>
+#include <utility>
 
 #include <sys/mman.h>
 
@@ -74,12 +74,12 @@ TensorView row_range(const TensorView& t, int64_t begin, int64_t count) {
 // Memory in 2 MiB pages where the kernel grants them (transparent huge pages
 // on request): streaming hundreds of MiB per token through 4 KiB pages
 // misses the TLB every 4 KiB.
+// Null if the memory is not there.
 Model::Data::Buffer huge_page_buffer(size_t bytes) {
   constexpr size_t kHuge = size_t{2} << 20;
   const size_t size = (bytes + kHuge - 1) / kHuge * kHuge;
   void* p = std::aligned_alloc(kHuge, size);
-  if (p == nullptr) throw std::bad_alloc();
-  ::madvise(p, size, MADV_HUGEPAGE);
+  if (p != nullptr) ::madvise(p, size, MADV_HUGEPAGE);
   return Model::Data::Buffer(static_cast<std::byte*>(p));
 }
 
@@ -100,7 +100,9 @@ void repack(Model::Data& m) {
   constexpr size_t kAlign = 64;
   size_t total = 0;
   for (const TensorView* w : weights) total += (w->bytes + kAlign - 1) / kAlign * kAlign;
-  std::byte* out = m.repacked_storage.emplace_back(huge_page_buffer(total)).get();
+  Model::Data::Buffer buffer = huge_page_buffer(total);
+  if (buffer == nullptr) return;  // no memory for a copy: compute from the mapped file
+  std::byte* out = m.repacked_storage.emplace_back(std::move(buffer)).get();
   struct Task {
     const TensorView* w;
     std::byte* out;
