@@ -59,7 +59,7 @@ struct LoadOptions {
   // Empty: the ULLM_ARCH environment variable if set, else the best this CPU runs.
   std::string kernel_target;
   // Keep the weight matrices the kernels can read faster in another order
-  // (Q4_0 with the avx2 and avx512 kernels) as a copy in that order, made at
+  // (Q4_0, Q5_0 and K-quants with the avx2 and avx512 kernels) as a copy in that order, made at
   // load on all cores; the file's pages for them are released, so resident
   // memory stays about the file's size (without the memory for the copy,
   // the mapped file is used). false: use the mapped file only (a faster
