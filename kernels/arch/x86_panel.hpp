@@ -1,16 +1,19 @@
-// Panel GEMM kernels for many tokens (prefill) on the AVX2 and AVX-512
-// targets: Q4_0 weights against Q8_0 activations.
+// Panel GEMM kernels on the AVX2 and AVX-512 targets: Q4_0 and Q5_0
+// against Q8_0 activations, Q4_K, Q5_K and Q6_K against Q8_K, for any
+// number of tokens.
 //
 // Row-at-a-time kernels (x86_256.hpp) leave each block's products spread over
 // eight int32 lanes, so every block of every row and token costs a
 // conversion and a fused multiply-add for 32 products. Here a panel of rows
-// (one per 32-bit lane: 16 with AVX-512, 8 with AVX2) is repacked so that
+// (one per 32-bit lane: 16 with AVX-512, 8 with AVX2) is laid out so that
 // lane r holds four consecutive values of row r; a block's integer dot
 // product then completes inside its lane, from one activation broadcast per
 // four values, and the conversion and multiply-add serve a whole panel.
-// ggml repacks weights this way once at load (its Q4_0_8x8 layout), which
-// costs seconds of start-up and a second copy of the weights; here a chunk
-// of a panel is repacked into a stack buffer and reused by every token.
+// ggml repacks weights this way (its Q4_0_8x8 and Q4_K_8x8 layouts). Here
+// each format's pack() reads a panel's blocks through a source: from the rows,
+// transposing into a stack buffer that every token reuses (panel_gemm), or
+// from a recording of those reads made once at load (Repacked,
+// repacked_gemm), which needs no transposing and streams well for decode.
 // Measured on Zen 5 (AVX-512), 512 tokens through 5632x2048: 2.5x the
 // row-at-a-time tiles.
 //
@@ -97,7 +100,6 @@ struct PanelIsa {
   static Float mul(Float a, Float b) { return _mm512_mul_ps(a, b); }
   static Float fma(Float a, Float b, Float c) { return _mm512_fmadd_ps(a, b, c); }
   static Float fnma(Float a, Float b, Float c) { return _mm512_fnmadd_ps(a, b, c); }
-  static Int load_int(const int32_t* p) { return _mm512_load_si512(p); }
 };
 #else
 // 8 rows a panel; 4 tokens a pass (16 registers: the packed groups are
@@ -140,7 +142,6 @@ struct PanelIsa {
   static Float mul(Float a, Float b) { return _mm256_mul_ps(a, b); }
   static Float fma(Float a, Float b, Float c) { return _mm256_fmadd_ps(a, b, c); }
   static Float fnma(Float a, Float b, Float c) { return _mm256_fnmadd_ps(a, b, c); }
-  static Int load_int(const int32_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
 };
 #endif
 
