@@ -58,7 +58,7 @@ bool repacks(const KernelTable& table, const TensorView& w);
 // the table's panel order into `out`, which holds w.bytes; only for weights
 // that `repacks` accepts.
 void repack_weights(const KernelTable& table, const TensorView& w, std::byte* out, int64_t row_begin, int64_t row_end);
-// Rows per panel of w's type in `table` (0 if it has no panels).
+// Rows per panel of `type` in `table`, or 0 if the table does not repack it.
 int64_t panel_rows(const KernelTable& table, DType type);
 
 // Rows per task when a matmul is split over `threads`: about four tasks per

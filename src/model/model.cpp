@@ -97,12 +97,12 @@ void repack(Model::Data& m) {
   }
   if (kernels::repacks(*m.kernels, *m.output)) weights.push_back(m.output);
   if (weights.empty()) return;
-  constexpr size_t kAlign = 64;
+  const auto aligned = [](size_t bytes) { return (bytes + 63) / 64 * 64; };
   size_t total = 0;
-  for (const TensorView* w : weights) total += (w->bytes + kAlign - 1) / kAlign * kAlign;
-  Model::Data::Buffer buffer = huge_page_buffer(total);
-  if (buffer == nullptr) return;  // no memory for a copy: compute from the mapped file
-  std::byte* out = m.repacked_storage.emplace_back(std::move(buffer)).get();
+  for (const TensorView* w : weights) total += aligned(w->bytes);
+  m.repacked_storage = huge_page_buffer(total);
+  if (m.repacked_storage == nullptr) return;  // no memory for a copy: compute from the mapped file
+  std::byte* out = m.repacked_storage.get();
   struct Task {
     const TensorView* w;
     std::byte* out;
@@ -117,7 +117,7 @@ void repack(Model::Data& m) {
     const int64_t step =
         std::max<int64_t>(height, (int64_t{1} << 20) / static_cast<int64_t>(w->row_bytes()) / height * height);
     for (int64_t r = 0; r < w->rows(); r += step) tasks.push_back({w, out, r, std::min(w->rows(), r + step)});
-    out += (w->bytes + kAlign - 1) / kAlign * kAlign;
+    out += aligned(w->bytes);
   }
   ThreadPool pool(physical_cores());
   pool.run(static_cast<int64_t>(tasks.size()), [&](int64_t i, int) {

@@ -37,12 +37,13 @@ struct Model::Data {
   std::vector<LayerWeights> layers;
   const kernels::KernelTable* kernels = nullptr;  // chosen once at load
   // Weights the kernels read in panel order (LoadOptions::repack_weights):
-  // the copies, and each weight's copy by the address of its mapped data.
+  // one buffer holding the copies, and each weight's copy by the address of
+  // its mapped data.
   struct FreeBuffer {
     void operator()(std::byte* p) const { std::free(p); }
   };
   using Buffer = std::unique_ptr<std::byte, FreeBuffer>;
-  std::vector<Buffer> repacked_storage;
+  Buffer repacked_storage;
   std::unordered_map<const std::byte*, const std::byte*> repacked;
 
   // The panel-order copy of w, or nullptr.

@@ -53,7 +53,6 @@ TEST_P(SynthLogitsTest, TeacherForcedLogitsMatch) {
       sum += d;
       max = std::max(max, d);
     }
-    std::fprintf(stderr, "DIAG %s max %g mean %g\n", base.c_str(), max, sum / static_cast<double>(expected.size()));
     EXPECT_LT(max, param.max_tolerance);
     EXPECT_LT(sum / static_cast<double>(expected.size()), param.mean_tolerance);
     // The greedy choice at every generated step.
