@@ -219,10 +219,12 @@ void BM_FewTokens(benchmark::State& state, DType type, const char* target) {
   BENCHMARK_CAPTURE(BM_FewTokens, type##_##target, DType::type, #target) \
       ->Args({5632, 2048, 1, 2})                                         \
       ->Args({5632, 2048, 1, 4})                                         \
+      ->Args({5632, 2048, 1, 32})                                        \
       ->Args({5632, 2048, 1, 16})                                        \
       ->UseRealTime()                                                    \
       ->Unit(benchmark::kMillisecond)
 
+ULLM_FEW_TOKENS(Q8_0, avx512);
 ULLM_FEW_TOKENS(Q4_0, avx512);
 ULLM_FEW_TOKENS(Q4_K, avx512);
 ULLM_FEW_TOKENS(Q6_K, avx512);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "kernels/blocks.hpp"
 #include "kernels/fp16.hpp"
@@ -35,30 +36,67 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
   row_bytes_ = row_size(type_, k);
   data_.resize(row_bytes_ * static_cast<size_t>(n_tokens));
   for (int64_t t = 0; t < n_tokens; ++t) ak->from_float(x + t * k, data_.data() + t * row_bytes_, k);
-  has_panel_ = wk->panel.fn != nullptr && (type_ == DType::Q8_0 || type_ == DType::Q8_K);
-  panel_sum_factor_ = wk->panel.sum_factor;
+  const PanelKernel& kernel = wk->panel;
+  has_panel_ = (kernel.fn != nullptr || kernel.repacked != nullptr) && n_tokens >= kernel.min_tokens &&
+               (type_ == DType::Q8_0 || type_ == DType::Q8_K);
+  panel_input_ = kernel.input;
+  panel_sum_factor_ = kernel.sum_factor;
   if (has_panel_ && type_ == DType::Q8_0) {
-    // Per block: the scale as a float and the value sum times the kernel's
-    // factor. (Q8_K blocks carry what the kernels need: a float scale and
-    // the sums of each 16 values.)
-    const int64_t blocks = k / kQK8_0;
-    panel_scales_.resize(static_cast<size_t>(n_tokens * blocks));
-    panel_sums_.resize(panel_scales_.size());
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      const auto* xb = reinterpret_cast<const BlockQ8_0*>(row(t));
-      for (int64_t b = 0; b < blocks; ++b) {
-        int32_t sum = 0;
-        for (int8_t q : xb[b].qs) sum += q;
-        panel_scales_[static_cast<size_t>(t * blocks + b)] = f16_to_f32(xb[b].d);
-        panel_sums_[static_cast<size_t>(t * blocks + b)] = sum * panel_sum_factor_;
-      }
-    }
+    if (kernel.input == PanelInput::kBlockSums) prepare_block_sums(kernel.sum_factor);
+    if (kernel.input == PanelInput::kLanePairs) prepare_lane_pairs();
   }
-  panel_ = {data_.data(), row_bytes_, n_tokens, panel_scales_.data(), panel_sums_.data()};
+  panel_ = {data_.data(),
+            row_bytes_,
+            n_tokens,
+            panel_scales_.data(),
+            panel_sums_.data(),
+            panel_lanes_.data(),
+            row_bytes_ / sizeof(BlockQ8_0) * 128};
 }
 
-const PanelActivations* PreparedActivations::panel(int32_t sum_factor) const {
-  return has_panel_ && sum_factor == panel_sum_factor_ ? &panel_ : nullptr;
+void PreparedActivations::prepare_block_sums(int32_t sum_factor) {
+  const int64_t blocks = k_ / kQK8_0;
+  panel_scales_.resize(static_cast<size_t>(n_tokens_ * blocks));
+  panel_sums_.resize(panel_scales_.size());
+  for (int64_t t = 0; t < n_tokens_; ++t) {
+    const auto* xb = reinterpret_cast<const BlockQ8_0*>(row(t));
+    for (int64_t b = 0; b < blocks; ++b) {
+      int32_t sum = 0;
+      for (int8_t q : xb[b].qs) sum += q;
+      panel_scales_[static_cast<size_t>(t * blocks + b)] = f16_to_f32(xb[b].d);
+      panel_sums_[static_cast<size_t>(t * blocks + b)] = sum * sum_factor;
+    }
+  }
+}
+
+void PreparedActivations::prepare_lane_pairs() {
+  const int64_t blocks = k_ / kQK8_0;
+  panel_scales_.resize(static_cast<size_t>(2 * n_tokens_ * blocks));
+  panel_lanes_.resize(static_cast<size_t>(n_tokens_ * blocks) * 128);
+  for (int64_t t = 0; t < n_tokens_; ++t) {
+    const auto* xb = reinterpret_cast<const BlockQ8_0*>(row(t));
+    for (int64_t b = 0; b < blocks; ++b) {
+      std::byte* record = panel_lanes_.data() + static_cast<size_t>(t * blocks + b) * 128;
+      int32_t minus_128_sums[16];
+      for (int g = 0; g < 8; ++g) {
+        std::memcpy(record + 8 * g, xb[b].qs + 4 * g, 4);
+        std::memcpy(record + 8 * g + 4, xb[b].qs + 4 * g, 4);
+        int32_t sum = 0;
+        for (int i = 0; i < 4; ++i) sum += xb[b].qs[4 * g + i];
+        minus_128_sums[2 * g] = minus_128_sums[2 * g + 1] = -128 * sum;
+      }
+      std::memcpy(record + 64, minus_128_sums, sizeof minus_128_sums);
+      const float scale = f16_to_f32(xb[b].d);
+      panel_scales_[static_cast<size_t>(2 * (t * blocks + b))] = scale;
+      panel_scales_[static_cast<size_t>(2 * (t * blocks + b) + 1)] = scale;
+    }
+  }
+}
+
+const PanelActivations* PreparedActivations::panel(const PanelKernel& kernel) const {
+  const bool same = has_panel_ && kernel.input == panel_input_ &&
+                    (kernel.input != PanelInput::kBlockSums || kernel.sum_factor == panel_sum_factor_);
+  return same ? &panel_ : nullptr;
 }
 
 void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y,
@@ -81,7 +119,7 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
   // Panels add in the many-token order, which the panel formats use for one
   // token too.
   const bool panel_order = many_tokens || wk->dot == wk->dot_tiled;
-  const PanelActivations* panel_x = panel_order ? x.panel(wk->panel.sum_factor) : nullptr;
+  const PanelActivations* panel_x = panel_order && x.tokens() >= wk->panel.min_tokens ? x.panel(wk->panel) : nullptr;
   if (repacked != nullptr && wk->panel.repacked != nullptr && panel_x != nullptr) {
     // Whole panels from the repacked copy; rows outside them (a range split
     // inside a panel) take the paths below.
@@ -140,6 +178,13 @@ void repack_weights(const KernelTable& table, const TensorView& w, std::byte* ou
 bool PreparedActivations::suits(DType weight_type, int64_t k) const {
   const TypeKernels* wk = type_kernels(weight_type);
   return wk != nullptr && wk->activation_type == type_ && k == k_ && !data_.empty();
+}
+
+bool PreparedActivations::suits_fully(const KernelTable& table, DType weight_type, int64_t k) const {
+  const TypeKernels* wk = table.find(weight_type);
+  if (wk == nullptr || !suits(weight_type, k)) return false;
+  const bool has_panel = wk->panel.fn != nullptr || wk->panel.repacked != nullptr;
+  return !has_panel || n_tokens_ < wk->panel.min_tokens || panel(wk->panel) != nullptr;
 }
 
 int64_t matmul_rows_per_task(int64_t rows, int threads) {

@@ -20,19 +20,27 @@ class PreparedActivations {
   const std::byte* row(int64_t t) const { return data_.data() + static_cast<size_t>(t) * row_bytes_; }
   // Whether these activations pair with weights of `weight_type` and row length `k`.
   bool suits(DType weight_type, int64_t k) const;
+  // Whether they also hold what `table`'s panel kernel for `weight_type`
+  // reads, so a matmul with such weights runs at full speed.
+  bool suits_fully(const KernelTable& table, DType weight_type, int64_t k) const;
   size_t row_bytes() const { return row_bytes_; }
   int64_t tokens() const { return n_tokens_; }
   int64_t k() const { return k_; }
   DType type() const { return type_; }
-  // The per-block extras of a panel kernel whose sum_factor is `sum_factor`,
-  // or nullptr if they were not prepared (one token, or another table).
-  const PanelActivations* panel(int32_t sum_factor) const;
+  // These activations as `kernel` reads them, or nullptr if they were
+  // prepared for another (another weight type or table).
+  const PanelActivations* panel(const PanelKernel& kernel) const;
 
  private:
+  void prepare_block_sums(int32_t sum_factor);
+  void prepare_lane_pairs();
+
   std::vector<std::byte> data_;
-  // For the weight type's panel kernel, if it has one and n_tokens > 1.
+  // What the weight type's panel kernel reads besides the rows, if it has one.
   std::vector<float> panel_scales_;
   std::vector<int32_t> panel_sums_;
+  std::vector<std::byte> panel_lanes_;
+  PanelInput panel_input_ = PanelInput::kBlockSums;
   int32_t panel_sum_factor_ = 0;
   PanelActivations panel_{};
   bool has_panel_ = false;

@@ -26,17 +26,31 @@ inline constexpr int kTileTokens = 4;
 using DotTileFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride,
                            int tokens, float* out, int64_t out_stride);
 
-// Activations as a panel kernel reads them: the activation rows
-// plus, for Q8_0, per token t and block b at [t * blocks + b], the block's
-// scale as a float and its value sum times the kernel's `sum_factor` (the
-// correction its weight encoding needs; see PanelKernel). Q8_K blocks hold
-// a float scale and their 16-value sums already.
+// What a panel kernel reads besides the activation rows (see PanelKernel).
+enum class PanelInput {
+  // Per token t and block b at [t * blocks + b]: for Q8_0 activations the
+  // block's scale as a float and its value sum times the kernel's
+  // `sum_factor` (Q8_K blocks hold a float scale and their 16-value sums).
+  kBlockSums,
+  // Per token, per block: a 128-byte record of the block's 32 values with
+  // each four-byte group twice (64 bytes: groups 0, 0, 1, 1, ... 7, 7) and
+  // then -128 times each group's sum, twice (16 int32), at `lanes` +
+  // t * lanes_stride + 128 b; and the block's scale as a float twice at
+  // `scales`[2 * (t * blocks + b)]. This pairs with weight panels that hold
+  // two rows' groups side by side in unsigned form (q + 128).
+  kLanePairs,
+};
+
+// Activations as a panel kernel reads them: the activation rows plus what
+// its PanelInput names.
 struct PanelActivations {
   const std::byte* rows;
   size_t stride;
   int64_t tokens;
   const float* scales;
   const int32_t* sums;
+  const std::byte* lanes;
+  size_t lanes_stride;
 };
 
 // Products of `rows` weight rows (a multiple of PanelKernel::rows, w_stride
@@ -52,11 +66,18 @@ using RepackFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, int64_
 // holds one row (ggml's repacked layouts): a block's integer dot product is
 // then complete in its lane and costs one conversion and one fused
 // multiply-add per `rows` products, where row-at-a-time kernels spend those
-// per product. `fn` lays a panel out on the fly in a small buffer; weights
-// repacked once at load skip that. It adds in the order of the format's
-// `dot_tiled` (for the formats with panels, also their `dot`).
+// per product. Q8_0's panels keep its per-lane order instead: two rows'
+// eight lanes side by side fill a 512-bit register, so one VNNI instruction,
+// one conversion and one multiply-add serve 64 products and nothing else
+// does per product (PanelInput::kLanePairs). `fn` lays panels out on the fly
+// in a small buffer; weights repacked once at load skip that (not Q8_0, whose
+// row tiles decode faster from the mapped rows). Panels add in the order of
+// the format's `dot_tiled` (for the formats with panels, also their `dot`).
 struct PanelKernel {
-  int rows = 0;  // rows per panel: the SIMD width in 32-bit lanes
+  int rows = 0;  // rows per panel: the SIMD width in 32-bit lanes (Q8_0: half)
+  PanelInput input = PanelInput::kBlockSums;
+  // Fewer tokens take the format's row kernels.
+  int min_tokens = 1;
   // What the integer dot product of a block misses, per activation sum:
   // weights are kept as unsigned bytes (Q4_0's q, standing for q - 8), so
   // the kernel starts each block from this times sum x (-8; Q5_0 -16).

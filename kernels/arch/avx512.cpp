@@ -1,5 +1,6 @@
 // The AVX-512 target (F, BW, DQ, VL and VNNI). Compiled with this target's
 // flags and only called after a run-time check.
+#include "kernels/arch/avx512_q8_0_panel.hpp"
 #include "kernels/arch/x86_256.hpp"
 
 namespace ullm::kernels::simd {
@@ -76,7 +77,9 @@ const KernelTable& TargetTable::operator()(xsimd::avx512bw) const {
     KernelTable t = TableBuilder{}(xsimd::avx512bw{}, "avx512");
     set_block_kernels<u8s8_vnni>(t);
     for (size_t i = 0; i < kComputeTypes.size(); ++i) {
-      if (kComputeTypes[i] == DType::Q8_0) t.types[i].dot_tile = dot_tile_q8_0_vnni;
+      if (kComputeTypes[i] != DType::Q8_0) continue;
+      t.types[i].dot_tile = dot_tile_q8_0_vnni;
+      t.types[i].panel = q8_0_panel_kernel();
     }
     return t;
   }();

@@ -17,9 +17,10 @@
 // Measured on Zen 5 (AVX-512), 512 tokens through 5632x2048: 2.5x the
 // row-at-a-time tiles.
 //
-// Q8_0 has no panel kernel: one float per block changes the order of its
+// Q8_0 has no panel here: one float per block would change the order of its
 // sums, and llama.cpp (which does not repack Q8_0 on x86) adds them per
-// lane as ullm's tiles do, so Q8_0 matches it bit for bit that way.
+// lane as ullm's tiles do, so Q8_0 matches it bit for bit that way. With
+// AVX-512, avx512_q8_0_panel.hpp keeps that order in panels of row pairs.
 //
 // Included only by kernels/arch/avx2.cpp and avx512.cpp; everything has
 // internal linkage, and each file gets the variant its flags allow.
@@ -611,12 +612,14 @@ void panel_pass(const typename Format::Packed* packed, int64_t first, int count,
 }
 
 // Runs pass.operator()<Tokens>(first_token) over every token: passes of
-// kTokens, then the last few in passes of halving size.
-template <class Pass>
+// MaxTokens (a power of two, at most 8), then the last few in passes of
+// halving size.
+template <int MaxTokens = PanelIsa::kTokens, class Pass>
 void token_passes(int64_t tokens, const Pass& pass) {
+  static_assert(MaxTokens == 8 || MaxTokens == 4 || MaxTokens == 2 || MaxTokens == 1);
   int64_t t = 0;
-  for (; t + PanelIsa::kTokens <= tokens; t += PanelIsa::kTokens) pass.template operator()<PanelIsa::kTokens>(t);
-  for (int size = PanelIsa::kTokens / 2; size >= 1; size /= 2) {
+  for (; t + MaxTokens <= tokens; t += MaxTokens) pass.template operator()<MaxTokens>(t);
+  for (int size = MaxTokens / 2; size >= 1; size /= 2) {
     if (tokens - t < size) continue;
     if (size == 4) pass.template operator()<4>(t);
     if (size == 2) pass.template operator()<2>(t);
@@ -726,7 +729,11 @@ void repacked_gemm(int64_t n, const std::byte* w, size_t, int64_t rows, const Pa
 
 template <class Format>
 constexpr PanelKernel panel_kernel() {
-  return {kPanelRows, Format::kSumFactor, panel_gemm<Format>, Repacked<Format>::repack, repacked_gemm<Format>};
+  return {.rows = kPanelRows,
+          .sum_factor = Format::kSumFactor,
+          .fn = panel_gemm<Format>,
+          .repack = Repacked<Format>::repack,
+          .repacked = repacked_gemm<Format>};
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ void project(const Model::Data& model, ThreadPool& pool, std::initializer_list<P
   const kernels::KernelTable& table = *model.kernels;
   bool prepared = false;
   for (const auto& [w, y] : projections) {
-    if (!prepared || !act.suits(w->dtype, w->row_length())) {
+    if (!prepared || !act.suits_fully(table, w->dtype, w->row_length())) {
       act.prepare(table, w->dtype, x, n_tokens, w->row_length());
       prepared = true;
     }

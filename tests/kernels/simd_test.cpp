@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "kernels/attention.hpp"
+#include "kernels/blocks.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/kernel_table.hpp"
 #include "kernels/matmul.hpp"
@@ -237,16 +238,19 @@ TEST_P(SimdTargetTest, MatmulMatchesScalar) {
 }
 
 // Where a target has panel kernels: whole panels, rows left over, token
-// counts off the pass size, K over several packed chunks (one block, and one
-// more than a chunk of 2048 values), row ranges split inside a panel.
+// counts off the pass size and past the kernel's minimum, K over several
+// packed chunks (one block, and one more than a chunk of 2048 values), row
+// ranges split inside a panel.
 TEST_P(SimdTargetTest, PanelMatmulsMatchScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
   for (DType type : kComputeTypes) {
-    if (simd.find(type)->panel.fn == nullptr) continue;
+    const PanelKernel& panel = simd.find(type)->panel;
+    if (panel.fn == nullptr) continue;
     const int64_t block = dtype_info(type).block_size;
     for (int64_t k : {block, 2048 + block}) {
       for (int64_t rows : {16, 40, 64}) {
-        for (int64_t tokens : {1, 2, 7, 9, 17}) {
+        for (int64_t tokens :
+             {int64_t{1}, int64_t{2}, int64_t{7}, int64_t{9}, int64_t{17}, panel.min_tokens + int64_t{5}}) {
           expect_matmul_matches_scalar(simd, type, k, rows, tokens, rows / 2 + 4, false, 23);
         }
       }
@@ -313,6 +317,31 @@ TEST_P(SimdTargetTest, PanelKQuantBitPatterns) {
       }
     }
   }
+}
+
+// Q8_0 weights of every byte value (-128 too, which the quantizer never
+// writes but a file may hold) through the Q8_0 panels, which store q + 128.
+TEST_P(SimdTargetTest, PanelQ8_0AnyWeightBytes) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  const PanelKernel& panel = simd.find(DType::Q8_0)->panel;
+  if (panel.fn == nullptr) GTEST_SKIP() << "no Q8_0 panels on " << GetParam();
+  std::mt19937 rng(29);
+  const int64_t k = 320, rows = 24, tokens = panel.min_tokens + 3;
+  std::vector<BlockQ8_0> blocks(static_cast<size_t>(rows * k / kQK8_0));
+  for (BlockQ8_0& b : blocks) {
+    b.d = static_cast<uint16_t>(0x2c00 + rng() % 0x800);  // 0.0625 to 0.125
+    for (int8_t& q : b.qs) q = static_cast<int8_t>(rng());
+  }
+  blocks[0].qs[0] = blocks[1].qs[31] = -128;
+  const auto* w = reinterpret_cast<const std::byte*>(blocks.data());
+  const TensorView view{"w", DType::Q8_0, 2, {k, rows, 1, 1}, w, blocks.size() * sizeof(BlockQ8_0)};
+  const auto xf = random_floats(static_cast<size_t>(tokens * k), 31);
+  PreparedActivations act;
+  act.prepare(simd, DType::Q8_0, xf.data(), tokens, k);
+  std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size());
+  matmul(scalar_kernel_table(), view, act, expected.data());
+  matmul(simd, view, act, actual.data());
+  EXPECT_EQ(actual, expected);
 }
 
 std::vector<std::string> simd_targets() {
