@@ -219,8 +219,8 @@ void BM_FewTokens(benchmark::State& state, DType type, const char* target) {
   BENCHMARK_CAPTURE(BM_FewTokens, type##_##target, DType::type, #target) \
       ->Args({5632, 2048, 1, 2})                                         \
       ->Args({5632, 2048, 1, 4})                                         \
-      ->Args({5632, 2048, 1, 32})                                        \
       ->Args({5632, 2048, 1, 16})                                        \
+      ->Args({5632, 2048, 1, 32})                                        \
       ->UseRealTime()                                                    \
       ->Unit(benchmark::kMillisecond)
 

@@ -51,7 +51,7 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
             panel_scales_.data(),
             panel_sums_.data(),
             panel_lanes_.data(),
-            row_bytes_ / sizeof(BlockQ8_0) * 128};
+            static_cast<size_t>(k / kQK8_0) * 128};
 }
 
 void PreparedActivations::prepare_block_sums(int32_t sum_factor) {
