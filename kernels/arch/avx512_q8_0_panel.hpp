@@ -156,9 +156,10 @@ void q8_0_pairs_pass(const std::byte* panel, int64_t blocks, const PanelActivati
 // their activations stay in L1 and only weights move from L2 (activations
 // are the larger per block: each value twice, plus the sums). Repacking per
 // call costs about as much as one token's products, so this serves many
-// tokens (PanelKernel::min_tokens); weights are not repacked at load: the
-// one-pass stream of repacked panels decoded slower from DRAM than the row
-// tiles (14 vs 25 GB/s on one thread, Zen 5).
+// tokens (PanelKernel::min_tokens). Weights are not repacked at load: decode
+// from repacked panels was 1.2-1.8x faster than the row tiles for a model in
+// L3 but 5-10 % slower from DRAM, where the larger models run (see
+// docs/design.md).
 void q8_0_pairs_gemm(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, const PanelActivations& x,
                      float* out, int64_t out_stride) {
   const int64_t blocks = n / kQK8_0;
