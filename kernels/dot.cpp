@@ -161,7 +161,7 @@ float dot_q8_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
 
 namespace {
 
-// Q4_0's order (for any token count) and Q5_0's many-token order: each
+// Q4_0's and Q5_0's order (for any token count): each
 // block's integer dot product whole, converted once and added with one fused
 // multiply-add times the product of the scales. ggml's repacked Q4_0 kernels
 // (Q4_0_8x8, which llama.cpp uses on AVX2 and newer for any matrix of 8k

@@ -1,7 +1,7 @@
 // The NEON target (AArch64, where Advanced SIMD with fused multiply-add and
 // half-precision conversion is always present). Float kernels come from the
-// shared xsimd bodies; Q8_0 and Q4_0 have integer kernels here; the other
-// block formats run their scalar references.
+// shared xsimd bodies; Q8_0, Q4_0, Q5_0 and the K-quants have integer kernels
+// here (Q4_1 and Q5_1 run their scalar references).
 #include <arm_neon.h>
 
 #include "kernels/simd/dot_simd.hpp"
@@ -60,6 +60,105 @@ float dot_q4_0_whole_blocks_neon(int64_t n, const std::byte* wp, const std::byte
   return acc;
 }
 
+// Q5_0 in Q4_0's order: the fifth bit of value i is bit i of qh.
+float dot_q5_0_whole_blocks_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
+  const auto* w = reinterpret_cast<const BlockQ5_0*>(wp);
+  const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
+  const uint8x16_t bit_of_byte = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    const uint8x16_t q = vld1q_u8(w[b].qs);
+    // Values 0-15 take qh bytes 0-1, values 16-31 bytes 2-3.
+    const uint8x16_t top_lo = vcombine_u8(vdup_n_u8(w[b].qh[0]), vdup_n_u8(w[b].qh[1]));
+    const uint8x16_t top_hi = vcombine_u8(vdup_n_u8(w[b].qh[2]), vdup_n_u8(w[b].qh[3]));
+    const auto value = [&](uint8x16_t nibbles, uint8x16_t top) {
+      const uint8x16_t fifth = vandq_u8(vtstq_u8(top, bit_of_byte), vdupq_n_u8(0x10));
+      return vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(nibbles, fifth)), vdupq_n_s8(16));
+    };
+    const int8x16_t w_lo = value(vandq_u8(q, vdupq_n_u8(0x0f)), top_lo);
+    const int8x16_t w_hi = value(vshrq_n_u8(q, 4), top_hi);
+    const int32_t sum =
+        vaddvq_s32(vaddq_s32(lanes_16(w_lo, vld1q_s8(x[b].qs)), lanes_16(w_hi, vld1q_s8(x[b].qs + 16))));
+    acc = std::fma(static_cast<float>(sum), f16_to_f32(w[b].d) * f16_to_f32(x[b].d), acc);
+  }
+  return acc;
+}
+
+// Q4_K and Q5_K in the scalar reference's order (dot_q4_or_5_k): the
+// sub-blocks' integer products here, the scales and the float steps as
+// there. Each 32 bytes of qs hold sub-block 2c in their low nibbles and 2c+1
+// in their high ones; Q5_K's fifth bit of value l of sub-block j is bit j of
+// qh[l].
+template <bool FifthBit, class Block>
+float dot_q4_or_5_k_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
+  const auto* w = reinterpret_cast<const Block*>(wp);
+  const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    int32_t sub_block[kQK_K / 32];
+    for (int c = 0; c < kQK_K / 64; ++c) {
+      int32x4_t low = vdupq_n_s32(0), high = vdupq_n_s32(0);
+      for (int h = 0; h < 2; ++h) {
+        const uint8x16_t q = vld1q_u8(w[b].qs + 32 * c + 16 * h);
+        uint8x16_t lo = vandq_u8(q, vdupq_n_u8(0x0f)), hi = vshrq_n_u8(q, 4);
+        if constexpr (FifthBit) {
+          const uint8x16_t top = vld1q_u8(w[b].qh + 16 * h);
+          lo = vorrq_u8(lo, vandq_u8(vtstq_u8(top, vdupq_n_u8(1 << (2 * c))), vdupq_n_u8(0x10)));
+          hi = vorrq_u8(hi, vandq_u8(vtstq_u8(top, vdupq_n_u8(1 << (2 * c + 1))), vdupq_n_u8(0x10)));
+        }
+        low = vaddq_s32(low, lanes_16(vreinterpretq_s8_u8(lo), vld1q_s8(x[b].qs + 64 * c + 16 * h)));
+        high = vaddq_s32(high, lanes_16(vreinterpretq_s8_u8(hi), vld1q_s8(x[b].qs + 64 * c + 32 + 16 * h)));
+      }
+      sub_block[2 * c] = vaddvq_s32(low);
+      sub_block[2 * c + 1] = vaddvq_s32(high);
+    }
+    int32_t sums = 0, mins = 0;
+    for (int j = 0; j < kQK_K / 32; ++j) {
+      int sc, m;
+      k_scale_min(w[b].scales, j, sc, m);
+      sums += sc * sub_block[j];
+      mins += m * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
+    }
+    acc = std::fma(static_cast<float>(sums), f16_to_f32(w[b].d) * x[b].d, acc);
+    acc = std::fma(-static_cast<float>(mins), f16_to_f32(w[b].dmin) * x[b].d, acc);
+  }
+  return acc;
+}
+
+// Q6_K in the scalar reference's order (dot_q6_k_q8_k). Per 128 values, 16
+// of ql's and qh's bytes give four runs of 16 values: low nibbles of ql
+// bytes 0-31 (values 0-31) and 32-63 (32-63), high nibbles (64-95, 96-127),
+// each with two bits of qh.
+float dot_q6_k_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
+  const auto* w = reinterpret_cast<const BlockQ6_K*>(wp);
+  const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
+  const uint8x16_t low4 = vdupq_n_u8(0x0f), two = vdupq_n_u8(3);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    int32_t sum = 0;
+    for (int half = 0; half < 2; ++half) {
+      for (int s = 0; s < 2; ++s) {
+        const uint8x16_t ql0 = vld1q_u8(w[b].ql + 64 * half + 16 * s);
+        const uint8x16_t ql1 = vld1q_u8(w[b].ql + 64 * half + 32 + 16 * s);
+        const uint8x16_t qh = vld1q_u8(w[b].qh + 32 * half + 16 * s);
+        const uint8x16_t q[4] = {
+            vorrq_u8(vandq_u8(ql0, low4), vshlq_n_u8(vandq_u8(qh, two), 4)),
+            vorrq_u8(vandq_u8(ql1, low4), vshlq_n_u8(vandq_u8(vshrq_n_u8(qh, 2), two), 4)),
+            vorrq_u8(vshrq_n_u8(ql0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(qh, 4), two), 4)),
+            vorrq_u8(vshrq_n_u8(ql1, 4), vshlq_n_u8(vshrq_n_u8(qh, 6), 4)),
+        };
+        for (int quarter = 0; quarter < 4; ++quarter) {
+          const int j = 8 * half + 2 * quarter + s;  // the 16 values' sub-block
+          const int32_t sub_block = vaddvq_s32(lanes_16(vreinterpretq_s8_u8(q[quarter]), vld1q_s8(x[b].qs + 16 * j)));
+          sum += w[b].scales[j] * (sub_block - 32 * x[b].bsums[j]);
+        }
+      }
+    }
+    acc = std::fma(static_cast<float>(sum), f16_to_f32(w[b].d) * x[b].d, acc);
+  }
+  return acc;
+}
+
 }  // namespace
 
 template <>
@@ -90,10 +189,30 @@ const KernelTable& TargetTable::operator()(xsimd::neon64) const {
   static const KernelTable table = [] {
     KernelTable t = TableBuilder{}(xsimd::neon64{}, "neon");
     for (size_t i = 0; i < kComputeTypes.size(); ++i) {
-      if (kComputeTypes[i] == DType::Q8_0) t.types[i].dot = t.types[i].dot_tiled = dot_q8_0_neon;
-      if (kComputeTypes[i] == DType::Q4_0) {
-        t.types[i].dot = t.types[i].dot_tiled = dot_q4_0_whole_blocks_neon;
+      DotFn dot = nullptr;
+      switch (kComputeTypes[i]) {
+        case DType::Q8_0:
+          dot = dot_q8_0_neon;
+          break;
+        case DType::Q4_0:
+          dot = dot_q4_0_whole_blocks_neon;
+          break;
+        case DType::Q5_0:
+          dot = dot_q5_0_whole_blocks_neon;
+          break;
+        case DType::Q4_K:
+          dot = dot_q4_or_5_k_neon<false, BlockQ4_K>;
+          break;
+        case DType::Q5_K:
+          dot = dot_q4_or_5_k_neon<true, BlockQ5_K>;
+          break;
+        case DType::Q6_K:
+          dot = dot_q6_k_neon;
+          break;
+        default:
+          continue;
       }
+      t.types[i].dot = t.types[i].dot_tiled = dot;
     }
     return t;
   }();

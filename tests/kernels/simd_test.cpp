@@ -278,13 +278,13 @@ TEST_P(SimdTargetTest, RepackedMatmulsMatchScalar) {
   EXPECT_FALSE(repacks(simd, TensorView{"w", DType::Q4_0, 2, {64, 5, 1, 1}, w.data(), w.size()}));
 }
 
-// K-quant panels on arbitrary bytes: every value, scale and minimum, all-ones
-// the largest (once their f16 scales are finite any bytes are a valid block).
-TEST_P(SimdTargetTest, PanelKQuantBitPatterns) {
+// K-quants on arbitrary bytes (panels, repacked panels, NEON dots): every
+// value, scale and minimum, all-ones the largest (once their f16 scales are
+// finite any bytes are a valid block).
+TEST_P(SimdTargetTest, KQuantBitPatterns) {
   const KernelTable& simd = select_kernel_table(GetParam());
   std::mt19937 rng(19);
   for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
-    if (simd.find(type)->panel.fn == nullptr) continue;
     const int64_t k = 512, rows = 32;
     const size_t block_bytes = dtype_info(type).block_bytes;
     for (int pattern = 0; pattern < 4; ++pattern) {
@@ -301,8 +301,11 @@ TEST_P(SimdTargetTest, PanelKQuantBitPatterns) {
         }
       }
       const TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
-      std::vector<std::byte> repacked(w.size());
-      repack_weights(simd, view, repacked.data(), 0, rows);
+      std::vector<std::byte> repacked;
+      if (repacks(simd, view)) {
+        repacked.resize(w.size());
+        repack_weights(simd, view, repacked.data(), 0, rows);
+      }
       for (int64_t tokens : {1, 5}) {
         const auto xf = random_floats(static_cast<size_t>(tokens * k), 50 + static_cast<uint32_t>(pattern));
         PreparedActivations act;
@@ -311,8 +314,9 @@ TEST_P(SimdTargetTest, PanelKQuantBitPatterns) {
             from_repacked(expected.size());
         matmul(scalar_kernel_table(), view, act, expected.data());
         matmul(simd, view, act, actual.data());
-        matmul_rows(simd, view, act, from_repacked.data(), 0, rows, repacked.data());
         ASSERT_EQ(actual, expected) << dtype_name(type) << " pattern " << pattern << " tokens " << tokens;
+        if (repacked.empty()) continue;
+        matmul_rows(simd, view, act, from_repacked.data(), 0, rows, repacked.data());
         ASSERT_EQ(from_repacked, expected) << dtype_name(type) << " pattern " << pattern << " tokens " << tokens;
       }
     }
