@@ -157,15 +157,20 @@ void accumulate_values_heads(int64_t d, const uint16_t* v, int64_t stride, int64
     accumulate_values_block<Arch, Heads, 1>(v + i, stride, rows, rescale, weight, coef_stride, acc + i, d);
   }
   if (i == d) return;
-  // The last dimensions: the reference on a copy of them.
-  uint16_t tail_acc[kMaxValueHeads * 16], tail_v[16];
+  // The last dimensions (all of them for heads narrower than a batch, e.g.
+  // 8 with AVX-512): one batch on copies padded with zeros, whose extra
+  // lanes compute nothing that is kept. Rows a block at a time.
+  constexpr int64_t kRows = 64;
+  alignas(64) uint16_t tail_acc[Heads][kW] = {}, tail_v[kRows][kW] = {};
   const int64_t tail = d - i;
-  for (int h = 0; h < Heads; ++h) std::copy_n(acc + h * d + i, tail, tail_acc + h * tail);
-  for (int64_t j = 0; j < rows; ++j) {
-    std::copy_n(v + j * stride + i, tail, tail_v);
-    accumulate_values_f16(tail, tail_v, tail, 1, Heads, rescale + j, weight + j, coef_stride, tail_acc);
+  for (int h = 0; h < Heads; ++h) std::copy_n(acc + h * d + i, tail, tail_acc[h]);
+  for (int64_t j0 = 0; j0 < rows; j0 += kRows) {
+    const int64_t n = std::min(kRows, rows - j0);
+    for (int64_t j = 0; j < n; ++j) std::copy_n(v + (j0 + j) * stride + i, tail, tail_v[j]);
+    accumulate_values_block<Arch, Heads, 1>(&tail_v[0][0], kW, n, rescale + j0, weight + j0, coef_stride,
+                                            &tail_acc[0][0], kW);
   }
-  for (int h = 0; h < Heads; ++h) std::copy_n(tail_acc + h * tail, tail, acc + h * d + i);
+  for (int h = 0; h < Heads; ++h) std::copy_n(tail_acc[h], tail, acc + h * d + i);
 }
 
 template <class Arch>
