@@ -82,12 +82,20 @@ float dot_vector_order(int64_t n, const std::byte* wp, const std::byte* xp) {
   batch lanes[kB];
   for (int b = 0; b < kB; ++b) lanes[b] = (acc[0][b] + acc[2][b]) + (acc[1][b] + acc[3][b]);
   Tail sum = TargetOps<Arch>::reduce_16(lanes);
-  for (int64_t i = bulk; i < n; ++i) {
-    if constexpr (std::is_same_v<Tail, double>) {
-      sum += static_cast<double>(w.scalar(i) * x.scalar(i));
-    } else {
-      sum = std::fma(w.scalar(i), x.scalar(i), sum);
-    }
+  if constexpr (std::is_same_v<Tail, double>) {
+    // The tail's float products a batch at a time, from copies padded with
+    // zeros (the same products; the conversions of a half row are the slow
+    // part one by one), then added in order as the reference adds them.
+    const int64_t rest = n - bulk;
+    alignas(64) T w_tail[64] = {}, x_tail[64] = {};
+    alignas(64) float products[64];
+    std::memcpy(w_tail, w.p + bulk, static_cast<size_t>(rest) * sizeof(T));
+    std::memcpy(x_tail, x.p + bulk, static_cast<size_t>(rest) * sizeof(T));
+    const FloatRow<Arch, T> wt{w_tail}, xt{x_tail};
+    for (int64_t i = 0; i < rest; i += kW) (wt.at(i) * xt.at(i)).store_aligned(products + i);
+    for (int64_t i = 0; i < rest; ++i) sum += static_cast<double>(products[i]);
+  } else {
+    for (int64_t i = bulk; i < n; ++i) sum = std::fma(w.scalar(i), x.scalar(i), sum);
   }
   return static_cast<float>(sum);
 }
