@@ -249,7 +249,11 @@ void dot_rows_short(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, 
   const auto widen = [&](const uint16_t* src, float* dst) {
     int64_t i = 0;
     for (; i + kW <= d; i += kW) TargetOps<Arch>::load_f16(src + i).store_aligned(dst + i);
-    for (; i < d; ++i) dst[i] = f16_to_f32(src[i]);
+    if (i == d) return;
+    // The rest from a copy padded with zeros: one conversion, not one a value.
+    alignas(64) uint16_t padded[kW] = {};
+    std::memcpy(padded, src + i, static_cast<size_t>(d - i) * sizeof(uint16_t));
+    TargetOps<Arch>::load_f16(padded).store_aligned(dst + i);
   };
   int64_t j = 0;
   for (; j + kGroup <= rows; j += kGroup) {
