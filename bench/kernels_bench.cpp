@@ -157,7 +157,7 @@ void run_matmul(benchmark::State& state, DType type, const char* target, int64_t
   ullm::kernels::PreparedActivations act;
   ullm::ThreadPool pool(threads);
   // Split as the forward pass splits its matmuls.
-  const int64_t chunk = ullm::kernels::matmul_rows_per_task(rows, threads);
+  const int64_t chunk = ullm::kernels::matmul_rows_per_task(rows, k, tokens, threads);
   for (auto _ : state) {
     act.prepare(*table, type, x.data(), tokens, k);
     const auto task = [&](int64_t i, int) {

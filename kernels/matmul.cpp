@@ -187,9 +187,10 @@ bool PreparedActivations::suits_fully(const KernelTable& table, DType weight_typ
   return !has_panel || n_tokens_ < wk->panel.min_tokens || panel(wk->panel) != nullptr;
 }
 
-int64_t matmul_rows_per_task(int64_t rows, int threads) {
+int64_t matmul_rows_per_task(int64_t rows, int64_t k, int64_t tokens, int threads) {
   const int64_t even = (rows + 4 * threads - 1) / (4 * threads);
-  return std::max<int64_t>(64, (even + 15) / 16 * 16);
+  const int64_t least = std::max<int64_t>(64, kMinTaskMacs / std::max<int64_t>(1, k * tokens));
+  return (std::max(even, least) + 15) / 16 * 16;
 }
 
 void matmul(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y) {

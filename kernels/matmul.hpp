@@ -69,11 +69,17 @@ void repack_weights(const KernelTable& table, const TensorView& w, std::byte* ou
 // Rows per panel of `type` in `table`, or 0 if the table does not repack it.
 int64_t panel_rows(const KernelTable& table, DType type);
 
-// Rows per task when a matmul is split over `threads`: about four tasks per
-// thread, so they balance, but never fewer than 64 rows, so claiming a task
-// and sharing cache lines at task edges cost nothing next to computing it.
-// A multiple of 16 keeps tiles whole and task outputs on separate cache lines.
-int64_t matmul_rows_per_task(int64_t rows, int threads);
+// Multiply-adds a task of a parallel loop should hold at least: waking a
+// thread and claiming a task cost a few microseconds, about what a core
+// does with this many, so a tiny model's work stays on the calling thread.
+inline constexpr int64_t kMinTaskMacs = int64_t{1} << 16;
+
+// Rows per task when a matmul of `tokens` x `k` activations is split over
+// `threads`: about four tasks per thread, so they balance, but never fewer
+// than 64 rows nor kMinTaskMacs multiply-adds, so claiming a task and sharing
+// cache lines at task edges cost nothing next to computing it. A multiple of
+// 16 keeps tiles whole and task outputs on separate cache lines.
+int64_t matmul_rows_per_task(int64_t rows, int64_t k, int64_t tokens, int threads);
 
 // All rows: y is x.tokens() x w.rows(), row-major.
 void matmul(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y);

@@ -38,7 +38,7 @@ void project(const Model::Data& model, ThreadPool& pool, std::initializer_list<P
       prepared = true;
     }
     const int64_t rows = w->rows();
-    const int64_t chunk = kernels::matmul_rows_per_task(rows, pool.size());
+    const int64_t chunk = kernels::matmul_rows_per_task(rows, w->row_length(), n_tokens, pool.size());
     const std::byte* repacked = model.repacked_copy(*w);
     const auto task = [&, w = w, y = y](int64_t i, int) {
       kernels::matmul_rows(table, *w, act, y, i * chunk, std::min(rows, (i + 1) * chunk), repacked);
@@ -128,7 +128,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     }
     // Causal: token t sees the cache up to and including its own position
     // (on a sliding-window layer, only the last `sliding_window` of those).
-    // One task per (token, KV head): the query heads sharing a KV head stay together.
+    // Per (token, KV head): the query heads sharing a KV head stay together.
     const int64_t group = c.n_head / c.n_head_kv;
     const auto attend = [&](int64_t task, int thread) {
       const int64_t t = task / c.n_head_kv;
@@ -143,7 +143,13 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
                                   h0 + group, &s.scores[thread * s.context_length], &s.attn[t * q_width]);
       }
     };
-    s.pool->run(T * c.n_head_kv, attend);
+    // (token, KV head) pairs a task, enough that a task is worth a thread.
+    const int64_t pairs = T * c.n_head_kv;
+    const int64_t pair_macs = std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * group);  // at most
+    const int64_t per_task = std::clamp<int64_t>(kernels::kMinTaskMacs / pair_macs, 1, pairs);
+    s.pool->run((pairs + per_task - 1) / per_task, [&](int64_t task, int thread) {
+      for (int64_t i = task * per_task; i < std::min(pairs, (task + 1) * per_task); ++i) attend(i, thread);
+    });
     // Past the last attention only the rows whose logits are wanted matter:
     // keep just those (as llama.cpp does, so its one-token kernels apply).
     if (l == c.n_layer - 1 && !all_logits && rows > 1) {
