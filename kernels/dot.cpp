@@ -220,17 +220,9 @@ float dot_q4_or_5_k(int64_t n, const std::byte* w, const std::byte* x) {
   const auto* xb = reinterpret_cast<const BlockQ8_K*>(x);
   float acc = 0.0f;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
-    int32_t sums = 0, mins = 0;
-    for (int j = 0; j < kQK_K / 32; ++j) {
-      int sc, m;
-      k_scale_min(wb[b].scales, j, sc, m);
-      int32_t sub_block = 0;
-      for (int i = 32 * j; i < 32 * j + 32; ++i) sub_block += q4_or_5_k_value<FifthBit>(wb[b], i) * xb[b].qs[i];
-      sums += sc * sub_block;
-      mins += m * (xb[b].bsums[2 * j] + xb[b].bsums[2 * j + 1]);
-    }
-    acc = std::fma(static_cast<float>(sums), f16_to_f32(wb[b].d) * xb[b].d, acc);
-    acc = std::fma(-static_cast<float>(mins), f16_to_f32(wb[b].dmin) * xb[b].d, acc);
+    int32_t sub_block[kQK_K / 32] = {};
+    for (int i = 0; i < kQK_K; ++i) sub_block[i / 32] += q4_or_5_k_value<FifthBit>(wb[b], i) * xb[b].qs[i];
+    acc = add_q4_or_5_k_super_block(wb[b], xb[b], sub_block, acc);
   }
   return acc;
 }
@@ -252,13 +244,9 @@ float dot_q6_k_q8_k(int64_t n, const std::byte* w, const std::byte* x) {
   const auto* xb = reinterpret_cast<const BlockQ8_K*>(x);
   float acc = 0.0f;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
-    int32_t sum = 0;
-    for (int j = 0; j < kQK_K / 16; ++j) {
-      int32_t sub_block = 0;
-      for (int i = 16 * j; i < 16 * j + 16; ++i) sub_block += q6_k_value(wb[b], i) * xb[b].qs[i];
-      sum += wb[b].scales[j] * (sub_block - 32 * xb[b].bsums[j]);
-    }
-    acc = std::fma(static_cast<float>(sum), f16_to_f32(wb[b].d) * xb[b].d, acc);
+    int32_t sub_block[kQK_K / 16] = {};
+    for (int i = 0; i < kQK_K; ++i) sub_block[i / 16] += q6_k_value(wb[b], i) * xb[b].qs[i];
+    acc = add_q6_k_super_block(wb[b], xb[b], sub_block, acc);
   }
   return acc;
 }

@@ -84,9 +84,8 @@ float dot_q5_0_whole_blocks_neon(int64_t n, const std::byte* wp, const std::byte
   return acc;
 }
 
-// Q4_K and Q5_K in the scalar reference's order (dot_q4_or_5_k): the
-// sub-blocks' integer products here, the scales and the float steps as
-// there. Each 32 bytes of qs hold sub-block 2c in their low nibbles and 2c+1
+// Q4_K and Q5_K: the sub-blocks' integer products here, the rest as the
+// reference does it (add_q4_or_5_k_super_block). Each 32 bytes of qs hold sub-block 2c in their low nibbles and 2c+1
 // in their high ones; Q5_K's fifth bit of value l of sub-block j is bit j of
 // qh[l].
 template <bool FifthBit, class Block>
@@ -112,20 +111,13 @@ float dot_q4_or_5_k_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
       sub_block[2 * c] = vaddvq_s32(low);
       sub_block[2 * c + 1] = vaddvq_s32(high);
     }
-    int32_t sums = 0, mins = 0;
-    for (int j = 0; j < kQK_K / 32; ++j) {
-      int sc, m;
-      k_scale_min(w[b].scales, j, sc, m);
-      sums += sc * sub_block[j];
-      mins += m * (x[b].bsums[2 * j] + x[b].bsums[2 * j + 1]);
-    }
-    acc = std::fma(static_cast<float>(sums), f16_to_f32(w[b].d) * x[b].d, acc);
-    acc = std::fma(-static_cast<float>(mins), f16_to_f32(w[b].dmin) * x[b].d, acc);
+    acc = add_q4_or_5_k_super_block(w[b], x[b], sub_block, acc);
   }
   return acc;
 }
 
-// Q6_K in the scalar reference's order (dot_q6_k_q8_k). Per 128 values, 16
+// Q6_K: the sub-blocks' integer products here, the rest as the reference
+// does it (add_q6_k_super_block). Per 128 values, 16
 // of ql's and qh's bytes give four runs of 16 values: low nibbles of ql
 // bytes 0-31 (values 0-31) and 32-63 (32-63), high nibbles (64-95, 96-127),
 // each with two bits of qh.
@@ -135,7 +127,7 @@ float dot_q6_k_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
   const uint8x16_t low4 = vdupq_n_u8(0x0f), two = vdupq_n_u8(3);
   float acc = 0.0f;
   for (int64_t b = 0; b < n / kQK_K; ++b) {
-    int32_t sum = 0;
+    int32_t sub_block[kQK_K / 16];
     for (int half = 0; half < 2; ++half) {
       for (int s = 0; s < 2; ++s) {
         const uint8x16_t ql0 = vld1q_u8(w[b].ql + 64 * half + 16 * s);
@@ -149,12 +141,11 @@ float dot_q6_k_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
         };
         for (int quarter = 0; quarter < 4; ++quarter) {
           const int j = 8 * half + 2 * quarter + s;  // the 16 values' sub-block
-          const int32_t sub_block = vaddvq_s32(lanes_16(vreinterpretq_s8_u8(q[quarter]), vld1q_s8(x[b].qs + 16 * j)));
-          sum += w[b].scales[j] * (sub_block - 32 * x[b].bsums[j]);
+          sub_block[j] = vaddvq_s32(lanes_16(vreinterpretq_s8_u8(q[quarter]), vld1q_s8(x[b].qs + 16 * j)));
         }
       }
     }
-    acc = std::fma(static_cast<float>(sum), f16_to_f32(w[b].d) * x[b].d, acc);
+    acc = add_q6_k_super_block(w[b], x[b], sub_block, acc);
   }
   return acc;
 }
