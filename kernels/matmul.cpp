@@ -37,8 +37,7 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
   data_.resize(row_bytes_ * static_cast<size_t>(n_tokens));
   for (int64_t t = 0; t < n_tokens; ++t) ak->from_float(x + t * k, data_.data() + t * row_bytes_, k);
   const PanelKernel& kernel = wk->panel;
-  has_panel_ = (kernel.fn != nullptr || kernel.repacked != nullptr) && n_tokens >= kernel.min_tokens &&
-               (type_ == DType::Q8_0 || type_ == DType::Q8_K);
+  has_panel_ = (kernel.fn != nullptr || kernel.repacked != nullptr) && (type_ == DType::Q8_0 || type_ == DType::Q8_K);
   panel_input_ = kernel.input;
   panel_sum_factor_ = kernel.sum_factor;
   if (has_panel_ && type_ == DType::Q8_0) {
@@ -119,7 +118,7 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
   // Panels add in the many-token order, which the panel formats use for one
   // token too.
   const bool panel_order = many_tokens || wk->dot == wk->dot_tiled;
-  const PanelActivations* panel_x = panel_order && x.tokens() >= wk->panel.min_tokens ? x.panel(wk->panel) : nullptr;
+  const PanelActivations* panel_x = panel_order ? x.panel(wk->panel) : nullptr;
   if (repacked != nullptr && wk->panel.repacked != nullptr && panel_x != nullptr) {
     // Whole panels from the repacked copy; rows outside them (a range split
     // inside a panel) take the paths below.
@@ -132,7 +131,7 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
       row_end = first;
     }
   }
-  if (wk->panel.fn != nullptr && panel_x != nullptr) {
+  if (wk->panel.fn != nullptr && panel_x != nullptr && x.tokens() >= wk->panel.min_tokens) {
     const int64_t whole = (row_end - row_begin) / wk->panel.rows * wk->panel.rows;
     wk->panel.fn(k, w.data + static_cast<size_t>(row_begin) * w_row_bytes, w_row_bytes, whole, *panel_x, y + row_begin,
                  rows);
@@ -153,6 +152,11 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
     const std::byte* wrow = w.data + static_cast<size_t>(r) * w_row_bytes;
     for (int64_t t = 0; t < x.tokens(); ++t) y[t * rows + r] = dot(k, wrow, x.row(t));
   }
+}
+
+bool repacks_only_if_cached(const KernelTable& table, DType type) {
+  const TypeKernels* k = table.find(type);
+  return k != nullptr && k->panel.repack_if_cached;
 }
 
 int64_t panel_rows(const KernelTable& table, DType type) {
@@ -184,7 +188,7 @@ bool PreparedActivations::suits_fully(const KernelTable& table, DType weight_typ
   const TypeKernels* wk = table.find(weight_type);
   if (wk == nullptr || !suits(weight_type, k)) return false;
   const bool has_panel = wk->panel.fn != nullptr || wk->panel.repacked != nullptr;
-  return !has_panel || n_tokens_ < wk->panel.min_tokens || panel(wk->panel) != nullptr;
+  return !has_panel || panel(wk->panel) != nullptr;
 }
 
 int64_t matmul_rows_per_task(int64_t rows, int64_t k, int64_t tokens, int threads) {

@@ -66,6 +66,9 @@ bool repacks(const KernelTable& table, const TensorView& w);
 // the table's panel order into `out`, which holds w.bytes; only for weights
 // that `repacks` accepts.
 void repack_weights(const KernelTable& table, const TensorView& w, std::byte* out, int64_t row_begin, int64_t row_end);
+// Whether repacking weights of `type` pays only when the caches hold them
+// (decode from memory runs as fast on the mapped rows).
+bool repacks_only_if_cached(const KernelTable& table, DType type);
 // Rows per panel of `type` in `table`, or 0 if the table does not repack it.
 int64_t panel_rows(const KernelTable& table, DType type);
 

@@ -70,13 +70,15 @@ using RepackFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, int64_
 // eight lanes side by side fill a 512-bit register, so one VNNI instruction,
 // one conversion and one multiply-add serve 64 products and nothing else
 // does per product (PanelInput::kLanePairs). `fn` lays panels out on the fly
-// in a small buffer; weights repacked once at load skip that (not Q8_0, whose
-// row tiles decode faster from the mapped rows). Panels add in the order of
-// the format's `dot_tiled` (for the formats with panels, also their `dot`).
+// in a small buffer; weights repacked once at load skip that (Q8_0 only when
+// the model fits in cache: from memory its row tiles decode as fast). Panels
+// add in the order of the format's `dot_tiled` (for the formats with panels,
+// also their `dot`).
 struct PanelKernel {
   int rows = 0;  // rows per panel: the SIMD width in 32-bit lanes (Q8_0: half)
   PanelInput input = PanelInput::kBlockSums;
-  // Fewer tokens take the format's row kernels.
+  // Fewer tokens take the format's row kernels in `fn`'s place (weights
+  // repacked at load use `repacked` for any count).
   int min_tokens = 1;
   // What the integer dot product of a block misses, per activation sum:
   // weights are kept as unsigned bytes (Q4_0's q, standing for q - 8), so
@@ -88,6 +90,8 @@ struct PanelKernel {
   // `fn` reading them (its w is the repacked panels; w_stride unused).
   RepackFn repack = nullptr;
   PanelFn repacked = nullptr;
+  // Repacking pays only for weights the caches hold.
+  bool repack_if_cached = false;
 };
 
 struct TypeKernels {

@@ -46,6 +46,10 @@ inline constexpr size_t kQ8_0PanelBlockBytes = kQ8_0PanelRows * sizeof(BlockQ8_0
 // Repacked weights that stay in L2 while tokens pass over them.
 inline constexpr size_t kQ8_0SpanBytes = size_t{128} << 10;
 
+// Weight loads ask for the line this far ahead into L2, the scales'
+// lines too, as RepackedSource does (a panel is one stream).
+inline constexpr size_t kQ8_0AheadBytes = size_t{24} << 10;
+
 void repack_q8_0_pairs(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
   const int64_t blocks = n / kQK8_0;
   const __m256i to_unsigned = _mm256_set1_epi8(static_cast<char>(0x80));
@@ -108,6 +112,9 @@ void q8_0_pairs_pass(const std::byte* panel, int64_t blocks, const PanelActivati
   using Products = float[kQ8_0Pairs][Tokens][2 * kQ8_0Group];
   alignas(64) Products products[2];
   const auto make_products = [&](int64_t first, const std::byte* group, Products& into) {
+    for (int line = 0; line < 2 && Tokens == 1; ++line) {
+      _mm_prefetch(reinterpret_cast<const char*>(group) + kQ8_0AheadBytes + 64 * line, _MM_HINT_T1);
+    }
     const int count = static_cast<int>(std::min<int64_t>(kQ8_0Group, blocks - first));
     const auto valid = static_cast<__mmask16>((1u << (2 * count)) - 1);
     __m512 x_scales[Tokens];
@@ -133,6 +140,9 @@ void q8_0_pairs_pass(const std::byte* panel, int64_t blocks, const PanelActivati
         start[t] = _mm512_loadu_si512(lanes[t] + at + 64);
       }
       for (int pair = 0; pair < kQ8_0Pairs; ++pair) {
+        if constexpr (Tokens == 1) {
+          _mm_prefetch(reinterpret_cast<const char*>(p + 64 * pair) + kQ8_0AheadBytes, _MM_HINT_T1);
+        }
         const __m512i w = _mm512_loadu_si512(p + 64 * pair);
         for (int t = 0; t < Tokens; ++t) {
           double two_scales;  // the pair's two products, one 64-bit broadcast
@@ -151,37 +161,65 @@ void q8_0_pairs_pass(const std::byte* panel, int64_t blocks, const PanelActivati
   }
 }
 
-// Rows in spans of panels repacked into a buffer that stays in L2; four
-// tokens at a time (16 accumulators) pass over every panel of a span, so
-// their activations stay in L1 and only weights move from L2 (activations
-// are the larger per block: each value twice, plus the sums). Repacking per
-// call costs about as much as one token's products, so this serves many
-// tokens (PanelKernel::min_tokens). Weights are not repacked at load: decode
-// from repacked panels was 1.2-1.8x faster than the row tiles for a model in
-// L3 but 5-10 % slower from DRAM, where the larger models run (see
-// docs/design.md).
+// Passes of up to four tokens (16 accumulators) over `count` panels from
+// `panel`, of `blocks` blocks each, into rows from `out`.
+void q8_0_pairs_span(const std::byte* panel, int64_t count, int64_t blocks, const PanelActivations& x, float* out,
+                     int64_t out_stride) {
+  const size_t panel_bytes = static_cast<size_t>(blocks) * kQ8_0PanelBlockBytes;
+  token_passes<4>(x.tokens, [&]<int Tokens>(int64_t t) {
+    for (int64_t i = 0; i < count; ++i) {
+      q8_0_pairs_pass<Tokens>(panel + static_cast<size_t>(i) * panel_bytes, blocks, x, t, out + i * kQ8_0PanelRows,
+                              out_stride);
+    }
+  });
+}
+
+// Panels in spans whose weights stay in L2 while tokens pass over them, so
+// the tokens' activations stay in L1 and only weights move from L2
+// (activations are the larger per block: each value twice, plus the sums).
+int64_t q8_0_span_panels(int64_t blocks) {
+  return std::max<int64_t>(1, static_cast<int64_t>(kQ8_0SpanBytes / (blocks * kQ8_0PanelBlockBytes)));
+}
+
+// Weights repacked at load.
+void q8_0_pairs_repacked(int64_t n, const std::byte* w, size_t, int64_t rows, const PanelActivations& x, float* out,
+                         int64_t out_stride) {
+  const int64_t blocks = n / kQK8_0;
+  const int64_t panels = rows / kQ8_0PanelRows, span = q8_0_span_panels(blocks);
+  for (int64_t first = 0; first < panels; first += span) {
+    q8_0_pairs_span(w + static_cast<size_t>(first * blocks) * kQ8_0PanelBlockBytes, std::min(panels - first, span),
+                    blocks, x, out + first * kQ8_0PanelRows, out_stride);
+  }
+}
+
+// Mapped rows: each span repacked into a buffer first. That costs about as
+// much as one token's products, so this serves many tokens
+// (PanelKernel::min_tokens).
 void q8_0_pairs_gemm(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, const PanelActivations& x,
                      float* out, int64_t out_stride) {
   const int64_t blocks = n / kQK8_0;
-  const size_t panel_bytes = static_cast<size_t>(blocks) * kQ8_0PanelBlockBytes;
-  const int64_t panels = rows / kQ8_0PanelRows;
-  const int64_t span = std::max<int64_t>(1, static_cast<int64_t>(kQ8_0SpanBytes / panel_bytes));
-  std::vector<std::byte> repacked(static_cast<size_t>(std::min(span, panels)) * panel_bytes);
+  const int64_t panels = rows / kQ8_0PanelRows, span = q8_0_span_panels(blocks);
+  std::vector<std::byte> repacked(static_cast<size_t>(std::min(span, panels) * blocks) * kQ8_0PanelBlockBytes);
   for (int64_t first = 0; first < panels; first += span) {
     const int64_t count = std::min(panels - first, span);
     repack_q8_0_pairs(n, w + static_cast<size_t>(first * kQ8_0PanelRows) * w_stride, w_stride, count * kQ8_0PanelRows,
                       repacked.data());
-    token_passes<4>(x.tokens, [&]<int Tokens>(int64_t t) {
-      for (int64_t i = 0; i < count; ++i) {
-        q8_0_pairs_pass<Tokens>(repacked.data() + static_cast<size_t>(i) * panel_bytes, blocks, x, t,
-                                out + (first + i) * kQ8_0PanelRows, out_stride);
-      }
-    });
+    q8_0_pairs_span(repacked.data(), count, blocks, x, out + first * kQ8_0PanelRows, out_stride);
   }
 }
 
+// Repacked at load only where the weights stay in cache: there decode from
+// the panels is compute-bound and 1.2-1.8x the row tiles (a stories15M-shape
+// model in L3); from DRAM it came out 5-10 % below the row tiles, which
+// prefetch four rows' next tile (see docs/design.md).
 constexpr PanelKernel q8_0_panel_kernel() {
-  return {.rows = kQ8_0PanelRows, .input = PanelInput::kLanePairs, .min_tokens = 32, .fn = q8_0_pairs_gemm};
+  return {.rows = kQ8_0PanelRows,
+          .input = PanelInput::kLanePairs,
+          .min_tokens = 32,
+          .fn = q8_0_pairs_gemm,
+          .repack = repack_q8_0_pairs,
+          .repacked = q8_0_pairs_repacked,
+          .repack_if_cached = true};
 }
 
 }  // namespace

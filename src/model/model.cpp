@@ -89,13 +89,21 @@ Model::Data::Buffer huge_page_buffer(size_t bytes) {
 // grows by little more than the tasks in flight — except the token
 // embeddings' when a tied output shares them: embedding lookups read the file.
 void repack(Model::Data& m) {
-  std::vector<const TensorView*> weights;
+  std::vector<const TensorView*> matrices;
   for (const LayerWeights& L : m.layers) {
-    for (const TensorView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
-      if (kernels::repacks(*m.kernels, *w)) weights.push_back(w);
+    for (const TensorView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) matrices.push_back(w);
+  }
+  matrices.push_back(m.output);
+  // Some formats (Q8_0) repack only where every matrix stays in cache.
+  size_t all_bytes = 0;
+  for (const TensorView* w : matrices) all_bytes += w->bytes;
+  const bool cached = all_bytes <= last_level_cache_bytes();
+  std::vector<const TensorView*> weights;
+  for (const TensorView* w : matrices) {
+    if (kernels::repacks(*m.kernels, *w) && (cached || !kernels::repacks_only_if_cached(*m.kernels, w->dtype))) {
+      weights.push_back(w);
     }
   }
-  if (kernels::repacks(*m.kernels, *m.output)) weights.push_back(m.output);
   if (weights.empty()) return;
   const auto aligned = [](size_t bytes) { return (bytes + 63) / 64 * 64; };
   size_t total = 0;

@@ -1,5 +1,6 @@
 #include "runtime/thread_pool.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <string>
@@ -102,6 +103,21 @@ int physical_cores() {
   if (!cores.empty()) return static_cast<int>(cores.size());
   const unsigned n = std::thread::hardware_concurrency();
   return n > 0 ? static_cast<int>(n) : 1;
+}
+
+size_t last_level_cache_bytes() {
+  size_t largest = 0;
+  for (int index = 0;; ++index) {
+    std::ifstream size_file("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/size");
+    size_t size = 0;
+    std::string unit;
+    if (!(size_file >> size)) break;
+    size_file >> unit;  // "K" or "M" right after the number, or nothing
+    if (unit == "K") size <<= 10;
+    if (unit == "M") size <<= 20;
+    largest = std::max(largest, size);
+  }
+  return largest;
 }
 
 }  // namespace ullm

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -58,5 +59,9 @@ class ThreadPool {
 
 // Physical cores of this machine (hyper-threads not counted), at least 1.
 int physical_cores();
+
+// Bytes of the last-level cache (the largest cache of CPU 0), or 0 if the
+// system does not say.
+size_t last_level_cache_bytes();
 
 }  // namespace ullm

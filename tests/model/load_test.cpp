@@ -67,15 +67,16 @@ TEST(ModelLoad, TiedAndSeparateHeadsAgree) {
 }
 
 // Repacked weights (the default where the kernels repack, e.g. Q4_0 on
-// avx2/avx512) give exactly the logits of the mapped file: one prompt batch
-// and single tokens, on several threads.
+// avx2/avx512, and Q8_0 with AVX-512 for models that fit in cache, as these
+// do) give exactly the logits of the mapped file: one prompt batch and single
+// tokens, on several threads.
 TEST(ModelLoad, RepackedWeightsGiveTheSameLogits) {
   std::vector<std::filesystem::path> paths;
-  for (const char* name :
-       {"models/synth/llama-q4_0.gguf", "models/synth/qwen3-q4_0.gguf", "models/stories260K-q4_0.gguf"}) {
+  for (const char* name : {"models/synth/llama-q4_0.gguf", "models/synth/qwen3-q4_0.gguf",
+                           "models/stories260K-q4_0.gguf", "models/synth/llama-q8_0.gguf"}) {
     paths.push_back(test::shared_path(name));
   }
-  for (DType type : {DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+  for (DType type : {DType::Q8_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     TinyModelSpec spec;
     spec.weight_type = type;
     spec.n_embd = spec.n_ff = 256;  // whole super-blocks per row, whole panels
