@@ -59,11 +59,13 @@ struct LoadOptions {
   // Empty: the ULLM_ARCH environment variable if set, else the best this CPU runs.
   std::string kernel_target;
   // Keep the weight matrices the kernels can read faster in another order
-  // (Q4_0, Q5_0 and K-quants with the avx2 and avx512 kernels) as a copy in that order, made at
-  // load on all cores; the file's pages for them are released, so resident
-  // memory stays about the file's size (without the memory for the copy,
-  // the mapped file is used). false: use the mapped file only (a faster
-  // load, slower decode). Results are the same bits either way.
+  // (Q4_0, Q5_0 and K-quants with the avx2 and avx512 kernels; Q8_0 with
+  // avx512 when all of them fit in the last-level cache) as a copy in that
+  // order, made at load on all cores; the file's pages for them are
+  // released, so resident memory stays about the file's size (without the
+  // memory for the copy, the mapped file is used). false: use the mapped
+  // file only (a faster load, slower decode). Results are the same bits
+  // either way.
   bool repack_weights = true;
 };
 
