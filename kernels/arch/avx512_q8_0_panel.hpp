@@ -4,10 +4,11 @@
 // lanes of four byte products each, converted and added into eight float
 // lanes with the block's scale product; the lanes are summed at the end. The
 // row tiles (x86_256.hpp) spend a 256-bit dot product, a conversion and a
-// multiply-add per block, row and token, plus a sign fix-up. For many tokens
-// the rows are repacked here into panels of eight rows as four row pairs
-// whose four-byte groups alternate (row 2p's group i in dword 2i, row 2p+1's
-// in dword 2i+1), each byte stored as q + 128 so VNNI takes it unsigned.
+// multiply-add per block, row and token, plus a sign fix-up. Here rows are
+// repacked (per call for 32 tokens or more, or once at load for models that
+// fit in cache) into panels of eight rows as four row pairs whose four-byte
+// groups alternate (row 2p's group i in dword 2i, row 2p+1's in dword
+// 2i+1), each byte stored as q + 128 so VNNI takes it unsigned.
 // Against activations prepared with each group twice
 // (PanelInput::kLanePairs), one 512-bit VNNI instruction started from -128
 // times the groups' sums gives both rows' eight exact lanes; one conversion
@@ -46,8 +47,9 @@ inline constexpr size_t kQ8_0PanelBlockBytes = kQ8_0PanelRows * sizeof(BlockQ8_0
 // Repacked weights that stay in L2 while tokens pass over them.
 inline constexpr size_t kQ8_0SpanBytes = size_t{128} << 10;
 
-// Weight loads ask for the line this far ahead into L2, the scales'
-// lines too, as RepackedSource does (a panel is one stream).
+// In decode, weight loads ask for the line this far ahead into L2, the
+// scales' lines too, as RepackedSource does (a panel is one stream; with
+// several tokens a span is read from L2 again and again).
 inline constexpr size_t kQ8_0AheadBytes = size_t{24} << 10;
 
 void repack_q8_0_pairs(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
