@@ -6,7 +6,12 @@
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
+#include <sys/mman.h>
+
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <random>
 #include <vector>
 
@@ -123,8 +128,29 @@ void BM_PeakInt8DotVnni512(benchmark::State& state) {
 }
 BENCHMARK(BM_PeakInt8DotVnni512)->UseRealTime()->Threads(1)->Threads(2);
 
+// Weight memory as a loaded model holds it: 2 MiB-aligned, in huge pages
+// where granted (the repacked copy; mapped files are page-aligned). Heap
+// vectors start 16 bytes past a page, which splits every 64-byte load over
+// two cache lines and made a figure depend on what the allocator did before.
+struct WeightBuffer {
+  static constexpr size_t kAlign = size_t{2} << 20;
+  explicit WeightBuffer(size_t bytes)
+      : data(static_cast<std::byte*>(std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign))) {
+    if (data == nullptr) throw std::bad_alloc();
+    ::madvise(data.get(), (bytes + kAlign - 1) / kAlign * kAlign, MADV_HUGEPAGE);
+  }
+  struct Free {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  std::unique_ptr<std::byte, Free> data;
+};
+
 // `tokens` activation rows times a weight matrix of each type on `threads`
 // threads, through the kernels of `target`: bytes/s of weights read and ops/s.
+// A matrix larger than L2 stands for one of a model's many: iterations cycle
+// through copies of it filling four times the last-level cache, so that each
+// is read from memory as a decode step reads its layers (one copy of a 38 MiB
+// matrix partly stayed in this machine's 32 MiB L3).
 void run_matmul(benchmark::State& state, DType type, const char* target, int64_t tokens, bool repack = false) {
   const ullm::kernels::KernelTable* table = nullptr;
   try {
@@ -140,34 +166,47 @@ void run_matmul(benchmark::State& state, DType type, const char* target, int64_t
   std::vector<float> wf(static_cast<size_t>(rows * k)), x(static_cast<size_t>(k * tokens));
   for (auto& v : wf) v = dist(rng);
   for (auto& v : x) v = dist(rng);
-  std::vector<std::byte> w(ullm::kernels::row_size(type, rows * k));
-  ullm::kernels::type_kernels(type)->from_float(wf.data(), w.data(), rows * k);
-  const ullm::TensorView view{"w", type, 2, {k, rows, 1, 1}, w.data(), w.size()};
-  std::vector<float> y(static_cast<size_t>(rows * tokens));
+  const size_t bytes = ullm::kernels::row_size(type, rows * k);
+  const size_t copies = bytes <= (size_t{1} << 20) ? 1 : (4 * ullm::last_level_cache_bytes() + bytes - 1) / bytes;
+  std::vector<WeightBuffer> weights;
+  std::vector<ullm::TensorView> views;
   // Weights in panel order, as Model::load keeps them where the kernels repack.
-  std::vector<std::byte> repacked;
-  if (repack) {
-    if (!ullm::kernels::repacks(*table, view)) {
-      state.SkipWithError("these kernels do not repack this type");
-      return;
+  std::vector<WeightBuffer> repacked;
+  for (size_t c = 0; c < copies; ++c) {
+    weights.emplace_back(bytes);
+    if (c == 0) {
+      ullm::kernels::type_kernels(type)->from_float(wf.data(), weights[0].data.get(), rows * k);
+    } else {
+      std::memcpy(weights[c].data.get(), weights[0].data.get(), bytes);
     }
-    repacked.resize(w.size());
-    ullm::kernels::repack_weights(*table, view, repacked.data(), 0, rows);
+    views.push_back({"w", type, 2, {k, rows, 1, 1}, weights[c].data.get(), bytes});
+    if (repack) {
+      if (!ullm::kernels::repacks(*table, views[c])) {
+        state.SkipWithError("these kernels do not repack this type");
+        return;
+      }
+      repacked.emplace_back(bytes);
+      ullm::kernels::repack_weights(*table, views[c], repacked[c].data.get(), 0, rows);
+    }
   }
+  std::vector<float> y(static_cast<size_t>(rows * tokens));
   ullm::kernels::PreparedActivations act;
   ullm::ThreadPool pool(threads);
   // Split as the forward pass splits its matmuls.
   const int64_t chunk = ullm::kernels::matmul_rows_per_task(rows, k, tokens, threads);
+  size_t next = 0;
   for (auto _ : state) {
+    const size_t c = next;
+    next = (next + 1) % copies;
     act.prepare(*table, type, x.data(), tokens, k);
     const auto task = [&](int64_t i, int) {
-      ullm::kernels::matmul_rows(*table, view, act, y.data(), i * chunk, std::min(rows, (i + 1) * chunk),
-                                 repack ? repacked.data() : nullptr);
+      ullm::kernels::matmul_rows(*table, views[c], act, y.data(), i * chunk, std::min(rows, (i + 1) * chunk),
+                                 repack ? repacked[c].data.get() : nullptr);
     };
     pool.run((rows + chunk - 1) / chunk, task);
     benchmark::DoNotOptimize(y.data());
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * w.size()));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * bytes));
   state.counters["ops/s"] =
       benchmark::Counter(static_cast<double>(2 * rows * k * tokens) * static_cast<double>(state.iterations()),
                          benchmark::Counter::kIsRate);
@@ -197,7 +236,7 @@ void BM_FewTokens(benchmark::State& state, DType type, const char* target) {
   run_matmul(state, type, target, state.range(3));
 }
 
-// {rows, k, threads}: an L2-sized matrix and one far larger than L3 (32 MiB here).
+// {rows, k, threads}: an L2-sized matrix and one larger than L3 (cycled through copies, see run_matmul).
 #define ULLM_MATVEC(type, target)                                     \
   BENCHMARK_CAPTURE(BM_MatVec, type##_##target, DType::type, #target) \
       ->Args({256, 2048, 1})                                          \
