@@ -6,6 +6,7 @@
 // head. ModelConfig says which options a model takes; all arithmetic happens
 // in kernels/.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <initializer_list>
 #include <utility>
@@ -25,25 +26,42 @@ namespace {
 using Projection = std::pair<const TensorView*, float*>;
 
 // Multiplies one input by several weights, converting the input once per
-// activation format rather than once per weight, each weight's rows split
-// over the session's threads. Every row is computed whole by one thread, so
+// activation format rather than once per weight. Weights that share a
+// conversion run as one parallel loop over all their row chunks: one wait
+// for the threads instead of one per weight (a decode step of a small model
+// is mostly such waits). Every row is computed whole by one thread, so
 // results do not depend on the thread count.
 void project(const Model::Data& model, ThreadPool& pool, std::initializer_list<Projection> projections, const float* x,
              int64_t n_tokens, kernels::PreparedActivations& act) {
+  struct Part {
+    const TensorView* w;
+    float* y;
+    const std::byte* repacked;
+    int64_t chunk;
+    int64_t tasks;
+  };
   const kernels::KernelTable& table = *model.kernels;
-  bool prepared = false;
-  for (const auto& [w, y] : projections) {
-    if (!prepared || !act.suits_fully(table, w->dtype, w->row_length())) {
-      act.prepare(table, w->dtype, x, n_tokens, w->row_length());
-      prepared = true;
+  std::array<Part, 3> parts;  // the most projections of one input (q, k, v)
+  auto next = projections.begin();
+  while (next != projections.end()) {
+    act.prepare(table, next->first->dtype, x, n_tokens, next->first->row_length());
+    size_t n_parts = 0;
+    int64_t all_tasks = 0;
+    for (; next != projections.end() &&
+           (n_parts == 0 || act.suits_fully(table, next->first->dtype, next->first->row_length()));
+         ++next) {
+      const auto [w, y] = *next;
+      const int64_t chunk = kernels::matmul_rows_per_task(w->rows(), w->row_length(), n_tokens, pool.size());
+      parts.at(n_parts++) = {w, y, model.repacked_copy(*w), chunk, (w->rows() + chunk - 1) / chunk};
+      all_tasks += parts[n_parts - 1].tasks;
     }
-    const int64_t rows = w->rows();
-    const int64_t chunk = kernels::matmul_rows_per_task(rows, w->row_length(), n_tokens, pool.size());
-    const std::byte* repacked = model.repacked_copy(*w);
-    const auto task = [&, w = w, y = y](int64_t i, int) {
-      kernels::matmul_rows(table, *w, act, y, i * chunk, std::min(rows, (i + 1) * chunk), repacked);
-    };
-    pool.run((rows + chunk - 1) / chunk, task);
+    pool.run(all_tasks, [&](int64_t task, int) {
+      const Part* part = parts.data();
+      for (; task >= part->tasks; ++part) task -= part->tasks;
+      const int64_t begin = task * part->chunk;
+      kernels::matmul_rows(table, *part->w, act, part->y, begin, std::min(part->w->rows(), begin + part->chunk),
+                           part->repacked);
+    });
   }
 }
 
