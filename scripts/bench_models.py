@@ -7,7 +7,8 @@ runs ullm-bench on each model, and prints markdown rows: prompt and decode
 tokens/s per thread count, and decode as a fraction of its roofline (the
 memory-read baseline divided by the bytes one decode step reads: every
 tensor except the token embeddings, which are read one row per token, unless
-they double as the output head).
+they double as the output head). The baseline is measured again right
+before each model: on a shared VM it drifts by tens of percent in minutes.
 
 usage: scripts/bench_models.py [--build build] [--cache /tmp/ullm-models]
                                [--shapes tinyllama-1.1b,stories110M,stories15M]
@@ -18,7 +19,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 
 def run(cmd, **kw):
@@ -62,11 +62,8 @@ def main():
     ap.add_argument("--kernels", default="")
     args = ap.parse_args()
     os.makedirs(args.cache, exist_ok=True)
-    baseline = memory_read_gbs(args.build)
-    print(f"memory read baseline (median of 3): " +
-          ", ".join(f"{t} thread(s) {g:.1f} GB/s" for t, g in sorted(baseline.items())), file=sys.stderr)
-    print("| model | file MiB | threads | pp t/s | tg t/s | tg roofline t/s | tg fraction |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| model | file MiB | threads | pp t/s | tg t/s | memory read GB/s | tg roofline t/s | tg fraction |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for shape in args.shapes.split(","):
         for wtype in args.types.split(","):
             path = f"{args.cache}/{shape}-{wtype}.gguf"
@@ -77,15 +74,17 @@ def main():
                      "-p", "64" if big else "128", "-n", "16" if big else "64", "-r", "3"]
             if args.kernels:
                 bench += ["--kernels", args.kernels]
+            baseline = memory_read_gbs(args.build)
             tests = json.loads(run(bench))
             step_bytes = decode_bytes(args.build, path)
             mib = os.path.getsize(path) / 2**20
             for threads in sorted({t["n_threads"] for t in tests}):
                 pp = next(t for t in tests if t["n_threads"] == threads and t["n_prompt"] > 0)
                 tg = next(t for t in tests if t["n_threads"] == threads and t["n_gen"] > 0)
-                roof = baseline.get(threads, baseline[max(baseline)]) * 1e9 / step_bytes
+                gbs = baseline.get(threads, baseline[max(baseline)])
+                roof = gbs * 1e9 / step_bytes
                 print(f"| {shape} {wtype.upper()} | {mib:.0f} | {threads} | {pp['avg_ts']:.1f} (pp{pp['n_prompt']}) "
-                      f"| {tg['avg_ts']:.1f} | {roof:.1f} | {tg['avg_ts'] / roof:.2f} |", flush=True)
+                      f"| {tg['avg_ts']:.1f} | {gbs:.1f} | {roof:.1f} | {tg['avg_ts'] / roof:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
