@@ -258,11 +258,14 @@ struct RecordingSource {
   }
 };
 
-// Replays a recording in order: one sequential stream per panel, which the
-// hardware prefetchers follow. (Asking for the line 64 KiB ahead into L2, as
-// an earlier version did, cost TinyLlama-1.1B Q4_0 decode 30 % on this Zen 5
-// VM: 35-38 against 48-52 tok/s on one thread; Q4_K unchanged.)
+// Replays a recording in order: one sequential stream per panel. Every load
+// asks for the line 1 KiB ahead into L2. Measured on this Zen 5 VM,
+// TinyLlama-1.1B decode on one thread: 64 KiB ahead (an earlier choice)
+// cost Q4_0 a fifth (33-34 against 40-47 tok/s); no prefetch at all cost
+// Q4_K_M 40 % (15-23 against 25-35 tok/s) — without the prefetches the
+// compiler is free to reorder a block's loads, and the stream ran slower.
 struct RepackedSource {
+  static constexpr size_t kAheadBytes = 1024;
   mutable const std::byte* in;
   template <class Block>
   void chunk(int64_t, size_t, Int (&v)[4]) const {
@@ -274,11 +277,13 @@ struct RepackedSource {
   }
   template <class Block>
   PanelIsa::Float halves(int64_t, size_t, bool) const {
+    _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T1);
     const PanelIsa::Float x = PanelIsa::load_halves(reinterpret_cast<const uint16_t*>(in));
     in += kPanelRows * sizeof(uint16_t);
     return x;
   }
   Int get() const {
+    _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T1);
     const Int x = PanelIsa::load_int_unaligned(in);
     in += sizeof(Int);
     return x;
