@@ -151,7 +151,12 @@ struct WeightBuffer {
 // through copies of it filling four times the last-level cache, so that each
 // is read from memory as a decode step reads its layers (one copy of a 38 MiB
 // matrix partly stayed in this machine's 32 MiB L3).
-void run_matmul(benchmark::State& state, DType type, const char* target, int64_t tokens, bool repack = false) {
+// Weights as the file maps them, in panel order, or as Model::load keeps a
+// model larger than the cache (repacked where the kernels repack such models).
+enum class Layout { kMapped, kRepacked, kAsLoaded };
+
+void run_matmul(benchmark::State& state, DType type, const char* target, int64_t tokens,
+                Layout layout = Layout::kMapped) {
   const ullm::kernels::KernelTable* table = nullptr;
   try {
     table = &ullm::kernels::select_kernel_table(target);
@@ -180,7 +185,12 @@ void run_matmul(benchmark::State& state, DType type, const char* target, int64_t
       std::memcpy(weights[c].data.get(), weights[0].data.get(), bytes);
     }
     views.push_back({"w", type, 2, {k, rows, 1, 1}, weights[c].data.get(), bytes});
-    if (repack) {
+    if (layout == Layout::kAsLoaded) {
+      const bool repacked_when_loaded =
+          ullm::kernels::repacks(*table, views[c]) && !ullm::kernels::repacks_only_if_cached(*table, type);
+      layout = repacked_when_loaded ? Layout::kRepacked : Layout::kMapped;
+    }
+    if (layout == Layout::kRepacked) {
       if (!ullm::kernels::repacks(*table, views[c])) {
         state.SkipWithError("these kernels do not repack this type");
         return;
@@ -201,7 +211,7 @@ void run_matmul(benchmark::State& state, DType type, const char* target, int64_t
     act.prepare(*table, type, x.data(), tokens, k);
     const auto task = [&](int64_t i, int) {
       ullm::kernels::matmul_rows(*table, views[c], act, y.data(), i * chunk, std::min(rows, (i + 1) * chunk),
-                                 repack ? repacked[c].data.get() : nullptr);
+                                 layout == Layout::kRepacked ? repacked[c].data.get() : nullptr);
     };
     pool.run((rows + chunk - 1) / chunk, task);
     benchmark::DoNotOptimize(y.data());
@@ -218,12 +228,12 @@ void BM_MatVec(benchmark::State& state, DType type, const char* target) {
 }
 
 // The same with the weights repacked into panel order (as loaded models
-// keep Q4_0 on the AVX2 and AVX-512 targets).
+// keep the panel formats on the AVX2 and AVX-512 targets).
 void BM_MatVecRepacked(benchmark::State& state, DType type, const char* target) {
-  run_matmul(state, type, target, 1, true);
+  run_matmul(state, type, target, 1, Layout::kRepacked);
 }
 void BM_MatMatRepacked(benchmark::State& state, DType type, const char* target) {
-  run_matmul(state, type, target, 512, true);
+  run_matmul(state, type, target, 512, Layout::kRepacked);
 }
 
 // Matrix x matrix: a 512-token prefill through one weight matrix.
@@ -231,9 +241,10 @@ void BM_MatMat(benchmark::State& state, DType type, const char* target) {
   run_matmul(state, type, target, 512);
 }
 
-// A short prompt or a chat turn: a few tokens through one weight matrix.
+// A short prompt or a chat turn: a few tokens through one weight matrix,
+// laid out as a loaded model larger than the cache keeps it.
 void BM_FewTokens(benchmark::State& state, DType type, const char* target) {
-  run_matmul(state, type, target, state.range(3));
+  run_matmul(state, type, target, state.range(3), Layout::kAsLoaded);
 }
 
 // {rows, k, threads}: an L2-sized matrix and one larger than L3 (cycled through copies, see run_matmul).
