@@ -305,13 +305,15 @@ constexpr int kDotChains = Tokens == 1 ? 1 : 4;
 #ifdef __AVX512F__
 template <int Chains>
 inline Int dot_groups(const Int* q, const int8_t* x, int groups, Int start) {
+  static_assert(Chains == 1 || Chains == 4);
   Int s[Chains];
   s[0] = start;
   for (int c = 1; c < Chains; ++c) s[c] = PanelIsa::splat(0);
   for (int g = 0; g < groups; ++g) {
     s[g % Chains] = _mm512_dpbusd_epi32(s[g % Chains], q[g], PanelIsa::splat(four_bytes(x + 4 * g)));
   }
-  static_assert(Chains == 1 || Chains == 4);
+  // Written out: a loop adding pairs made GCC keep s[] in memory (0.27 of
+  // the peak for Q4_K prefill against 0.62).
   if constexpr (Chains == 4) return _mm512_add_epi32(_mm512_add_epi32(s[0], s[1]), _mm512_add_epi32(s[2], s[3]));
   return s[0];
 }
