@@ -55,10 +55,10 @@ void project(const Model::Data& model, ThreadPool& pool, std::initializer_list<P
       parts.at(n_parts++) = {w, y, model.repacked_copy(*w), chunk, (w->rows() + chunk - 1) / chunk};
       all_tasks += parts[n_parts - 1].tasks;
     }
-    const auto task = [&](int64_t task, int) {
+    const auto task = [&](int64_t i, int) {
       const Part* part = parts.data();
-      for (; task >= part->tasks; ++part) task -= part->tasks;
-      const int64_t begin = task * part->chunk;
+      for (; i >= part->tasks; ++part) i -= part->tasks;
+      const int64_t begin = i * part->chunk;
       kernels::matmul_rows(table, *part->w, act, part->y, begin, std::min(part->w->rows(), begin + part->chunk),
                            part->repacked);
     };
