@@ -6,17 +6,14 @@
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
-#include <sys/mman.h>
-
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <random>
 #include <vector>
 
 #include "kernels/kernel_table.hpp"
 #include "kernels/matmul.hpp"
+#include "runtime/huge_pages.hpp"
 #include "runtime/thread_pool.hpp"
 
 namespace {
@@ -128,22 +125,15 @@ void BM_PeakInt8DotVnni512(benchmark::State& state) {
 }
 BENCHMARK(BM_PeakInt8DotVnni512)->UseRealTime()->Threads(1)->Threads(2);
 
-// Weight memory as a loaded model holds it: 2 MiB-aligned, in huge pages
-// where granted (the repacked copy; mapped files are page-aligned). Heap
-// vectors start 16 bytes past a page, which splits every 64-byte load over
-// two cache lines and made a figure depend on what the allocator did before.
-struct WeightBuffer {
-  static constexpr size_t kAlign = size_t{2} << 20;
-  explicit WeightBuffer(size_t bytes)
-      : data(static_cast<std::byte*>(std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign))) {
-    if (data == nullptr) throw std::bad_alloc();
-    ::madvise(data.get(), (bytes + kAlign - 1) / kAlign * kAlign, MADV_HUGEPAGE);
-  }
-  struct Free {
-    void operator()(std::byte* p) const { std::free(p); }
-  };
-  std::unique_ptr<std::byte, Free> data;
-};
+// Weight memory as a loaded model holds it (the repacked copy's huge pages;
+// mapped files are page-aligned). Heap vectors start 16 bytes past a page,
+// which splits every 64-byte load over two cache lines and made a figure
+// depend on what the allocator did before.
+ullm::HugePageBuffer weight_buffer(size_t bytes) {
+  ullm::HugePageBuffer buffer = ullm::huge_page_buffer(bytes);
+  if (buffer == nullptr) throw std::bad_alloc();
+  return buffer;
+}
 
 // `tokens` activation rows times a weight matrix of each type on `threads`
 // threads, through the kernels of `target`: bytes/s of weights read and ops/s.
@@ -173,18 +163,18 @@ void run_matmul(benchmark::State& state, DType type, const char* target, int64_t
   for (auto& v : x) v = dist(rng);
   const size_t bytes = ullm::kernels::row_size(type, rows * k);
   const size_t copies = bytes <= (size_t{1} << 20) ? 1 : (4 * ullm::last_level_cache_bytes() + bytes - 1) / bytes;
-  std::vector<WeightBuffer> weights;
+  std::vector<ullm::HugePageBuffer> weights;
   std::vector<ullm::TensorView> views;
   // Weights in panel order, as Model::load keeps them where the kernels repack.
-  std::vector<WeightBuffer> repacked;
+  std::vector<ullm::HugePageBuffer> repacked;
   for (size_t c = 0; c < copies; ++c) {
-    weights.emplace_back(bytes);
+    weights.push_back(weight_buffer(bytes));
     if (c == 0) {
-      ullm::kernels::type_kernels(type)->from_float(wf.data(), weights[0].data.get(), rows * k);
+      ullm::kernels::type_kernels(type)->from_float(wf.data(), weights[0].get(), rows * k);
     } else {
-      std::memcpy(weights[c].data.get(), weights[0].data.get(), bytes);
+      std::memcpy(weights[c].get(), weights[0].get(), bytes);
     }
-    views.push_back({"w", type, 2, {k, rows, 1, 1}, weights[c].data.get(), bytes});
+    views.push_back({"w", type, 2, {k, rows, 1, 1}, weights[c].get(), bytes});
     if (layout == Layout::kAsLoaded) {
       const bool repacked_when_loaded =
           ullm::kernels::repacks(*table, views[c]) && !ullm::kernels::repacks_only_if_cached(*table, type);
@@ -195,8 +185,8 @@ void run_matmul(benchmark::State& state, DType type, const char* target, int64_t
         state.SkipWithError("these kernels do not repack this type");
         return;
       }
-      repacked.emplace_back(bytes);
-      ullm::kernels::repack_weights(*table, views[c], repacked[c].data.get(), 0, rows);
+      repacked.push_back(weight_buffer(bytes));
+      ullm::kernels::repack_weights(*table, views[c], repacked[c].get(), 0, rows);
     }
   }
   std::vector<float> y(static_cast<size_t>(rows * tokens));
@@ -211,7 +201,7 @@ void run_matmul(benchmark::State& state, DType type, const char* target, int64_t
     act.prepare(*table, type, x.data(), tokens, k);
     const auto task = [&](int64_t i, int) {
       ullm::kernels::matmul_rows(*table, views[c], act, y.data(), i * chunk, std::min(rows, (i + 1) * chunk),
-                                 layout == Layout::kRepacked ? repacked[c].data.get() : nullptr);
+                                 layout == Layout::kRepacked ? repacked[c].get() : nullptr);
     };
     pool.run((rows + chunk - 1) / chunk, task);
     benchmark::DoNotOptimize(y.data());

@@ -4,11 +4,10 @@
 #include <cstdlib>
 #include <utility>
 
-#include <sys/mman.h>
-
 #include "kernels/matmul.hpp"
 #include "kernels/type_traits.hpp"
 #include "model/model_data.hpp"
+#include "runtime/huge_pages.hpp"
 #include "runtime/thread_pool.hpp"
 #include "ullm/error.hpp"
 
@@ -69,18 +68,6 @@ TensorView row_range(const TensorView& t, int64_t begin, int64_t count) {
   part.data = t.data + static_cast<size_t>(begin) * t.row_bytes();
   part.bytes = static_cast<size_t>(count) * t.row_bytes();
   return part;
-}
-
-// Memory in 2 MiB pages where the kernel grants them (transparent huge pages
-// on request): streaming hundreds of MiB per token through 4 KiB pages
-// misses the TLB every 4 KiB.
-// Null if the memory is not there.
-Model::Data::Buffer huge_page_buffer(size_t bytes) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t size = (bytes + kHuge - 1) / kHuge * kHuge;
-  void* p = std::aligned_alloc(kHuge, size);
-  if (p != nullptr) ::madvise(p, size, MADV_HUGEPAGE);
-  return Model::Data::Buffer(static_cast<std::byte*>(p));
 }
 
 // Copies every weight matrix the kernels read faster in panel order into

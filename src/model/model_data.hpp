@@ -1,12 +1,12 @@
 // What a loaded Model holds. Internal: the public header exposes only Model.
 #pragma once
 
-#include <cstdlib>
 #include <memory>
 #include <unordered_map>
 #include <vector>
 
 #include "kernels/kernel_table.hpp"
+#include "runtime/huge_pages.hpp"
 #include "ullm/gguf.hpp"
 #include "ullm/model.hpp"
 #include "ullm/tokenizer.hpp"
@@ -39,11 +39,7 @@ struct Model::Data {
   // Weights the kernels read in panel order (LoadOptions::repack_weights):
   // one buffer holding the copies, and each weight's copy by the address of
   // its mapped data.
-  struct FreeBuffer {
-    void operator()(std::byte* p) const { std::free(p); }
-  };
-  using Buffer = std::unique_ptr<std::byte, FreeBuffer>;
-  Buffer repacked_storage;
+  HugePageBuffer repacked_storage;
   std::unordered_map<const std::byte*, const std::byte*> repacked;
 
   // The panel-order copy of w, or nullptr.
