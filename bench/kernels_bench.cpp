@@ -125,6 +125,49 @@ void BM_PeakInt8DotVnni512(benchmark::State& state) {
 }
 BENCHMARK(BM_PeakInt8DotVnni512)->UseRealTime()->Threads(1)->Threads(2);
 
+// The ceiling of a format that adds per lane, as Q8_0 does to match
+// llama.cpp (one float per four products: eight lanes per block, row and
+// token): each vpdpbusd's 16 lanes converted and added into float
+// accumulators with a multiply-add, eight independent chains on registers
+// (the zero-masking conversion: GCC 12 warns falsely about the plain one).
+// On Zen 5 vpdpbusd and the multiply-add share two pipes, so this reads
+// about half of the peak above; no order-keeping kernel can pass it.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void peak_int8_vnni512_lanes(benchmark::State& state) {
+  __m512 f0 = _mm512_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0, f6 = f0, f7 = f0;
+  __m512i x0 = _mm512_set1_epi8(1), x1 = _mm512_set1_epi8(2), x2 = _mm512_set1_epi8(3), x3 = _mm512_set1_epi8(4),
+          x4 = _mm512_set1_epi8(5), x5 = _mm512_set1_epi8(6), x6 = _mm512_set1_epi8(7), x7 = _mm512_set1_epi8(8);
+  const __m512i w = _mm512_set1_epi8(-2), start = _mm512_set1_epi32(1);
+  const __m512 scale = _mm512_set1_ps(0.5f);
+  constexpr int kSteps = 1 << 16;
+  for (auto _ : state) {
+    for (int s = 0; s < kSteps; ++s) {
+      __asm__ volatile("" : "+v"(x0), "+v"(x1), "+v"(x2), "+v"(x3), "+v"(x4), "+v"(x5), "+v"(x6), "+v"(x7));
+      f0 = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xffff, _mm512_dpbusd_epi32(start, x0, w)), scale, f0);
+      f1 = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xffff, _mm512_dpbusd_epi32(start, x1, w)), scale, f1);
+      f2 = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xffff, _mm512_dpbusd_epi32(start, x2, w)), scale, f2);
+      f3 = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xffff, _mm512_dpbusd_epi32(start, x3, w)), scale, f3);
+      f4 = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xffff, _mm512_dpbusd_epi32(start, x4, w)), scale, f4);
+      f5 = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xffff, _mm512_dpbusd_epi32(start, x5, w)), scale, f5);
+      f6 = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xffff, _mm512_dpbusd_epi32(start, x6, w)), scale, f6);
+      f7 = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xffff, _mm512_dpbusd_epi32(start, x7, w)), scale, f7);
+      __asm__ volatile("" : "+v"(f0), "+v"(f1), "+v"(f2), "+v"(f3), "+v"(f4), "+v"(f5), "+v"(f6), "+v"(f7));
+    }
+  }
+  benchmark::DoNotOptimize(_mm512_add_ps(_mm512_add_ps(_mm512_add_ps(f0, f1), _mm512_add_ps(f2, f3)),
+                                         _mm512_add_ps(_mm512_add_ps(f4, f5), _mm512_add_ps(f6, f7))));
+  state.counters["ops/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * kSteps * 8 * 64 * 2, benchmark::Counter::kIsRate);
+}
+
+void BM_PeakInt8DotVnni512Lanes(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx512vnni") || !__builtin_cpu_supports("avx512bw")) {
+    state.SkipWithError("needs AVX-512 VNNI");
+    return;
+  }
+  peak_int8_vnni512_lanes(state);
+}
+BENCHMARK(BM_PeakInt8DotVnni512Lanes)->UseRealTime()->Threads(1)->Threads(2);
+
 // Weight memory as a loaded model holds it (the repacked copy's huge pages;
 // mapped files are page-aligned). Heap vectors start 16 bytes past a page,
 // which splits every 64-byte load over two cache lines and made a figure
