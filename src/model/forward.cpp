@@ -73,10 +73,31 @@ void project(const Model::Data& model, ThreadPool& pool, std::initializer_list<P
   }
 }
 
+// Values a task of per-row work (norms, RoPE, gated activations) should
+// cover for waking a worker to pay: a few tens of microseconds.
+constexpr int64_t kMinRowTaskValues = int64_t{1} << 14;
+
+// fn(t) for every row t in [0, rows), each `width` values wide: across the
+// pool in chunks of rows when there is that much work (a prompt), else on
+// this thread (a decode step's one row). Rows are independent, so results
+// do not depend on the split.
+template <typename F>
+void for_each_row(ThreadPool& pool, int64_t rows, int64_t width, const F& fn) {
+  const int64_t chunk = std::max<int64_t>(1, kMinRowTaskValues / std::max<int64_t>(1, width));
+  if (pool.size() == 1 || rows <= chunk) {
+    for (int64_t t = 0; t < rows; ++t) fn(t);
+    return;
+  }
+  pool.run((rows + chunk - 1) / chunk, [&](int64_t task, int) {
+    for (int64_t t = task * chunk; t < std::min(rows, (task + 1) * chunk); ++t) fn(t);
+  });
+}
+
 // RMSNorm of each of `rows` rows in place, if the layer has the weight.
-void post_norm(const std::vector<float>& weight, int64_t rows, int64_t width, float eps, float* x) {
+void post_norm(ThreadPool& pool, const std::vector<float>& weight, int64_t rows, int64_t width, float eps, float* x) {
   if (weight.empty()) return;
-  for (int64_t t = 0; t < rows; ++t) kernels::rms_norm(x + t * width, weight.data(), width, eps, x + t * width);
+  for_each_row(pool, rows, width,
+               [&](int64_t t) { kernels::rms_norm(x + t * width, weight.data(), width, eps, x + t * width); });
 }
 
 void grow(std::vector<float>& v, int64_t n) {
@@ -120,11 +141,12 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     const kernels::RopeFrequencies rope_freq{sliding ? c.rope_freq_base_swa : c.rope_freq_base, c.rope_freq_scale,
                                              model.rope_factors.empty() ? nullptr : model.rope_factors.data()};
 
-    for (int64_t t = 0; t < T; ++t) kernels::rms_norm(&s.x[t * E], L.attn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
+    for_each_row(*s.pool, T, E,
+                 [&](int64_t t) { kernels::rms_norm(&s.x[t * E], L.attn_norm.data(), E, c.norm_eps, &s.xn[t * E]); });
     project(model, *s.pool, {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}}, s.xn.data(), T,
             s.activations);
 
-    for (int64_t t = 0; t < T; ++t) {
+    for_each_row(*s.pool, T, q_width + 2 * kv_width, [&](int64_t t) {
       float* q = &s.q[t * q_width];
       float* k = &s.k[t * kv_width];
       if (!L.bq.empty()) kernels::add_inplace(q, L.bq.data(), q_width);
@@ -151,7 +173,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
           s.v_f32[l][pos * kv_width + i] = s.v[t * kv_width + i];
         }
       }
-    }
+    });
     // Causal: token t sees the cache up to and including its own position
     // (on a sliding-window layer, only the last `sliding_window` of those).
     // Per (token, KV head): the query heads sharing a KV head stay together.
@@ -184,14 +206,13 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       rows = 1;
     }
     project(model, *s.pool, {{&L.wo, s.proj.data()}}, s.attn.data(), rows, s.activations);
-    post_norm(L.attn_post_norm, rows, E, c.norm_eps, s.proj.data());
+    post_norm(*s.pool, L.attn_post_norm, rows, E, c.norm_eps, s.proj.data());
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
 
-    for (int64_t t = 0; t < rows; ++t) {
-      kernels::rms_norm(&s.x[t * E], L.ffn_norm.data(), E, c.norm_eps, &s.xn[t * E]);
-    }
+    for_each_row(*s.pool, rows, E,
+                 [&](int64_t t) { kernels::rms_norm(&s.x[t * E], L.ffn_norm.data(), E, c.norm_eps, &s.xn[t * E]); });
     project(model, *s.pool, {{&L.ffn_gate, s.gate.data()}, {&L.ffn_up, s.up.data()}}, s.xn.data(), rows, s.activations);
-    for (int64_t t = 0; t < rows; ++t) {
+    for_each_row(*s.pool, rows, c.n_ff, [&](int64_t t) {
       float* gate = &s.gate[t * c.n_ff];
       const float* up = &s.up[t * c.n_ff];
       if (c.gelu_ffn) {
@@ -199,9 +220,9 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       } else {
         kernels::swiglu(gate, up, c.n_ff, gate);
       }
-    }
+    });
     project(model, *s.pool, {{&L.ffn_down, s.proj.data()}}, s.gate.data(), rows, s.activations);
-    post_norm(L.ffn_post_norm, rows, E, c.norm_eps, s.proj.data());
+    post_norm(*s.pool, L.ffn_post_norm, rows, E, c.norm_eps, s.proj.data());
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
   }
 

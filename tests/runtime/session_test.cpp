@@ -78,13 +78,16 @@ TEST_F(SessionTest, BatchedAndTokenByTokenPromptsAgree) {
   }
 }
 
-// A prompt long enough that matmuls and attention split into several tasks
-// (tasks hold a minimum of work, which a tiny model's single steps lack).
+// A prompt long enough that matmuls, attention and the per-row work (RoPE,
+// the gated activation) split into several tasks (tasks hold a minimum of
+// work, which a tiny model's single steps lack).
 TEST_F(SessionTest, LogitsAreIdenticalForAnyThreadCount) {
-  for (const char* file : {"models/stories260K-f32.gguf", "models/stories260K-q4_0.gguf"}) {
+  for (const char* file :
+       {"models/stories260K-f32.gguf", "models/stories260K-q4_0.gguf", "models/synth/qwen3-q8_0.gguf"}) {
     const Model model = Model::load(test::shared_path(file));
+    const auto length = static_cast<size_t>(model.config().context_length - 1);
     std::vector<Token> prompt{1};
-    for (Token t = 0; prompt.size() < 100; ++t) prompt.push_back(260 + (t * 37) % 250);
+    for (Token t = 0; prompt.size() < length; ++t) prompt.push_back(260 + (t * 37) % 250);
     std::vector<float> reference;
     for (int threads : {1, 2, 3, 4}) {
       Session s(model, {.threads = threads});
