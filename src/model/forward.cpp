@@ -73,8 +73,8 @@ void project(const Model::Data& model, ThreadPool& pool, std::initializer_list<P
   }
 }
 
-// Values a task of per-row work (norms, RoPE, gated activations) should
-// cover for waking a worker to pay: a few tens of microseconds.
+// Values a task of per-row work (norms, RoPE, gated activations) covers, so
+// that it outlasts waking a worker: 10-80 microseconds of such work.
 constexpr int64_t kMinRowTaskValues = int64_t{1} << 14;
 
 // fn(t) for every row t in [0, rows), each `width` values wide: across the
@@ -226,8 +226,9 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
   }
 
-  for (int64_t t = 0; t < rows; ++t)
+  for_each_row(*s.pool, rows, E, [&](int64_t t) {
     kernels::rms_norm(&s.x[t * E], model.output_norm.data(), E, c.norm_eps, &s.xn[t * E]);
+  });
   grow(s.logits, rows * c.n_vocab);
   project(model, *s.pool, {{model.output, s.logits.data()}}, s.xn.data(), rows, s.activations);
 }
