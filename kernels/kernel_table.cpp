@@ -6,6 +6,7 @@
 
 #include "kernels/attention.hpp"
 #include "kernels/matmul.hpp"
+#include "kernels/quantize.hpp"
 #include "kernels/simd/target_ops.hpp"
 #include "ullm/error.hpp"
 
@@ -24,6 +25,7 @@ const KernelTable& scalar_kernel_table() {
     t.name = "scalar";
     for (size_t i = 0; i < kComputeTypes.size(); ++i) t.types[i] = *type_kernels(kComputeTypes[i]);
     t.half = {accumulate_values_f16, dot_rows_f16};
+    t.q8_0_block_sums = q8_0_block_sums;
     return t;
   }();
   return table;

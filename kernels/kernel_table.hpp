@@ -38,10 +38,16 @@ struct HalfVectorKernels {
                    int64_t out_stride);
 };
 
+// For each of `count` Q8_0 blocks: its scale as a float and the sum of its
+// values times `factor` (what panel kernels read besides the activation
+// rows, PanelInput::kBlockSums).
+using BlockSumsFn = void (*)(const std::byte* blocks, int64_t count, int32_t factor, float* scales, int32_t* sums);
+
 struct KernelTable {
   std::string name;  // "scalar", "sse4", "avx2", "avx512" (with VNNI)
   std::array<TypeKernels, kComputeTypes.size()> types{};
   HalfVectorKernels half{};
+  BlockSumsFn q8_0_block_sums = nullptr;
 
   // nullptr if the type has no kernels.
   const TypeKernels* find(DType type) const;

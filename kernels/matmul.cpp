@@ -41,7 +41,7 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
   panel_input_ = kernel.input;
   panel_sum_factor_ = kernel.sum_factor;
   if (has_panel_ && type_ == DType::Q8_0) {
-    if (kernel.input == PanelInput::kBlockSums) prepare_block_sums(kernel.sum_factor);
+    if (kernel.input == PanelInput::kBlockSums) prepare_block_sums(table, kernel.sum_factor);
     if (kernel.input == PanelInput::kLanePairs) prepare_lane_pairs();
   }
   panel_ = {data_.data(),
@@ -53,19 +53,12 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
             static_cast<size_t>(k / kQK8_0) * 128};
 }
 
-void PreparedActivations::prepare_block_sums(int32_t sum_factor) {
+void PreparedActivations::prepare_block_sums(const KernelTable& table, int32_t sum_factor) {
   const int64_t blocks = k_ / kQK8_0;
   panel_scales_.resize(static_cast<size_t>(n_tokens_ * blocks));
   panel_sums_.resize(panel_scales_.size());
-  for (int64_t t = 0; t < n_tokens_; ++t) {
-    const auto* xb = reinterpret_cast<const BlockQ8_0*>(row(t));
-    for (int64_t b = 0; b < blocks; ++b) {
-      int32_t sum = 0;
-      for (int8_t q : xb[b].qs) sum += q;
-      panel_scales_[static_cast<size_t>(t * blocks + b)] = f16_to_f32(xb[b].d);
-      panel_sums_[static_cast<size_t>(t * blocks + b)] = sum * sum_factor;
-    }
-  }
+  // The rows are contiguous: all tokens' blocks in one call.
+  table.q8_0_block_sums(data_.data(), n_tokens_ * blocks, sum_factor, panel_scales_.data(), panel_sums_.data());
 }
 
 void PreparedActivations::prepare_lane_pairs() {

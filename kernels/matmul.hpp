@@ -32,7 +32,7 @@ class PreparedActivations {
   const PanelActivations* panel(const PanelKernel& kernel) const;
 
  private:
-  void prepare_block_sums(int32_t sum_factor);
+  void prepare_block_sums(const KernelTable& table, int32_t sum_factor);
   void prepare_lane_pairs();
 
   std::vector<std::byte> data_;

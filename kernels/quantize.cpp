@@ -121,6 +121,16 @@ float quantize_8_bits(const float* x, int8_t* qs, int32_t& sum) {
 
 }  // namespace
 
+void q8_0_block_sums(const std::byte* blocks, int64_t count, int32_t factor, float* scales, int32_t* sums) {
+  const auto* b = reinterpret_cast<const BlockQ8_0*>(blocks);
+  for (int64_t i = 0; i < count; ++i) {
+    int32_t sum = 0;
+    for (int8_t q : b[i].qs) sum += q;
+    scales[i] = f16_to_f32(b[i].d);
+    sums[i] = sum * factor;
+  }
+}
+
 void float_to_q8_0(const float* src, std::byte* dst, int64_t n) {
   auto* blocks = reinterpret_cast<BlockQ8_0*>(dst);
   for (int64_t b = 0; b < n / kQK8_0; ++b) {

@@ -28,6 +28,8 @@ void float_to_bf16(const float* src, std::byte* dst, int64_t n);
 // Q8_0 as ggml's x86 kernels quantize activations: scale amax/127 stored as
 // f16, values multiplied by 127/amax and rounded half to even.
 void float_to_q8_0(const float* src, std::byte* dst, int64_t n);
+// Each block's scale as a float and the sum of its values times `factor`.
+void q8_0_block_sums(const std::byte* blocks, int64_t count, int32_t factor, float* scales, int32_t* sums);
 // Q4_0 as ggml's reference quantizer: the signed extreme maps to -8.
 void float_to_q4_0(const float* src, std::byte* dst, int64_t n);
 // Q4_1, Q5_0 and Q5_1 as ggml's reference quantizers make them.

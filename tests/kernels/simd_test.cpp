@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -109,6 +110,35 @@ TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
       ref.from_float(x.data(), a.data(), n);
       got.from_float(x.data(), b.data(), n);
       EXPECT_EQ(a, b) << dtype_name(type) << " n " << n;
+    }
+  }
+}
+
+// Every byte value (-128 included, which quantized activations never hold
+// but a caller could pass) in blocks of any count, at odd addresses.
+TEST_P(SimdTargetTest, Q8_0BlockSumsMatchScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  std::mt19937 rng(17);
+  for (int64_t count : {0, 1, 7, 65}) {
+    std::vector<std::byte> bytes(1 + static_cast<size_t>(count) * sizeof(BlockQ8_0));
+    for (auto& b : bytes) b = static_cast<std::byte>(rng());
+    auto* blocks = reinterpret_cast<BlockQ8_0*>(bytes.data() + 1);
+    if (count > 2) {
+      std::fill(std::begin(blocks[1].qs), std::end(blocks[1].qs), int8_t{-128});
+      std::fill(std::begin(blocks[2].qs), std::end(blocks[2].qs), int8_t{127});
+    }
+    for (int32_t factor : {-128, -16, -8, 1}) {
+      std::vector<float> want_scales(static_cast<size_t>(count)), got_scales(want_scales.size());
+      std::vector<int32_t> want_sums(want_scales.size()), got_sums(want_scales.size());
+      q8_0_block_sums(bytes.data() + 1, count, factor, want_scales.data(), want_sums.data());
+      simd.q8_0_block_sums(bytes.data() + 1, count, factor, got_scales.data(), got_sums.data());
+      EXPECT_EQ(got_sums, want_sums) << "count " << count << " factor " << factor;
+      for (size_t i = 0; i < want_scales.size(); ++i) {
+        // Bit patterns, but any NaN for a NaN: random scales include
+        // signalling NaNs, which F16C returns quieted.
+        if (std::isnan(want_scales[i]) && std::isnan(got_scales[i])) continue;
+        EXPECT_EQ(std::bit_cast<uint32_t>(got_scales[i]), std::bit_cast<uint32_t>(want_scales[i])) << i;
+      }
     }
   }
 }
