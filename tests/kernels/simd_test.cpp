@@ -149,7 +149,7 @@ TEST_P(SimdTargetTest, HalfVectorKernelsMatchScalar) {
   // Value sums: every head count, head sizes off the vector width, long
   // enough to hold several register blocks, rows past a block of the tail's,
   // with rescales on some rows.
-  for (int64_t d : {1, 7, 8, 16, 33, 64, 80, 128, 256}) {
+  for (int64_t d : {1, 7, 8, 16, 33, 48, 64, 80, 96, 128, 256}) {
     for (int heads = 1; heads <= kMaxValueHeads; ++heads) {
       const int64_t rows = heads == 2 ? 70 : 9, stride = d + 5;
       const auto vf = random_floats(static_cast<size_t>(rows * stride), 35);
