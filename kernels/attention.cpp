@@ -42,16 +42,17 @@ void attend_f32_cache(const AttentionShape& shape, const float* q, const float* 
   }
 }
 
-void accumulate_values_f16(int64_t d, const uint16_t* v, int64_t stride, int64_t rows, int heads, const float* rescale,
-                           const float* weight, int64_t coef_stride, uint16_t* acc) {
+void accumulate_values_f16(int64_t d, const uint16_t* v, int64_t stride, int64_t head_stride, int64_t rows, int heads,
+                           const float* rescale, const float* weight, int64_t coef_stride, uint16_t* acc) {
   for (int64_t j = 0; j < rows; ++j) {
     for (int h = 0; h < heads; ++h) {
       uint16_t* a = acc + h * d;
+      const uint16_t* vj = v + h * head_stride + j * stride;
       const float r = rescale[h * coef_stride + j], w = weight[h * coef_stride + j];
       if (r != 1.0f) {
         for (int64_t i = 0; i < d; ++i) a[i] = f32_to_f16(f16_to_f32(a[i]) * r);
       }
-      for (int64_t i = 0; i < d; ++i) a[i] = f32_to_f16(std::fma(f16_to_f32(v[j * stride + i]), w, f16_to_f32(a[i])));
+      for (int64_t i = 0; i < d; ++i) a[i] = f32_to_f16(std::fma(f16_to_f32(vj[i]), w, f16_to_f32(a[i])));
     }
   }
 }
@@ -78,10 +79,12 @@ void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, con
   uint16_t acc[kMaxValueHeads * kMaxHeadDim];
   float rescale[kMaxValueHeads][kKeys], weight[kMaxValueHeads][kKeys], scores[kMaxValueHeads][kKeys];
   for (int64_t h0 = head_begin; h0 < head_end;) {
-    // Heads [h0, h0 + heads) share a KV head.
+    // Heads [h0, h0 + heads) share a KV head, or (group 1) each have their
+    // own, side by side in the cache rows.
     const int64_t kv_head = h0 / group;
-    const int heads = static_cast<int>(std::min({head_end, (kv_head + 1) * group, h0 + kMaxValueHeads}) - h0);
-    const int64_t kv_off = kv_head * d;
+    const int64_t group_end = group == 1 ? head_end : (kv_head + 1) * group;
+    const int heads = static_cast<int>(std::min({head_end, group_end, h0 + kMaxValueHeads}) - h0);
+    const int64_t kv_off = kv_head * d, head_stride = group == 1 ? d : 0;
     float running_sum[kMaxValueHeads], running_max[kMaxValueHeads];
     for (int h = 0; h < heads; ++h) {
       for (int64_t i = 0; i < d; ++i) q16[h * d + i] = f32_to_f16(q[(h0 + h) * d + i]);
@@ -91,7 +94,14 @@ void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, con
     std::fill(acc, acc + heads * d, uint16_t{0});
     for (int64_t j0 = kv_begin; j0 < kv_end; j0 += kKeys) {
       const int64_t n = std::min(kKeys, kv_end - j0);
-      table.half.dot_rows(d, k_cache + j0 * kv_row + kv_off, kv_row, n, heads, q16, &scores[0][0], kKeys);
+      if (head_stride == 0) {
+        table.half.dot_rows(d, k_cache + j0 * kv_row + kv_off, kv_row, n, heads, q16, &scores[0][0], kKeys);
+      } else {
+        for (int h = 0; h < heads; ++h) {
+          table.half.dot_rows(d, k_cache + j0 * kv_row + kv_off + h * head_stride, kv_row, n, 1, q16 + h * d, scores[h],
+                              kKeys);
+        }
+      }
       for (int h = 0; h < heads; ++h) {
         for (int64_t j = 0; j < n; ++j) {
           const float s = scores[h][j] * shape.scale;
@@ -107,8 +117,8 @@ void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, con
           running_sum[h] = running_sum[h] * r + w;
         }
       }
-      table.half.accumulate_values(d, v_cache + j0 * kv_row + kv_off, kv_row, n, heads, &rescale[0][0], &weight[0][0],
-                                   kKeys, acc);
+      table.half.accumulate_values(d, v_cache + j0 * kv_row + kv_off, kv_row, head_stride, n, heads, &rescale[0][0],
+                                   &weight[0][0], kKeys, acc);
     }
     for (int h = 0; h < heads; ++h) {
       const float inv = running_sum[h] == 0.0f ? 0.0f : 1.0f / running_sum[h];

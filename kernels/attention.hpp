@@ -31,15 +31,16 @@ void attend_f32_cache(const AttentionShape& shape, const float* q, const float* 
 // weighted value sum kept in f16, reproducing ggml's CPU flash attention
 // (llama.cpp's default setting) so results agree with it closely. q.k is
 // the table's F16 dot product, as ggml's is its f16 dot. Query heads that
-// share a KV head are summed together, up to kMaxValueHeads at a time, so
-// their f16 rounding chains overlap instead of waiting on each other.
+// share a KV head (or, without grouped-query attention, successive heads)
+// are summed together, up to kMaxValueHeads at a time, so their f16
+// rounding chains overlap instead of waiting on each other.
 void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const uint16_t* k_cache,
                       const uint16_t* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
                       float* out);
 
 // Scalar references of the half-precision vector kernels.
-void accumulate_values_f16(int64_t d, const uint16_t* v, int64_t stride, int64_t rows, int heads, const float* rescale,
-                           const float* weight, int64_t coef_stride, uint16_t* acc);
+void accumulate_values_f16(int64_t d, const uint16_t* v, int64_t stride, int64_t head_stride, int64_t rows, int heads,
+                           const float* rescale, const float* weight, int64_t coef_stride, uint16_t* acc);
 void dot_rows_f16(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, int heads, const uint16_t* q, float* out,
                   int64_t out_stride);
 

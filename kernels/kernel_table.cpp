@@ -117,8 +117,11 @@ bool agrees_with_scalar(const KernelTable& t) {
   const float rescale[2][5] = {{1, 1, 0.5f, 1, 1}, {0.25f, 1, 1, 1, 0.75f}};
   const float weight[2][5] = {{0.3f, 0.9f, 1, 0.2f, 0.6f}, {1, 0.4f, 0.7f, 0.1f, 1}};
   std::vector<uint16_t> a(h.begin(), h.begin() + 80), b = a;
-  ref.half.accumulate_values(40, h.data() + 80, 40, 5, 2, &rescale[0][0], &weight[0][0], 5, a.data());
-  t.half.accumulate_values(40, h.data() + 80, 40, 5, 2, &rescale[0][0], &weight[0][0], 5, b.data());
+  ref.half.accumulate_values(40, h.data() + 80, 40, 0, 5, 2, &rescale[0][0], &weight[0][0], 5, a.data());
+  t.half.accumulate_values(40, h.data() + 80, 40, 0, 5, 2, &rescale[0][0], &weight[0][0], 5, b.data());
+  // ... and two heads of 20 with values of their own, side by side in the rows.
+  ref.half.accumulate_values(20, h.data() + 80, 40, 20, 5, 2, &rescale[0][0], &weight[0][0], 5, a.data());
+  t.half.accumulate_values(20, h.data() + 80, 40, 20, 5, 2, &rescale[0][0], &weight[0][0], 5, b.data());
   // Scores: two heads of 16 and of 80 (vector order plus a tail) over three rows.
   float sa[12], sb[12];
   ref.half.dot_rows(16, h.data(), 16, 3, 2, h.data() + 64, sa, 3);

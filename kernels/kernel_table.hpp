@@ -23,14 +23,16 @@ inline constexpr int kMaxValueHeads = 4;
 
 struct HalfVectorKernels {
   // The online-softmax value sums of `heads` (<= kMaxValueHeads) query heads
-  // over rows [0, rows) of v (rows `stride` halves apart), kept in f16 as
-  // ggml keeps them: for each row j in order and head h, with r =
-  // rescale[h * coef_stride + j] and w = weight[h * coef_stride + j],
+  // over rows [0, rows) of their values (rows `stride` halves apart; head
+  // h's at v + h * head_stride: 0 for heads sharing a KV head, the head size
+  // for heads of successive KV heads), kept in f16 as ggml keeps them: for
+  // each row j in order and head h, with r = rescale[h * coef_stride + j]
+  // and w = weight[h * coef_stride + j],
   //   if r != 1: acc_h[i] = f16(acc_h[i] * r);  then
-  //   acc_h[i] = f16(fma(v_j[i], w, acc_h[i])),
+  //   acc_h[i] = f16(fma(v_hj[i], w, acc_h[i])),
   // where acc_h is the d halves at acc + h * d.
-  void (*accumulate_values)(int64_t d, const uint16_t* v, int64_t stride, int64_t rows, int heads, const float* rescale,
-                            const float* weight, int64_t coef_stride, uint16_t* acc);
+  void (*accumulate_values)(int64_t d, const uint16_t* v, int64_t stride, int64_t head_stride, int64_t rows, int heads,
+                            const float* rescale, const float* weight, int64_t coef_stride, uint16_t* acc);
   // out[h * out_stride + j] = the F16 `dot` of row j of k (rows `stride`
   // halves apart) with q + h * d, for j < rows and h < heads (<=
   // kMaxValueHeads): the attention scores of query heads sharing a KV head.

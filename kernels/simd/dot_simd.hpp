@@ -124,9 +124,11 @@ float dot_tile_order(int64_t n, const std::byte* wp, const std::byte* xp) {
 // batches of dimensions held in registers across all rows: each step rounds
 // to f16 and back in the register (the scalar reference stores and reloads
 // halves; the values are the same), and the heads' chains run side by side.
-template <class Arch, int Heads, int Batches>
-void accumulate_values_block(const uint16_t* v, int64_t stride, int64_t rows, const float* rescale, const float* weight,
-                             int64_t coef_stride, uint16_t* acc, int64_t d) {
+// `Shared`: the heads read the same values (one KV head), converted once a
+// row; otherwise head h's are head_stride halves on.
+template <class Arch, int Heads, int Batches, bool Shared>
+void accumulate_values_block(const uint16_t* v, int64_t stride, int64_t head_stride, int64_t rows, const float* rescale,
+                             const float* weight, int64_t coef_stride, uint16_t* acc, int64_t d) {
   using batch = xsimd::batch<float, Arch>;
   using Ops = TargetOps<Arch>;
   constexpr int64_t kW = batch::size;
@@ -136,8 +138,13 @@ void accumulate_values_block(const uint16_t* v, int64_t stride, int64_t rows, co
   }
   for (int64_t j = 0; j < rows; ++j) {
     batch vj[Batches];
-    for (int b = 0; b < Batches; ++b) vj[b] = Ops::load_f16(v + j * stride + b * kW);
+    if constexpr (Shared) {
+      for (int b = 0; b < Batches; ++b) vj[b] = Ops::load_f16(v + j * stride + b * kW);
+    }
     for (int h = 0; h < Heads; ++h) {
+      if constexpr (!Shared) {
+        for (int b = 0; b < Batches; ++b) vj[b] = Ops::load_f16(v + h * head_stride + j * stride + b * kW);
+      }
       const float r = rescale[h * coef_stride + j];
       if (r != 1.0f) {
         for (int b = 0; b < Batches; ++b) a[h][b] = Ops::round_f16(a[h][b] * batch(r));
@@ -152,36 +159,35 @@ void accumulate_values_block(const uint16_t* v, int64_t stride, int64_t rows, co
 }
 
 // Blocks of `Batches` batches from dimension i on while they fit, then
-// narrower ones (the powers of two below): each block walks every row once with
-// heads x batches independent chains, and a step's latency (a multiply-add
-// and an f16 round trip) is hidden only by as many chains. (One batch at a
-// time had run a 64-wide head of one query head as four passes of a single
-// chain: 13 % of stories110M decode.)
-template <class Arch, int Heads, int Batches>
-void accumulate_values_blocks(int64_t& i, int64_t d, const uint16_t* v, int64_t stride, int64_t rows,
-                              const float* rescale, const float* weight, int64_t coef_stride, uint16_t* acc) {
+// narrower ones (the powers of two below): each block walks every row once
+// with heads x batches independent chains, and a step's latency (a
+// multiply-add and an f16 round trip) is hidden only by as many chains.
+// (One batch at a time had run a 64-wide head of one query head as four
+// passes of a single chain: 13 % of stories110M decode.)
+template <class Arch, int Heads, int Batches, bool Shared>
+void accumulate_values_blocks(int64_t& i, int64_t d, const uint16_t* v, int64_t stride, int64_t head_stride,
+                              int64_t rows, const float* rescale, const float* weight, int64_t coef_stride,
+                              uint16_t* acc) {
   constexpr int64_t kW = xsimd::batch<float, Arch>::size;
   for (; i + Batches * kW <= d; i += Batches * kW) {
-    accumulate_values_block<Arch, Heads, Batches>(v + i, stride, rows, rescale, weight, coef_stride, acc + i, d);
+    accumulate_values_block<Arch, Heads, Batches, Shared>(v + i, stride, head_stride, rows, rescale, weight,
+                                                          coef_stride, acc + i, d);
   }
   if constexpr (Batches > 1) {
     constexpr int kNarrower = std::bit_floor(static_cast<unsigned>(Batches - 1));
-    accumulate_values_blocks<Arch, Heads, kNarrower>(i, d, v, stride, rows, rescale, weight, coef_stride, acc);
+    accumulate_values_blocks<Arch, Heads, kNarrower, Shared>(i, d, v, stride, head_stride, rows, rescale, weight,
+                                                             coef_stride, acc);
   }
 }
 
-// Register blocks of up to 16 batches in all (heads x batches), dimensions
-// left over (fewer than a batch) by the scalar reference.
+// The dimensions from i on (fewer than a batch; all of them for heads
+// narrower than a batch, e.g. 8 with AVX-512) of heads sharing their
+// values: one batch on copies padded with zeros, whose extra lanes compute
+// nothing that is kept. Rows a block at a time.
 template <class Arch, int Heads>
-void accumulate_values_heads(int64_t d, const uint16_t* v, int64_t stride, int64_t rows, const float* rescale,
-                             const float* weight, int64_t coef_stride, uint16_t* acc) {
+void accumulate_values_tail(int64_t i, int64_t d, const uint16_t* v, int64_t stride, int64_t rows, const float* rescale,
+                            const float* weight, int64_t coef_stride, uint16_t* acc) {
   constexpr int64_t kW = xsimd::batch<float, Arch>::size;
-  int64_t i = 0;
-  accumulate_values_blocks<Arch, Heads, 16 / Heads>(i, d, v, stride, rows, rescale, weight, coef_stride, acc);
-  if (i == d) return;
-  // The last dimensions (all of them for heads narrower than a batch, e.g.
-  // 8 with AVX-512): one batch on copies padded with zeros, whose extra
-  // lanes compute nothing that is kept. Rows a block at a time.
   constexpr int64_t kRows = 64;
   alignas(64) uint16_t tail_acc[Heads][kW] = {}, tail_v[kRows][kW] = {};
   const int64_t tail = d - i;
@@ -189,25 +195,46 @@ void accumulate_values_heads(int64_t d, const uint16_t* v, int64_t stride, int64
   for (int64_t j0 = 0; j0 < rows; j0 += kRows) {
     const int64_t n = std::min(kRows, rows - j0);
     for (int64_t j = 0; j < n; ++j) std::copy_n(v + (j0 + j) * stride + i, tail, tail_v[j]);
-    accumulate_values_block<Arch, Heads, 1>(&tail_v[0][0], kW, n, rescale + j0, weight + j0, coef_stride,
-                                            &tail_acc[0][0], kW);
+    accumulate_values_block<Arch, Heads, 1, true>(&tail_v[0][0], kW, 0, n, rescale + j0, weight + j0, coef_stride,
+                                                  &tail_acc[0][0], kW);
   }
   for (int h = 0; h < Heads; ++h) std::copy_n(tail_acc[h], tail, acc + h * d + i);
 }
 
+// Register blocks of up to 16 batches in all (heads x batches), then the
+// dimensions left over.
+template <class Arch, int Heads>
+void accumulate_values_heads(int64_t d, const uint16_t* v, int64_t stride, int64_t head_stride, int64_t rows,
+                             const float* rescale, const float* weight, int64_t coef_stride, uint16_t* acc) {
+  int64_t i = 0;
+  if (head_stride == 0) {
+    accumulate_values_blocks<Arch, Heads, 16 / Heads, true>(i, d, v, stride, 0, rows, rescale, weight, coef_stride,
+                                                            acc);
+    if (i < d) accumulate_values_tail<Arch, Heads>(i, d, v, stride, rows, rescale, weight, coef_stride, acc);
+    return;
+  }
+  accumulate_values_blocks<Arch, Heads, 16 / Heads, false>(i, d, v, stride, head_stride, rows, rescale, weight,
+                                                           coef_stride, acc);
+  for (int h = 0; i < d && h < Heads; ++h) {
+    accumulate_values_tail<Arch, 1>(i, d, v + h * head_stride, stride, rows, rescale + h * coef_stride,
+                                    weight + h * coef_stride, coef_stride, acc + h * d);
+  }
+}
+
 template <class Arch>
-void accumulate_values_f16_simd(int64_t d, const uint16_t* v, int64_t stride, int64_t rows, int heads,
-                                const float* rescale, const float* weight, int64_t coef_stride, uint16_t* acc) {
+void accumulate_values_f16_simd(int64_t d, const uint16_t* v, int64_t stride, int64_t head_stride, int64_t rows,
+                                int heads, const float* rescale, const float* weight, int64_t coef_stride,
+                                uint16_t* acc) {
   static_assert(kMaxValueHeads == 4);
   switch (heads) {
     case 1:
-      return accumulate_values_heads<Arch, 1>(d, v, stride, rows, rescale, weight, coef_stride, acc);
+      return accumulate_values_heads<Arch, 1>(d, v, stride, head_stride, rows, rescale, weight, coef_stride, acc);
     case 2:
-      return accumulate_values_heads<Arch, 2>(d, v, stride, rows, rescale, weight, coef_stride, acc);
+      return accumulate_values_heads<Arch, 2>(d, v, stride, head_stride, rows, rescale, weight, coef_stride, acc);
     case 3:
-      return accumulate_values_heads<Arch, 3>(d, v, stride, rows, rescale, weight, coef_stride, acc);
+      return accumulate_values_heads<Arch, 3>(d, v, stride, head_stride, rows, rescale, weight, coef_stride, acc);
     default:
-      return accumulate_values_heads<Arch, 4>(d, v, stride, rows, rescale, weight, coef_stride, acc);
+      return accumulate_values_heads<Arch, 4>(d, v, stride, head_stride, rows, rescale, weight, coef_stride, acc);
   }
 }
 

@@ -178,17 +178,18 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     // (on a sliding-window layer, only the last `sliding_window` of those).
     // Per (token, KV head): the query heads sharing a KV head stay together.
     const int64_t group = c.n_head / c.n_head_kv;
-    const auto attend = [&](int64_t task, int thread) {
-      const int64_t t = task / c.n_head_kv;
-      const int64_t h0 = (task % c.n_head_kv) * group;
+    // KV heads [kv_begin, kv_end) of token t, in one call: without grouped
+    // queries the f16 kernel sums several heads side by side.
+    const auto attend = [&](int64_t t, int64_t kv_begin, int64_t kv_end, int thread) {
       const int64_t visible = p0 + t + 1;
       const int64_t first = sliding ? std::max<int64_t>(0, visible - c.sliding_window) : 0;
       if (f16_cache) {
         kernels::attend_f16_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(), first,
-                                  visible, h0, h0 + group, &s.attn[t * q_width]);
+                                  visible, kv_begin * group, kv_end * group, &s.attn[t * q_width]);
       } else {
-        kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), first, visible, h0,
-                                  h0 + group, &s.scores[thread * s.context_length], &s.attn[t * q_width]);
+        kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), first, visible,
+                                  kv_begin * group, kv_end * group, &s.scores[thread * s.context_length],
+                                  &s.attn[t * q_width]);
       }
     };
     // (token, KV head) pairs a task, enough that a task is worth a thread.
@@ -196,7 +197,13 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     const int64_t pair_macs = std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * group);  // at most
     const int64_t per_task = std::clamp<int64_t>(kernels::kMinTaskMacs / pair_macs, 1, pairs);
     s.pool->run((pairs + per_task - 1) / per_task, [&](int64_t task, int thread) {
-      for (int64_t i = task * per_task; i < std::min(pairs, (task + 1) * per_task); ++i) attend(i, thread);
+      const int64_t end = std::min(pairs, (task + 1) * per_task);
+      for (int64_t i = task * per_task; i < end;) {
+        const int64_t t = i / c.n_head_kv, kv = i % c.n_head_kv;
+        const int64_t kv_end = std::min(c.n_head_kv, kv + (end - i));
+        attend(t, kv, kv_end, thread);
+        i += kv_end - kv;
+      }
     });
     // Past the last attention only the rows whose logits are wanted matter:
     // keep just those (as llama.cpp does, so its one-token kernels apply).

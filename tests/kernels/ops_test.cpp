@@ -141,5 +141,25 @@ TEST(Attention, BothCacheTypesMatchSoftmaxAttention) {
   }
 }
 
+// Without grouped-query attention the f16 kernel sums several heads' values
+// side by side; each head must come out as it does alone.
+TEST(Attention, F16HeadsSummedTogetherEqualEachAlone) {
+  for (const AttentionShape shape : {AttentionShape{6, 6, 48, 0.2f}, AttentionShape{5, 5, 8, 0.3f}}) {
+    const int64_t ctx = 200, row = shape.n_head_kv * shape.head_dim;
+    const auto q = random_floats(static_cast<size_t>(shape.n_head * shape.head_dim), 17);
+    const auto kf = random_floats(static_cast<size_t>(ctx * row), 18), vf = random_floats(kf.size(), 19);
+    std::vector<uint16_t> k(kf.size()), v(vf.size());
+    for (size_t i = 0; i < kf.size(); ++i) k[i] = f32_to_f16(kf[i]), v[i] = f32_to_f16(vf[i]);
+    for (const KernelTable* table : {&scalar_kernel_table(), &select_kernel_table()}) {
+      std::vector<float> together(q.size()), alone(q.size());
+      attend_f16_cache(*table, shape, q.data(), k.data(), v.data(), 0, ctx, 0, shape.n_head, together.data());
+      for (int64_t h = 0; h < shape.n_head; ++h) {
+        attend_f16_cache(*table, shape, q.data(), k.data(), v.data(), 0, ctx, h, h + 1, alone.data());
+      }
+      EXPECT_EQ(together, alone) << table->name << " head size " << shape.head_dim;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ullm::kernels

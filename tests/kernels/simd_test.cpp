@@ -151,27 +151,32 @@ TEST_P(SimdTargetTest, HalfVectorKernelsMatchScalar) {
   // with rescales on some rows.
   for (int64_t d : {1, 7, 8, 16, 33, 48, 64, 80, 96, 128, 256}) {
     for (int heads = 1; heads <= kMaxValueHeads; ++heads) {
-      const int64_t rows = heads == 2 ? 70 : 9, stride = d + 5;
-      const auto vf = random_floats(static_cast<size_t>(rows * stride), 35);
-      const auto af = random_floats(static_cast<size_t>(heads * d), 36);
-      std::vector<uint16_t> v(vf.size()), a(af.size());
-      float_to_f16(vf.data(), reinterpret_cast<std::byte*>(v.data()), static_cast<int64_t>(v.size()));
-      float_to_f16(af.data(), reinterpret_cast<std::byte*>(a.data()), static_cast<int64_t>(a.size()));
-      std::vector<float> rescale(static_cast<size_t>(heads * rows)), weight(rescale.size());
-      for (size_t i = 0; i < rescale.size(); ++i) {
-        rescale[i] = i % 4 == 1 ? 0.3f + 0.05f * static_cast<float>(i % 7) : 1.0f;
-        weight[i] = 0.1f + 0.09f * static_cast<float>(i % 10);
-      }
-      auto expected = a, actual = a;
-      scalar.half.accumulate_values(d, v.data(), stride, rows, heads, rescale.data(), weight.data(), rows,
-                                    expected.data());
-      simd.half.accumulate_values(d, v.data(), stride, rows, heads, rescale.data(), weight.data(), rows, actual.data());
-      if (GetParam() == "sse4") {  // no fused multiply-add: an f16 step apart at most
-        for (size_t i = 0; i < a.size(); ++i) {
-          EXPECT_NEAR(f16_to_f32(actual[i]), f16_to_f32(expected[i]), 2e-3f * (1 + std::fabs(f16_to_f32(expected[i]))));
+      // Values shared by the heads (one KV head) or their own, side by side.
+      for (const bool shared : {true, false}) {
+        const int64_t rows = heads == 2 ? 70 : 9, head_stride = shared ? 0 : d, stride = heads * d + 5;
+        const auto vf = random_floats(static_cast<size_t>(rows * stride), 35);
+        const auto af = random_floats(static_cast<size_t>(heads * d), 36);
+        std::vector<uint16_t> v(vf.size()), a(af.size());
+        float_to_f16(vf.data(), reinterpret_cast<std::byte*>(v.data()), static_cast<int64_t>(v.size()));
+        float_to_f16(af.data(), reinterpret_cast<std::byte*>(a.data()), static_cast<int64_t>(a.size()));
+        std::vector<float> rescale(static_cast<size_t>(heads * rows)), weight(rescale.size());
+        for (size_t i = 0; i < rescale.size(); ++i) {
+          rescale[i] = i % 4 == 1 ? 0.3f + 0.05f * static_cast<float>(i % 7) : 1.0f;
+          weight[i] = 0.1f + 0.09f * static_cast<float>(i % 10);
         }
-      } else {
-        EXPECT_EQ(actual, expected) << "accumulate_values d " << d << " heads " << heads;
+        auto expected = a, actual = a;
+        scalar.half.accumulate_values(d, v.data(), stride, head_stride, rows, heads, rescale.data(), weight.data(),
+                                      rows, expected.data());
+        simd.half.accumulate_values(d, v.data(), stride, head_stride, rows, heads, rescale.data(), weight.data(), rows,
+                                    actual.data());
+        if (GetParam() == "sse4") {  // no fused multiply-add: an f16 step apart at most
+          for (size_t i = 0; i < a.size(); ++i) {
+            EXPECT_NEAR(f16_to_f32(actual[i]), f16_to_f32(expected[i]),
+                        2e-3f * (1 + std::fabs(f16_to_f32(expected[i]))));
+          }
+        } else {
+          EXPECT_EQ(actual, expected) << "accumulate_values d " << d << " heads " << heads << " shared " << shared;
+        }
       }
     }
   }
