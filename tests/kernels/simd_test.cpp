@@ -115,14 +115,15 @@ TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
 }
 
 // Every byte value (-128 included, which quantized activations never hold
-// but a caller could pass) in blocks of any count, at odd addresses.
+// but a caller could pass) in blocks of any count, off SIMD alignment (on
+// the blocks' own two bytes, as GGUF rows are).
 TEST_P(SimdTargetTest, Q8_0BlockSumsMatchScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
   std::mt19937 rng(17);
   for (int64_t count : {0, 1, 7, 65}) {
-    std::vector<std::byte> bytes(1 + static_cast<size_t>(count) * sizeof(BlockQ8_0));
+    std::vector<std::byte> bytes(2 + static_cast<size_t>(count) * sizeof(BlockQ8_0));
     for (auto& b : bytes) b = static_cast<std::byte>(rng());
-    auto* blocks = reinterpret_cast<BlockQ8_0*>(bytes.data() + 1);
+    auto* blocks = reinterpret_cast<BlockQ8_0*>(bytes.data() + 2);
     if (count > 2) {
       std::fill(std::begin(blocks[1].qs), std::end(blocks[1].qs), int8_t{-128});
       std::fill(std::begin(blocks[2].qs), std::end(blocks[2].qs), int8_t{127});
@@ -130,8 +131,8 @@ TEST_P(SimdTargetTest, Q8_0BlockSumsMatchScalar) {
     for (int32_t factor : {-128, -16, -8, 1}) {
       std::vector<float> want_scales(static_cast<size_t>(count)), got_scales(want_scales.size());
       std::vector<int32_t> want_sums(want_scales.size()), got_sums(want_scales.size());
-      q8_0_block_sums(bytes.data() + 1, count, factor, want_scales.data(), want_sums.data());
-      simd.q8_0_block_sums(bytes.data() + 1, count, factor, got_scales.data(), got_sums.data());
+      q8_0_block_sums(bytes.data() + 2, count, factor, want_scales.data(), want_sums.data());
+      simd.q8_0_block_sums(bytes.data() + 2, count, factor, got_scales.data(), got_sums.data());
       EXPECT_EQ(got_sums, want_sums) << "count " << count << " factor " << factor;
       for (size_t i = 0; i < want_scales.size(); ++i) {
         // Bit patterns, but any NaN for a NaN: random scales include
