@@ -215,7 +215,8 @@ void accumulate_values_heads(int64_t d, const uint16_t* v, int64_t stride, int64
   }
   accumulate_values_blocks<Arch, Heads, 16 / Heads, false>(i, d, v, stride, head_stride, rows, rescale, weight,
                                                            coef_stride, acc);
-  for (int h = 0; i < d && h < Heads; ++h) {
+  if (i == d) return;
+  for (int h = 0; h < Heads; ++h) {  // each head's own values, one at a time
     accumulate_values_tail<Arch, 1>(i, d, v + h * head_stride, stride, rows, rescale + h * coef_stride,
                                     weight + h * coef_stride, coef_stride, acc + h * d);
   }
