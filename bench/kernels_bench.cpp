@@ -116,12 +116,17 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void peak_int8_vnni512(be
       benchmark::Counter(static_cast<double>(state.iterations()) * kSteps * 12 * 64 * 2, benchmark::Counter::kIsRate);
 }
 
-void BM_PeakInt8DotVnni512(benchmark::State& state) {
+// Runs `peak`, compiled for AVX-512 VNNI, where the CPU has it.
+void run_if_vnni512(benchmark::State& state, void (*peak)(benchmark::State&)) {
   if (!__builtin_cpu_supports("avx512vnni") || !__builtin_cpu_supports("avx512bw")) {
     state.SkipWithError("needs AVX-512 VNNI");
     return;
   }
-  peak_int8_vnni512(state);
+  peak(state);
+}
+
+void BM_PeakInt8DotVnni512(benchmark::State& state) {
+  run_if_vnni512(state, peak_int8_vnni512);
 }
 BENCHMARK(BM_PeakInt8DotVnni512)->UseRealTime()->Threads(1)->Threads(2);
 
@@ -160,11 +165,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void peak_int8_vnni512_la
 }
 
 void BM_PeakInt8DotVnni512Lanes(benchmark::State& state) {
-  if (!__builtin_cpu_supports("avx512vnni") || !__builtin_cpu_supports("avx512bw")) {
-    state.SkipWithError("needs AVX-512 VNNI");
-    return;
-  }
-  peak_int8_vnni512_lanes(state);
+  run_if_vnni512(state, peak_int8_vnni512_lanes);
 }
 BENCHMARK(BM_PeakInt8DotVnni512Lanes)->UseRealTime()->Threads(1)->Threads(2);
 
