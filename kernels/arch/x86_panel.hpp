@@ -88,6 +88,11 @@ struct PanelIsa {
   }
   static Int high_nibbles(Int v) { return _mm512_and_si512(_mm512_maskz_srli_epi32(0xffff, v, 4), bytes(0x0f)); }
   static Int splat(int32_t v) { return _mm512_set1_epi32(v); }
+  // Every 128-bit lane holds four 32-bit lanes with these four controls.
+  static Int lanes_of_128(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
+    return _mm512_setr_epi32(c0, c1, c2, c3, c0, c1, c2, c3, c0, c1, c2, c3, c0, c1, c2, c3);
+  }
+  static Int shuffle_bytes(Int v, Int control) { return _mm512_maskz_shuffle_epi8(~0ull, v, control); }
   static Float to_float(Int v) { return _mm512_maskz_cvtepi32_ps(0xffff, v); }
   static Float splat(float v) { return _mm512_set1_ps(v); }
   static Float zero() { return _mm512_setzero_ps(); }
@@ -130,6 +135,10 @@ struct PanelIsa {
   }
   static Int high_nibbles(Int v) { return _mm256_and_si256(_mm256_srli_epi32(v, 4), bytes(0x0f)); }
   static Int splat(int32_t v) { return _mm256_set1_epi32(v); }
+  static Int lanes_of_128(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
+    return _mm256_setr_epi32(c0, c1, c2, c3, c0, c1, c2, c3);
+  }
+  static Int shuffle_bytes(Int v, Int control) { return _mm256_shuffle_epi8(v, control); }
   static Float to_float(Int v) { return _mm256_cvtepi32_ps(v); }
   static Float splat(float v) { return _mm256_set1_ps(v); }
   static Float zero() { return _mm256_setzero_ps(); }
@@ -349,9 +358,17 @@ inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
 }
 #endif
 
-// Each format packs one block of a panel and adds its products with a few
-// tokens' activation blocks into their accumulators, in the order of the
-// format's scalar `dot_tiled`.
+// Each format reads a block of a panel in parts, so that decode can use each
+// part as it arrives (a whole unpacked K-quant block is 80-90 vectors, far
+// more than the registers, and spilling it cost more than the products):
+// - read_head: the per-block factors (scales, minimums), and any bits the
+//   parts share (`Carry`);
+// - read_piece: the unpacked values of piece i of kPieces;
+// - start, add_piece, finish: a few tokens' integer sums (kSums per token),
+//   and the float accumulators at the end, in the order of the format's
+//   scalar `dot_tiled`.
+// The read order defines the layout weights are repacked into at load.
+struct NoCarry {};
 
 // Q4_0: the nibbles q as unsigned bytes; sum (q - 8) x = sum q x - 8 sum x.
 // Q5_0: q with its fifth bit from qh (bit i for value i), sum (q - 16) x.
@@ -361,38 +378,61 @@ struct PanelQ4Or5_0 {
   using Act = BlockQ8_0;
   static constexpr int kValues = kQK4_0;
   static constexpr int32_t kSumFactor = FifthBit ? -16 : -8;
-  struct Packed {
-    Int q[8];
+  static constexpr int kPieces = 1;
+  static constexpr int kSums = 1;
+  struct Carry {
+    Int high;  // Q5_0: qh of every row
+  };
+  struct Head {
     PanelIsa::Float d;
   };
+  struct Piece {
+    Int q[8];
+  };
   template <class Source>
-  static void pack(const Source& src, int64_t b, Packed& p) {
+  static void read_head(const Source& src, int64_t b, Carry& carry, Head& head) {
+    head.d = src.template halves<Block>(b, offsetof(Block, d), false);
+    if constexpr (FifthBit) {
+      static_assert(offsetof(Block, qh) == 2);
+      carry.high = src.template dwords<Block>(b, offsetof(Block, qh));
+    }
+  }
+  template <class Source>
+  static void read_piece(const Source& src, int64_t b, int, Carry& carry, Piece& piece) {
     Int u[4];
     src.template chunk<Block>(b, offsetof(Block, qs), u);
     for (int g = 0; g < 4; ++g) {
-      p.q[g] = PanelIsa::low_nibbles(u[g]);       // values 4g..4g+3
-      p.q[g + 4] = PanelIsa::high_nibbles(u[g]);  // values 16+4g..16+4g+3
+      piece.q[g] = PanelIsa::low_nibbles(u[g]);       // values 4g..4g+3
+      piece.q[g + 4] = PanelIsa::high_nibbles(u[g]);  // values 16+4g..16+4g+3
     }
-    p.d = src.template halves<Block>(b, offsetof(Block, d), false);
     if constexpr (FifthBit) {
-      static_assert(offsetof(Block, qh) == 2);
-      const Int high = src.template dwords<Block>(b, offsetof(Block, qh));
       for (int g = 0; g < 8; ++g) {
         // Bits 4g..4g+3 of qh to bit 4 of bytes 0-3.
-        const Int t = PanelIsa::and_(PanelIsa::shift_right(high, 4 * g), PanelIsa::splat(0xf));
+        const Int t = PanelIsa::and_(PanelIsa::shift_right(carry.high, 4 * g), PanelIsa::splat(0xf));
         const Int spread = PanelIsa::or_(PanelIsa::or_(PanelIsa::shift_left(t, 4), PanelIsa::shift_left(t, 11)),
                                          PanelIsa::or_(PanelIsa::shift_left(t, 18), PanelIsa::shift_left(t, 25)));
-        p.q[g] = PanelIsa::or_(p.q[g], PanelIsa::and_(spread, PanelIsa::splat(0x10101010)));
+        piece.q[g] = PanelIsa::or_(piece.q[g], PanelIsa::and_(spread, PanelIsa::splat(0x10101010)));
       }
     }
   }
   // at[t]: the index of token t's block in x.scales and x.sums.
   template <int Tokens>
-  static void accumulate(const Packed& p, const Act* const (&x)[Tokens], const int64_t (&at)[Tokens],
-                         const PanelActivations& xa, PanelIsa::Float (&acc)[Tokens]) {
+  static void start(const int64_t (&at)[Tokens], const PanelActivations& xa, Int (&sums)[kSums][Tokens]) {
+    for (int t = 0; t < Tokens; ++t) sums[0][t] = PanelIsa::splat(xa.sums[at[t]]);
+  }
+  template <int Tokens>
+  static void add_piece(const Head&, const Piece& piece, int, const Act* const (&x)[Tokens],
+                        Int (&sums)[kSums][Tokens]) {
     for (int t = 0; t < Tokens; ++t) {
-      const Int sum = dot_32<(FifthBit ? 5 : 4), kDotChains<Tokens>>(p.q, x[t]->qs, PanelIsa::splat(xa.sums[at[t]]));
-      acc[t] = PanelIsa::fma(PanelIsa::to_float(sum), PanelIsa::mul(p.d, PanelIsa::splat(xa.scales[at[t]])), acc[t]);
+      sums[0][t] = dot_32<(FifthBit ? 5 : 4), kDotChains<Tokens>>(piece.q, x[t]->qs, sums[0][t]);
+    }
+  }
+  template <int Tokens>
+  static void finish(const Head& head, const Act* const (&)[Tokens], const int64_t (&at)[Tokens],
+                     const PanelActivations& xa, const Int (&sums)[kSums][Tokens], PanelIsa::Float (&acc)[Tokens]) {
+    for (int t = 0; t < Tokens; ++t) {
+      acc[t] = PanelIsa::fma(PanelIsa::to_float(sums[0][t]), PanelIsa::mul(head.d, PanelIsa::splat(xa.scales[at[t]])),
+                             acc[t]);
     }
   }
 };
@@ -417,21 +457,45 @@ inline Int add_bsum_products(Int acc, const Int (&pairs)[8], const BlockQ8_K& x)
   return acc;
 }
 
-// Byte k (0-3) of each lane as an unsigned or signed int32.
-inline Int unsigned_byte(Int v, int k) {
-  return PanelIsa::and_(PanelIsa::shift_right(v, 8 * k), PanelIsa::splat(0xff));
+// Bytes of each 32-bit lane rearranged in one shuffle: byte i of the result
+// is the lane's byte from[i], or zero where from[i] < 0.
+inline Int lane_bytes(Int v, const int (&from)[4]) {
+  uint32_t control[4] = {};
+  for (int lane = 0; lane < 4; ++lane) {  // the shuffle indexes bytes of a 128-bit lane
+    for (int i = 0; i < 4; ++i) {
+      const uint32_t index = from[i] < 0 ? 0x80u : static_cast<uint32_t>(4 * lane + from[i]);
+      control[lane] |= index << (8 * i);
+    }
+  }
+  return PanelIsa::shuffle_bytes(v, PanelIsa::lanes_of_128(control[0], control[1], control[2], control[3]));
 }
+
+// Byte k (0-3) of each lane as an unsigned int32, or as a pair of 16-bit
+// halves (k, k).
+inline Int unsigned_byte(Int v, int k) { return lane_bytes(v, {k, -1, -1, -1}); }
+inline Int unsigned_byte_pair(Int v, int k) { return lane_bytes(v, {k, -1, k, -1}); }
 inline Int signed_byte(Int v, int k) {
   return PanelIsa::shift_right_signed(PanelIsa::shift_left(v, 24 - 8 * k), 24);
 }
+// Signed bytes k and k + 1 as a pair of 16-bit halves, each times 256 (the
+// byte in the high half carries its sign).
+inline Int signed_byte_pair_times_256(Int v, int k) { return lane_bytes(v, {-1, k, -1, k + 1}); }
 
 // Lanes of 16-bit pairs: the low halves of lo's and hi's lanes.
 inline Int pairs_of(Int lo, Int hi) {
   return PanelIsa::or_(PanelIsa::and_(lo, PanelIsa::splat(0xffff)), PanelIsa::shift_left(hi, 16));
 }
 
-// A sub-block scale in every row's lane: one int32 (AVX-512, multiplied with
-// mullo) or a 16-bit pair (AVX2, multiplied into maddubs' pair sums by madd).
+// Unsigned scale byte k of each row's lane as a sub-block scale: one int32
+// (AVX-512, multiplied with mullo) or a 16-bit pair (AVX2, multiplied into
+// maddubs' pair sums by madd).
+inline Int unsigned_scale(Int v, int k) {
+#ifdef __AVX512F__
+  return unsigned_byte(v, k);
+#else
+  return unsigned_byte_pair(v, k);
+#endif
+}
 inline Int scale_lanes(Int sc) {
 #ifdef __AVX512F__
   return sc;
@@ -466,53 +530,39 @@ inline Int add_scaled_dot_16(Int sum, const Int (&q)[4], const int8_t* x, Int sc
 // Q4_K and Q5_K: per super-block, the integer sums of the eight sub-blocks
 // times their scales, and the minimums times the sub-block sums of x, each
 // converted once and scaled. Q5_K adds bit j of qh[l] as bit 4 of value l of
-// sub-block j.
+// sub-block j. Piece c: sub-blocks 2c (low nibbles) and 2c + 1 (high).
 template <bool FifthBit>
 struct PanelQ4Or5K {
   using Block = std::conditional_t<FifthBit, BlockQ5_K, BlockQ4_K>;
   using Act = BlockQ8_K;
   static constexpr int kValues = kQK_K;
   static constexpr int32_t kSumFactor = 0;
-  struct Packed {
-    Int q[8][8];       // sub-block, group
-    Int scale[8];      // scale_lanes of each sub-block's sc
+  static constexpr int kPieces = 4;
+  static constexpr int kSums = 1;
+  struct QhChunks {
+    Int high[2][4];  // qh bytes 0-15 and 16-31
+  };
+  using Carry = std::conditional_t<FifthBit, QhChunks, NoCarry>;
+  struct Head {
+    Int scale[8];      // unsigned_scale of each sub-block's sc
     Int min_pairs[8];  // (m, m) of sub-block i against bsums 2i, 2i + 1
     PanelIsa::Float d, dmin;
   };
+  struct Piece {
+    Int q[2][8];  // sub-block 2c + s, group
+  };
   template <class Source>
-  static void pack(const Source& src, int64_t b, Packed& p) {
-    Int high[2][4];  // Q5_K: qh bytes 0-15 and 16-31
-    if constexpr (FifthBit) {
-      for (int half = 0; half < 2; ++half) {
-        src.template chunk<Block>(b, offsetof(Block, qh) + 16 * half, high[half]);
-      }
-    }
-    for (int c = 0; c < 4; ++c) {  // 64 values: sub-block 2c low nibbles, 2c + 1 high
-      for (int half = 0; half < 2; ++half) {
-        Int u[4];
-        src.template chunk<Block>(b, offsetof(Block, qs) + 32 * c + 16 * half, u);
-        for (int g = 0; g < 4; ++g) {
-          Int& low = p.q[2 * c][4 * half + g];
-          Int& upper = p.q[2 * c + 1][4 * half + g];
-          low = PanelIsa::low_nibbles(u[g]);
-          upper = PanelIsa::high_nibbles(u[g]);
-          if constexpr (FifthBit) {
-            low = PanelIsa::or_(low, PanelIsa::bits_to_4(high[half][g], 2 * c, 0x10));
-            upper = PanelIsa::or_(upper, PanelIsa::bits_to_4(high[half][g], 2 * c + 1, 0x10));
-          }
-        }
-      }
-    }
+  static void read_head(const Source& src, int64_t b, Carry& carry, Head& head) {
     // Bytes 0-15 of every row: d and dmin, then the 12 scale bytes; see
     // k_scale_min: sub-blocks 0-3 in the low six bits of scale bytes 0-3
     // (sc) and 4-7 (m), sub-blocks 4-7 in bytes 8-11 plus those bytes' top
     // two bits.
     static_assert(offsetof(Block, dmin) == 2 && offsetof(Block, scales) == 4);
-    Int head[4];
-    src.template chunk<Block>(b, 0, head);
-    p.d = halves_to_float(head[0], false);
-    p.dmin = halves_to_float(head[0], true);
-    const Int(&u)[3] = reinterpret_cast<const Int(&)[3]>(head[1]);
+    Int raw[4];
+    src.template chunk<Block>(b, 0, raw);
+    head.d = halves_to_float(raw[0], false);
+    head.dmin = halves_to_float(raw[0], true);
+    const Int(&u)[3] = reinterpret_cast<const Int(&)[3]>(raw[1]);
     const Int low6 = PanelIsa::bytes(0x3f), low4 = PanelIsa::bytes(0x0f), top2 = PanelIsa::bytes(0x30);
     const Int sc_bytes[2] = {
         PanelIsa::and_(u[0], low6),
@@ -521,92 +571,179 @@ struct PanelQ4Or5K {
                             PanelIsa::or_(PanelIsa::and_(PanelIsa::shift_right(u[2], 4), low4),
                                           PanelIsa::and_(PanelIsa::shift_right(u[1], 2), top2))};
     for (int j = 0; j < 8; ++j) {
-      p.scale[j] = scale_lanes(unsigned_byte(sc_bytes[j / 4], j % 4));
-      const Int m = unsigned_byte(m_bytes[j / 4], j % 4);
-      p.min_pairs[j] = pairs_of(m, m);
+      head.scale[j] = unsigned_scale(sc_bytes[j / 4], j % 4);
+      head.min_pairs[j] = unsigned_byte_pair(m_bytes[j / 4], j % 4);
+    }
+    if constexpr (FifthBit) {
+      for (int half = 0; half < 2; ++half) {
+        src.template chunk<Block>(b, offsetof(Block, qh) + 16 * half, carry.high[half]);
+      }
+    }
+  }
+  template <class Source>
+  static void read_piece(const Source& src, int64_t b, int c, Carry& carry, Piece& piece) {
+    for (int half = 0; half < 2; ++half) {
+      Int u[4];
+      src.template chunk<Block>(b, offsetof(Block, qs) + 32 * c + 16 * half, u);
+      for (int g = 0; g < 4; ++g) {
+        Int& low = piece.q[0][4 * half + g];
+        Int& upper = piece.q[1][4 * half + g];
+        low = PanelIsa::low_nibbles(u[g]);
+        upper = PanelIsa::high_nibbles(u[g]);
+        if constexpr (FifthBit) {
+          low = PanelIsa::or_(low, PanelIsa::bits_to_4(carry.high[half][g], 2 * c, 0x10));
+          upper = PanelIsa::or_(upper, PanelIsa::bits_to_4(carry.high[half][g], 2 * c + 1, 0x10));
+        }
+      }
     }
   }
   template <int Tokens>
-  static void accumulate(const Packed& p, const Act* const (&x)[Tokens], const int64_t (&)[Tokens],
-                         const PanelActivations&, PanelIsa::Float (&acc)[Tokens]) {
-    Int sums[Tokens];
-    for (int t = 0; t < Tokens; ++t) sums[t] = PanelIsa::splat(0);
-    for (int j = 0; j < 8; ++j) {
+  static void start(const int64_t (&)[Tokens], const PanelActivations&, Int (&sums)[kSums][Tokens]) {
+    for (int t = 0; t < Tokens; ++t) sums[0][t] = PanelIsa::splat(0);
+  }
+  template <int Tokens>
+  static void add_piece(const Head& head, const Piece& piece, int c, const Act* const (&x)[Tokens],
+                        Int (&sums)[kSums][Tokens]) {
+    for (int s = 0; s < 2; ++s) {
+      const int j = 2 * c + s;
       for (int t = 0; t < Tokens; ++t) {
-        sums[t] =
-            add_scaled_dot_32<(FifthBit ? 5 : 4), kDotChains<Tokens>>(sums[t], p.q[j], x[t]->qs + 32 * j, p.scale[j]);
+        sums[0][t] = add_scaled_dot_32<(FifthBit ? 5 : 4), kDotChains<Tokens>>(sums[0][t], piece.q[s],
+                                                                               x[t]->qs + 32 * j, head.scale[j]);
       }
     }
+  }
+  template <int Tokens>
+  static void finish(const Head& head, const Act* const (&x)[Tokens], const int64_t (&)[Tokens],
+                     const PanelActivations&, const Int (&sums)[kSums][Tokens], PanelIsa::Float (&acc)[Tokens]) {
     for (int t = 0; t < Tokens; ++t) {
-      const Int mins = add_bsum_products(PanelIsa::splat(0), p.min_pairs, *x[t]);
+      const Int mins = add_bsum_products(PanelIsa::splat(0), head.min_pairs, *x[t]);
       const PanelIsa::Float xd = PanelIsa::splat(x[t]->d);
-      acc[t] = PanelIsa::fma(PanelIsa::to_float(sums[t]), PanelIsa::mul(p.d, xd), acc[t]);
-      acc[t] = PanelIsa::fnma(PanelIsa::to_float(mins), PanelIsa::mul(p.dmin, xd), acc[t]);
+      acc[t] = PanelIsa::fma(PanelIsa::to_float(sums[0][t]), PanelIsa::mul(head.d, xd), acc[t]);
+      acc[t] = PanelIsa::fnma(PanelIsa::to_float(mins), PanelIsa::mul(head.dmin, xd), acc[t]);
     }
   }
 };
 
 // Q6_K: 6-bit values q standing for q - 32, sixteen sub-blocks of 16 with
 // signed 8-bit scales. Per super-block one integer sum,
-// sum_j sc_j (q.x over j - 32 bsum_j), converted once and scaled.
+// sum_j sc_j (q.x over j - 32 bsum_j), converted once and scaled. Piece
+// 2h + p: from half h (128 values), ql's 32-byte run p (low nibbles: quarter
+// p, high: quarter p + 2), sub-blocks 8h + 2 quarter + s.
 struct PanelQ6_K {
   using Block = BlockQ6_K;
   using Act = BlockQ8_K;
   static constexpr int kValues = kQK_K;
   static constexpr int32_t kSumFactor = 0;
-  struct Packed {
-    Int q[16][4];         // sub-block, group
-    Int scale[16];        // scale_lanes of each sub-block's sc
-    Int offset_pairs[8];  // (-32 sc, -32 sc') of sub-blocks 2i, 2i + 1
+  static constexpr int kPieces = 4;
+  static constexpr int kSums = 1;
+  struct Carry {
+    Int top[2][4];  // qh bytes 0-15 and 16-31 of the current half
+  };
+  struct Head {
+    Int scale[16];       // scale_lanes of each sub-block's sc
+    Int scale_pairs[8];  // 256 (sc, sc') of sub-blocks 2i, 2i + 1
     PanelIsa::Float d;
   };
+  struct Piece {
+    Int q[4][4];  // sub-blocks 8h + 2p + s (2k + s = 0, 1) and 8h + 2(p + 2) + s (2, 3); group
+  };
+  static int sub_block(int piece, int k) { return 8 * (piece / 2) + 2 * (piece % 2 + 2 * (k / 2)) + k % 2; }
   template <class Source>
-  static void pack(const Source& src, int64_t b, Packed& p) {
-    for (int h = 0; h < 2; ++h) {  // 128 values each
-      Int top[2][4];               // qh bytes 0-15 and 16-31 of this half
-      for (int s = 0; s < 2; ++s) src.template chunk<Block>(b, offsetof(Block, qh) + 32 * h + 16 * s, top[s]);
-      for (int pair = 0; pair < 2; ++pair) {  // ql's 32-byte runs: quarters `pair` (low) and `pair` + 2 (high)
-        for (int s = 0; s < 2; ++s) {
-          Int low[4];
-          src.template chunk<Block>(b, offsetof(Block, ql) + 64 * h + 32 * pair + 16 * s, low);
-          for (int g = 0; g < 4; ++g) {
-            for (int quarter : {pair, pair + 2}) {
-              const Int nib = quarter < 2 ? PanelIsa::low_nibbles(low[g]) : PanelIsa::high_nibbles(low[g]);
-              p.q[8 * h + 2 * quarter + s][g] = PanelIsa::or_(nib, PanelIsa::bits_to_4(top[s][g], 2 * quarter, 0x30));
-            }
-          }
+  static void read_head(const Source& src, int64_t b, Carry&, Head& head) {
+    Int u[4];  // the 16 signed scale bytes of every row
+    src.template chunk<Block>(b, offsetof(Block, scales), u);
+    for (int j = 0; j < 16; ++j) head.scale[j] = scale_lanes(signed_byte(u[j / 4], j % 4));
+    for (int i = 0; i < 8; ++i) head.scale_pairs[i] = signed_byte_pair_times_256(u[i / 2], 2 * (i % 2));
+    // d ends the block: the dword ending with it, high half (no read past the block).
+    static_assert(offsetof(Block, d) + 2 == sizeof(Block));
+    head.d = src.template halves<Block>(b, offsetof(Block, d) - 2, true);
+  }
+  template <class Source>
+  static void read_piece(const Source& src, int64_t b, int i, Carry& carry, Piece& piece) {
+    const int h = i / 2, run = i % 2;
+    if (run == 0) {
+      for (int s = 0; s < 2; ++s) src.template chunk<Block>(b, offsetof(Block, qh) + 32 * h + 16 * s, carry.top[s]);
+    }
+    for (int s = 0; s < 2; ++s) {
+      Int low[4];
+      src.template chunk<Block>(b, offsetof(Block, ql) + 64 * h + 32 * run + 16 * s, low);
+      for (int g = 0; g < 4; ++g) {
+        for (int k = 0; k < 2; ++k) {
+          const int quarter = run + 2 * k;
+          const Int nib = k == 0 ? PanelIsa::low_nibbles(low[g]) : PanelIsa::high_nibbles(low[g]);
+          piece.q[2 * k + s][g] = PanelIsa::or_(nib, PanelIsa::bits_to_4(carry.top[s][g], 2 * quarter, 0x30));
         }
       }
     }
-    Int u[4];  // the 16 signed scale bytes of every row
-    src.template chunk<Block>(b, offsetof(Block, scales), u);
-    Int sc[16];
-    for (int j = 0; j < 16; ++j) {
-      sc[j] = signed_byte(u[j / 4], j % 4);
-      p.scale[j] = scale_lanes(sc[j]);
-    }
-    const auto minus_32 = [](Int v) { return PanelIsa::sub(PanelIsa::splat(0), PanelIsa::shift_left(v, 5)); };
-    for (int i = 0; i < 8; ++i) p.offset_pairs[i] = pairs_of(minus_32(sc[2 * i]), minus_32(sc[2 * i + 1]));
-    // d ends the block: the dword ending with it, high half (no read past the block).
-    static_assert(offsetof(Block, d) + 2 == sizeof(Block));
-    p.d = src.template halves<Block>(b, offsetof(Block, d) - 2, true);
   }
   template <int Tokens>
-  static void accumulate(const Packed& p, const Act* const (&x)[Tokens], const int64_t (&)[Tokens],
-                         const PanelActivations&, PanelIsa::Float (&acc)[Tokens]) {
-    Int sums[Tokens];
-    for (int t = 0; t < Tokens; ++t) sums[t] = PanelIsa::splat(0);
-    for (int j = 0; j < 16; ++j) {
+  static void start(const int64_t (&)[Tokens], const PanelActivations&, Int (&sums)[kSums][Tokens]) {
+    for (int t = 0; t < Tokens; ++t) sums[0][t] = PanelIsa::splat(0);
+  }
+  template <int Tokens>
+  static void add_piece(const Head& head, const Piece& piece, int i, const Act* const (&x)[Tokens],
+                        Int (&sums)[kSums][Tokens]) {
+    for (int k = 0; k < 4; ++k) {
+      const int j = sub_block(i, k);
       for (int t = 0; t < Tokens; ++t) {
-        sums[t] = add_scaled_dot_16<kDotChains<Tokens>>(sums[t], p.q[j], x[t]->qs + 16 * j, p.scale[j]);
+        sums[0][t] = add_scaled_dot_16<kDotChains<Tokens>>(sums[0][t], piece.q[k], x[t]->qs + 16 * j, head.scale[j]);
       }
     }
+  }
+  template <int Tokens>
+  static void finish(const Head& head, const Act* const (&x)[Tokens], const int64_t (&)[Tokens],
+                     const PanelActivations&, const Int (&sums)[kSums][Tokens], PanelIsa::Float (&acc)[Tokens]) {
     for (int t = 0; t < Tokens; ++t) {
-      sums[t] = add_bsum_products(sums[t], p.offset_pairs, *x[t]);
-      acc[t] = PanelIsa::fma(PanelIsa::to_float(sums[t]), PanelIsa::mul(p.d, PanelIsa::splat(x[t]->d)), acc[t]);
+      // 256 sum_j sc_j bsum_j, exact in int32 (|256 sc| <= 2^15, |bsum| <= 2^11);
+      // the offsets are -32 times that sum, so a shift by 3 divides exactly.
+      const Int offsets = add_bsum_products(PanelIsa::splat(0), head.scale_pairs, *x[t]);
+      const Int sum = PanelIsa::sub(sums[0][t], PanelIsa::shift_right_signed(offsets, 3));
+      acc[t] = PanelIsa::fma(PanelIsa::to_float(sum), PanelIsa::mul(head.d, PanelIsa::splat(x[t]->d)), acc[t]);
     }
   }
 };
+
+// A whole block of a panel unpacked: what the many-token passes reuse.
+template <class Format>
+struct Packed {
+  typename Format::Head head;
+  typename Format::Piece pieces[Format::kPieces];
+};
+
+template <class Format, class Source>
+void pack(const Source& src, int64_t b, Packed<Format>& p) {
+  typename Format::Carry carry{};  // (zeroed: GCC cannot tell every part is read before use)
+  Format::read_head(src, b, carry, p.head);
+  for (int i = 0; i < Format::kPieces; ++i) Format::read_piece(src, b, i, carry, p.pieces[i]);
+}
+
+// Adds a packed block's products with a few tokens' activation blocks x (at:
+// their indices in xa's scales and sums) to their accumulators.
+template <class Format, int Tokens>
+void accumulate(const Packed<Format>& p, const typename Format::Act* const (&x)[Tokens],
+                const int64_t (&at)[Tokens], const PanelActivations& xa, PanelIsa::Float (&acc)[Tokens]) {
+  Int sums[Format::kSums][Tokens];
+  Format::template start<Tokens>(at, xa, sums);
+  for (int i = 0; i < Format::kPieces; ++i) Format::template add_piece<Tokens>(p.head, p.pieces[i], i, x, sums);
+  Format::template finish<Tokens>(p.head, x, at, xa, sums, acc);
+}
+
+// The same, reading the block piece by piece from `src` as it goes.
+template <class Format, int Tokens, class Source>
+void read_and_accumulate(const Source& src, int64_t b, const typename Format::Act* const (&x)[Tokens],
+                         const int64_t (&at)[Tokens], const PanelActivations& xa, PanelIsa::Float (&acc)[Tokens]) {
+  typename Format::Carry carry{};  // (zeroed: GCC cannot tell every part is read before use)
+  typename Format::Head head;
+  Format::read_head(src, b, carry, head);
+  Int sums[Format::kSums][Tokens];
+  Format::template start<Tokens>(at, xa, sums);
+  for (int i = 0; i < Format::kPieces; ++i) {
+    typename Format::Piece piece;
+    Format::read_piece(src, b, i, carry, piece);
+    Format::template add_piece<Tokens>(head, piece, i, x, sums);
+  }
+  Format::template finish<Tokens>(head, x, at, xa, sums, acc);
+}
 
 // A panel's blocks repacked at a time: 2048 values a row, 36-40 KiB of stack
 // for 16 rows (L1-sized, and a stack buffer needs no allocation per call).
@@ -615,7 +752,7 @@ inline constexpr int kPanelChunkValues = 2048;
 // `Tokens` tokens from `first_token` through the packed blocks [first,
 // first + count), their sums continuing from out (or from zero if `start`).
 template <class Format, int Tokens>
-void panel_pass(const typename Format::Packed* packed, int64_t first, int count, const PanelActivations& x,
+void panel_pass(const Packed<Format>* packed, int64_t first, int count, const PanelActivations& x,
                 int64_t first_token, int64_t blocks_per_row, bool start, float* out, int64_t out_stride) {
   using Act = typename Format::Act;
   PanelIsa::Float acc[Tokens];
@@ -632,7 +769,7 @@ void panel_pass(const typename Format::Packed* packed, int64_t first, int count,
       xb[t] = rows[t] + b;
       at[t] = (first_token + t) * blocks_per_row + b;
     }
-    Format::template accumulate<Tokens>(packed[j], xb, at, x, acc);
+    accumulate<Format, Tokens>(packed[j], xb, at, x, acc);
   }
   for (int t = 0; t < Tokens; ++t) PanelIsa::store(out + (first_token + t) * out_stride, acc[t]);
 }
@@ -662,12 +799,12 @@ void chunked_gemm(int64_t n, int64_t rows, const PanelActivations& x, float* out
                   const SourceAt& source_at) {
   constexpr int kChunk = kPanelChunkValues / Format::kValues;
   const int64_t blocks = n / Format::kValues;
-  typename Format::Packed packed[kChunk];
+  Packed<Format> packed[kChunk];
   for (int64_t r0 = 0; r0 + kPanelRows <= rows; r0 += kPanelRows) {
     for (int64_t first = 0; first < blocks; first += kChunk) {
       const int count = static_cast<int>(std::min<int64_t>(kChunk, blocks - first));
       const auto source = source_at(r0, first);
-      for (int j = 0; j < count; ++j) Format::pack(source, first + j, packed[j]);
+      for (int j = 0; j < count; ++j) pack(source, first + j, packed[j]);
       token_passes(x.tokens, [&]<int Tokens>(int64_t t) {
         panel_pass<Format, Tokens>(packed, first, count, x, t, blocks, first == 0, out + r0, out_stride);
       });
@@ -699,8 +836,8 @@ struct Repacked {
     for (int64_t r0 = 0; r0 + kPanelRows <= rows; r0 += kPanelRows) {
       const RecordingSource src{{w + static_cast<size_t>(r0) * w_stride, w_stride},
                                 out + static_cast<size_t>(r0 / kPanelRows) * panel_bytes(blocks)};
-      typename Format::Packed scratch;
-      for (int64_t b = 0; b < blocks; ++b) Format::pack(src, b, scratch);
+      Packed<Format> scratch;
+      for (int64_t b = 0; b < blocks; ++b) pack(src, b, scratch);
       assert(src.out == out + static_cast<size_t>(r0 / kPanelRows + 1) * panel_bytes(blocks));
     }
   }
@@ -719,15 +856,13 @@ void repacked_pass(const std::byte* panel, int64_t blocks, const PanelActivation
   }
   const RepackedSource src{panel};
   for (int64_t b = 0; b < blocks; ++b) {
-    typename Format::Packed p;
-    Format::pack(src, b, p);
     const Act* xb[Tokens];
     int64_t at[Tokens];
     for (int t = 0; t < Tokens; ++t) {
       xb[t] = rows[t] + b;
       at[t] = (first_token + t) * blocks + b;
     }
-    Format::template accumulate<Tokens>(p, xb, at, x, acc);
+    read_and_accumulate<Format, Tokens>(src, b, xb, at, x, acc);
   }
   for (int t = 0; t < Tokens; ++t) PanelIsa::store(out + (first_token + t) * out_stride, acc[t]);
 }
