@@ -728,9 +728,10 @@ void accumulate(const Packed<Format>& p, const typename Format::Act* const (&x)[
   Format::template finish<Tokens>(p.head, x, at, xa, sums, acc);
 }
 
-// The same, reading the block piece by piece from `src` as it goes.
+// The same, reading the block piece by piece from `src` as it goes. Inlined
+// into the loop over blocks, so the stream pointer stays in a register.
 template <class Format, int Tokens, class Source>
-void read_and_accumulate(const Source& src, int64_t b, const typename Format::Act* const (&x)[Tokens],
+__attribute__((always_inline)) inline void read_and_accumulate(const Source& src, int64_t b, const typename Format::Act* const (&x)[Tokens],
                          const int64_t (&at)[Tokens], const PanelActivations& xa, PanelIsa::Float (&acc)[Tokens]) {
   typename Format::Carry carry{};  // (zeroed: GCC cannot tell every part is read before use)
   typename Format::Head head;
