@@ -36,9 +36,30 @@ struct Q8_0Vnni {
   }
 };
 
+// One token: the other way round, sum (w + 128) x - 128 sum x, the lanes'
+// -128 sum x made once per activation block and shared by a tile's rows, so
+// each row costs one XOR and one VNNI instruction (the sign trick: two sign
+// operations and one).
+struct Q8_0VnniOneToken {
+  using Block = BlockQ8_0;
+  using Act = BlockQ8_0;
+  static constexpr bool kOffset = false;
+  using Values = __m256i;
+  static __m256i per_token(__m256i x) {
+    const __m256i zero = _mm256_setzero_si256();
+    return _mm256_sub_epi32(zero, _mm256_dpbusd_epi32(zero, _mm256_set1_epi8(static_cast<char>(0x80)), x));
+  }
+  static Values values(const Block& b) {
+    return _mm256_xor_si256(load_256(b.qs), _mm256_set1_epi8(static_cast<char>(0x80)));
+  }
+  static __m256i lanes(const Values& w_plus_128, __m256i x, __m256i minus_128_sum_x) {
+    return _mm256_dpbusd_epi32(minus_128_sum_x, w_plus_128, x);
+  }
+};
+
 void dot_tile_q8_0_vnni(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride, int tokens,
                         float* out, int64_t out_stride) {
-  if (tokens == 1) return dot_tile_256<Q8_0Weights<u8s8_vnni>>(n, w, w_stride, x, x_stride, 1, out, out_stride);
+  if (tokens == 1) return dot_tile_256<Q8_0VnniOneToken>(n, w, w_stride, x, x_stride, 1, out, out_stride);
   dot_tile_256<Q8_0Vnni>(n, w, w_stride, x, x_stride, tokens, out, out_stride);
 }
 

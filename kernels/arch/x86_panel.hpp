@@ -87,6 +87,11 @@ struct PanelIsa {
     return _mm512_and_si512(moved, bytes(mask));
   }
   static Int high_nibbles(Int v) { return _mm512_and_si512(_mm512_maskz_srli_epi32(0xffff, v, 4), bytes(0x0f)); }
+  // q + 16 in each byte i of a lane where v has a bit of byte i of `bits`.
+  static Int add_16_where_set(Int q, Int v, uint32_t bits) {
+    const __mmask64 set = _mm512_test_epi8_mask(v, _mm512_set1_epi32(static_cast<int>(bits)));
+    return _mm512_mask_add_epi8(q, set, q, bytes(0x10));
+  }
   static Int splat(int32_t v) { return _mm512_set1_epi32(v); }
   // Every 128-bit lane holds four 32-bit lanes with these four controls.
   static Int lanes_of_128(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
@@ -134,6 +139,11 @@ struct PanelIsa {
     return _mm256_and_si256(moved, bytes(mask));
   }
   static Int high_nibbles(Int v) { return _mm256_and_si256(_mm256_srli_epi32(v, 4), bytes(0x0f)); }
+  static Int add_16_where_set(Int q, Int v, uint32_t bits) {
+    const Int mask = splat(static_cast<int32_t>(bits));
+    const Int set = _mm256_cmpeq_epi8(_mm256_and_si256(v, mask), mask);
+    return _mm256_add_epi8(q, _mm256_and_si256(set, bytes(0x10)));
+  }
   static Int splat(int32_t v) { return _mm256_set1_epi32(v); }
   static Int lanes_of_128(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
     return _mm256_setr_epi32(c0, c1, c2, c3, c0, c1, c2, c3);
@@ -358,6 +368,19 @@ inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
 }
 #endif
 
+// Bytes of each 32-bit lane rearranged in one shuffle: byte i of the result
+// is the lane's byte from[i], or zero where from[i] < 0.
+inline Int lane_bytes(Int v, const int (&from)[4]) {
+  uint32_t control[4] = {};
+  for (int lane = 0; lane < 4; ++lane) {  // the shuffle indexes bytes of a 128-bit lane
+    for (int i = 0; i < 4; ++i) {
+      const uint32_t index = from[i] < 0 ? 0x80u : static_cast<uint32_t>(4 * lane + from[i]);
+      control[lane] |= index << (8 * i);
+    }
+  }
+  return PanelIsa::shuffle_bytes(v, PanelIsa::lanes_of_128(control[0], control[1], control[2], control[3]));
+}
+
 // Each format reads a block of a panel in parts, so that decode can use each
 // part as it arrives (a whole unpacked K-quant block is 80-90 vectors, far
 // more than the registers, and spilling it cost more than the products):
@@ -407,11 +430,10 @@ struct PanelQ4Or5_0 {
     }
     if constexpr (FifthBit) {
       for (int g = 0; g < 8; ++g) {
-        // Bits 4g..4g+3 of qh to bit 4 of bytes 0-3.
-        const Int t = PanelIsa::and_(PanelIsa::shift_right(carry.high, 4 * g), PanelIsa::splat(0xf));
-        const Int spread = PanelIsa::or_(PanelIsa::or_(PanelIsa::shift_left(t, 4), PanelIsa::shift_left(t, 11)),
-                                         PanelIsa::or_(PanelIsa::shift_left(t, 18), PanelIsa::shift_left(t, 25)));
-        piece.q[g] = PanelIsa::or_(piece.q[g], PanelIsa::and_(spread, PanelIsa::splat(0x10101010)));
+        // Bits 4g..4g+3 of qh (in its byte g / 2) to bit 4 of bytes 0-3.
+        const int k = g / 2;
+        const Int qh_byte = lane_bytes(carry.high, {k, k, k, k});
+        piece.q[g] = PanelIsa::add_16_where_set(piece.q[g], qh_byte, 0x08040201u << (4 * (g % 2)));
       }
     }
   }
@@ -457,38 +479,23 @@ inline Int add_bsum_products(Int acc, const Int (&pairs)[8], const BlockQ8_K& x)
   return acc;
 }
 
-// Bytes of each 32-bit lane rearranged in one shuffle: byte i of the result
-// is the lane's byte from[i], or zero where from[i] < 0.
-inline Int lane_bytes(Int v, const int (&from)[4]) {
-  uint32_t control[4] = {};
-  for (int lane = 0; lane < 4; ++lane) {  // the shuffle indexes bytes of a 128-bit lane
-    for (int i = 0; i < 4; ++i) {
-      const uint32_t index = from[i] < 0 ? 0x80u : static_cast<uint32_t>(4 * lane + from[i]);
-      control[lane] |= index << (8 * i);
-    }
-  }
-  return PanelIsa::shuffle_bytes(v, PanelIsa::lanes_of_128(control[0], control[1], control[2], control[3]));
-}
-
 // Byte k (0-3) of each lane as an unsigned int32, or as a pair of 16-bit
 // halves (k, k).
-inline Int unsigned_byte(Int v, int k) { return lane_bytes(v, {k, -1, -1, -1}); }
-inline Int unsigned_byte_pair(Int v, int k) { return lane_bytes(v, {k, -1, k, -1}); }
-inline Int signed_byte(Int v, int k) {
-  return PanelIsa::shift_right_signed(PanelIsa::shift_left(v, 24 - 8 * k), 24);
+inline Int unsigned_byte(Int v, int k) {
+  return lane_bytes(v, {k, -1, -1, -1});
+}
+inline Int unsigned_byte_pair(Int v, int k) {
+  return lane_bytes(v, {k, -1, k, -1});
 }
 // Signed bytes k and k + 1 as a pair of 16-bit halves, each times 256 (the
 // byte in the high half carries its sign).
-inline Int signed_byte_pair_times_256(Int v, int k) { return lane_bytes(v, {-1, k, -1, k + 1}); }
-
-// Lanes of 16-bit pairs: the low halves of lo's and hi's lanes.
-inline Int pairs_of(Int lo, Int hi) {
-  return PanelIsa::or_(PanelIsa::and_(lo, PanelIsa::splat(0xffff)), PanelIsa::shift_left(hi, 16));
+inline Int signed_byte_pair_times_256(Int v, int k) {
+  return lane_bytes(v, {-1, k, -1, k + 1});
 }
 
-// Unsigned scale byte k of each row's lane as a sub-block scale: one int32
-// (AVX-512, multiplied with mullo) or a 16-bit pair (AVX2, multiplied into
-// maddubs' pair sums by madd).
+// Scale byte k of each row's lane as a sub-block scale: one int32 (AVX-512,
+// multiplied with mullo) or a 16-bit pair (AVX2, multiplied into maddubs'
+// pair sums by madd). Signed: the byte moved to the top, shifted back down.
 inline Int unsigned_scale(Int v, int k) {
 #ifdef __AVX512F__
   return unsigned_byte(v, k);
@@ -496,11 +503,11 @@ inline Int unsigned_scale(Int v, int k) {
   return unsigned_byte_pair(v, k);
 #endif
 }
-inline Int scale_lanes(Int sc) {
+inline Int signed_scale(Int v, int k) {
 #ifdef __AVX512F__
-  return sc;
+  return PanelIsa::shift_right_signed(lane_bytes(v, {-1, -1, -1, k}), 24);
 #else
-  return pairs_of(sc, sc);
+  return _mm256_srai_epi16(lane_bytes(v, {-1, k, -1, k}), 8);
 #endif
 }
 
@@ -640,7 +647,7 @@ struct PanelQ6_K {
     Int top[2][4];  // qh bytes 0-15 and 16-31 of the current half
   };
   struct Head {
-    Int scale[16];       // scale_lanes of each sub-block's sc
+    Int scale[16];       // signed_scale of each sub-block's sc
     Int scale_pairs[8];  // 256 (sc, sc') of sub-blocks 2i, 2i + 1
     PanelIsa::Float d;
   };
@@ -652,7 +659,7 @@ struct PanelQ6_K {
   static void read_head(const Source& src, int64_t b, Carry&, Head& head) {
     Int u[4];  // the 16 signed scale bytes of every row
     src.template chunk<Block>(b, offsetof(Block, scales), u);
-    for (int j = 0; j < 16; ++j) head.scale[j] = scale_lanes(signed_byte(u[j / 4], j % 4));
+    for (int j = 0; j < 16; ++j) head.scale[j] = signed_scale(u[j / 4], j % 4);
     for (int i = 0; i < 8; ++i) head.scale_pairs[i] = signed_byte_pair_times_256(u[i / 2], 2 * (i % 2));
     // d ends the block: the dword ending with it, high half (no read past the block).
     static_assert(offsetof(Block, d) + 2 == sizeof(Block));
@@ -720,8 +727,8 @@ void pack(const Source& src, int64_t b, Packed<Format>& p) {
 // Adds a packed block's products with a few tokens' activation blocks x (at:
 // their indices in xa's scales and sums) to their accumulators.
 template <class Format, int Tokens>
-void accumulate(const Packed<Format>& p, const typename Format::Act* const (&x)[Tokens],
-                const int64_t (&at)[Tokens], const PanelActivations& xa, PanelIsa::Float (&acc)[Tokens]) {
+void accumulate(const Packed<Format>& p, const typename Format::Act* const (&x)[Tokens], const int64_t (&at)[Tokens],
+                const PanelActivations& xa, PanelIsa::Float (&acc)[Tokens]) {
   Int sums[Format::kSums][Tokens];
   Format::template start<Tokens>(at, xa, sums);
   for (int i = 0; i < Format::kPieces; ++i) Format::template add_piece<Tokens>(p.head, p.pieces[i], i, x, sums);
@@ -731,8 +738,10 @@ void accumulate(const Packed<Format>& p, const typename Format::Act* const (&x)[
 // The same, reading the block piece by piece from `src` as it goes. Inlined
 // into the loop over blocks, so the stream pointer stays in a register.
 template <class Format, int Tokens, class Source>
-__attribute__((always_inline)) inline void read_and_accumulate(const Source& src, int64_t b, const typename Format::Act* const (&x)[Tokens],
-                         const int64_t (&at)[Tokens], const PanelActivations& xa, PanelIsa::Float (&acc)[Tokens]) {
+__attribute__((always_inline)) inline void read_and_accumulate(const Source& src, int64_t b,
+                                                               const typename Format::Act* const (&x)[Tokens],
+                                                               const int64_t (&at)[Tokens], const PanelActivations& xa,
+                                                               PanelIsa::Float (&acc)[Tokens]) {
   typename Format::Carry carry{};  // (zeroed: GCC cannot tell every part is read before use)
   typename Format::Head head;
   Format::read_head(src, b, carry, head);
@@ -753,8 +762,8 @@ inline constexpr int kPanelChunkValues = 2048;
 // `Tokens` tokens from `first_token` through the packed blocks [first,
 // first + count), their sums continuing from out (or from zero if `start`).
 template <class Format, int Tokens>
-void panel_pass(const Packed<Format>* packed, int64_t first, int count, const PanelActivations& x,
-                int64_t first_token, int64_t blocks_per_row, bool start, float* out, int64_t out_stride) {
+void panel_pass(const Packed<Format>* packed, int64_t first, int count, const PanelActivations& x, int64_t first_token,
+                int64_t blocks_per_row, bool start, float* out, int64_t out_stride) {
   using Act = typename Format::Act;
   PanelIsa::Float acc[Tokens];
   const Act* rows[Tokens];
