@@ -15,8 +15,8 @@ inline __m256i u8s8_vnni(__m256i acc, __m256i u, __m256i s) {
 // [-127, 127]; no sum overflows). x + 128 is made once per activation block,
 // -128 sum w once per weight block, so each row and token costs one VNNI
 // instruction instead of a sign fix-up and one (maddubs would saturate here).
-// For one token nothing is shared and the sign trick is cheaper (measured
-// -15 % in L2), so this format serves the tiles of several tokens only.
+// For one token the -128 sum w is not shared (measured -15 % in L2 against
+// the sign trick), so one token takes Q8_0VnniOneToken below.
 struct Q8_0Vnni {
   using Block = BlockQ8_0;
   using Act = BlockQ8_0;
