@@ -393,6 +393,16 @@ inline Int lane_bytes(Int v, const int (&from)[4]) {
 // The read order defines the layout weights are repacked into at load.
 struct NoCarry {};
 
+// The K-quants' sums start from zero.
+struct SumsFromZero {
+  template <int Tokens, int Sums>
+  static void start(const int64_t (&)[Tokens], const PanelActivations&, Int (&sums)[Sums][Tokens]) {
+    for (auto& per_token : sums) {
+      for (Int& sum : per_token) sum = PanelIsa::splat(0);
+    }
+  }
+};
+
 // Q4_0: the nibbles q as unsigned bytes; sum (q - 8) x = sum q x - 8 sum x.
 // Q5_0: q with its fifth bit from qh (bit i for value i), sum (q - 16) x.
 template <bool FifthBit>
@@ -539,7 +549,7 @@ inline Int add_scaled_dot_16(Int sum, const Int (&q)[4], const int8_t* x, Int sc
 // converted once and scaled. Q5_K adds bit j of qh[l] as bit 4 of value l of
 // sub-block j. Piece c: sub-blocks 2c (low nibbles) and 2c + 1 (high).
 template <bool FifthBit>
-struct PanelQ4Or5K {
+struct PanelQ4Or5K : SumsFromZero {
   using Block = std::conditional_t<FifthBit, BlockQ5_K, BlockQ4_K>;
   using Act = BlockQ8_K;
   static constexpr int kValues = kQK_K;
@@ -605,10 +615,6 @@ struct PanelQ4Or5K {
     }
   }
   template <int Tokens>
-  static void start(const int64_t (&)[Tokens], const PanelActivations&, Int (&sums)[kSums][Tokens]) {
-    for (int t = 0; t < Tokens; ++t) sums[0][t] = PanelIsa::splat(0);
-  }
-  template <int Tokens>
   static void add_piece(const Head& head, const Piece& piece, int c, const Act* const (&x)[Tokens],
                         Int (&sums)[kSums][Tokens]) {
     for (int s = 0; s < 2; ++s) {
@@ -636,7 +642,7 @@ struct PanelQ4Or5K {
 // sum_j sc_j (q.x over j - 32 bsum_j), converted once and scaled. Piece
 // 2h + p: from half h (128 values), ql's 32-byte run p (low nibbles: quarter
 // p, high: quarter p + 2), sub-blocks 8h + 2 quarter + s.
-struct PanelQ6_K {
+struct PanelQ6_K : SumsFromZero {
   using Block = BlockQ6_K;
   using Act = BlockQ8_K;
   static constexpr int kValues = kQK_K;
@@ -682,10 +688,6 @@ struct PanelQ6_K {
         }
       }
     }
-  }
-  template <int Tokens>
-  static void start(const int64_t (&)[Tokens], const PanelActivations&, Int (&sums)[kSums][Tokens]) {
-    for (int t = 0; t < Tokens; ++t) sums[0][t] = PanelIsa::splat(0);
   }
   template <int Tokens>
   static void add_piece(const Head& head, const Piece& piece, int i, const Act* const (&x)[Tokens],
