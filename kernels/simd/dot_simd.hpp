@@ -341,6 +341,18 @@ void dot_rows_f16_simd(int64_t d, const uint16_t* k, int64_t stride, int64_t row
   }
 }
 
+// Floats to halves (round to nearest even), a vector at a time.
+template <class Arch>
+void f32_to_f16_simd(const float* src, std::byte* dst, int64_t n) {
+  using batch = xsimd::batch<float, Arch>;
+  auto* out = reinterpret_cast<uint16_t*>(dst);
+  int64_t i = 0;
+  for (; i + static_cast<int64_t>(batch::size) <= n; i += batch::size) {
+    TargetOps<Arch>::store_f16(out + i, batch::load_unaligned(src + i));
+  }
+  for (; i < n; ++i) out[i] = f32_to_f16(src[i]);
+}
+
 }  // namespace
 
 // Builds the kernel table of one target with its float dot products; the
@@ -350,16 +362,17 @@ struct TableBuilder {
   KernelTable operator()(Arch, std::string name) const {
     KernelTable t = scalar_kernel_table();
     t.name = std::move(name);
-    const auto set = [&](DType type, DotFn dot, DotFn tiled) {
+    const auto set = [&](DType type, DotFn dot, DotFn tiled, FromFloatFn from_float) {
       for (size_t i = 0; i < kComputeTypes.size(); ++i) {
         if (kComputeTypes[i] == type) {
           t.types[i].dot = dot;
           t.types[i].dot_tiled = tiled;
+          if (from_float != nullptr) t.types[i].from_float = from_float;
         }
       }
     };
-    set(DType::F32, dot_vector_order<Arch, float, float>, dot_tile_order<Arch, float>);
-    set(DType::F16, dot_vector_order<Arch, uint16_t, double>, dot_tile_order<Arch, uint16_t>);
+    set(DType::F32, dot_vector_order<Arch, float, float>, dot_tile_order<Arch, float>, nullptr);
+    set(DType::F16, dot_vector_order<Arch, uint16_t, double>, dot_tile_order<Arch, uint16_t>, f32_to_f16_simd<Arch>);
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
     return t;
   }

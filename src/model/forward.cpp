@@ -164,14 +164,13 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       kernels::rope(q, c.n_head, c.head_dim, c.n_rot, pos, rope_freq, rope_style);
       kernels::rope(k, c.n_head_kv, c.head_dim, c.n_rot, pos, rope_freq, rope_style);
       if (c.query_scale != 1.0f) kernels::scale_inplace(q, c.query_scale, q_width);
-      for (int64_t i = 0; i < kv_width; ++i) {
-        if (f16_cache) {
-          s.k_f16[l][pos * kv_width + i] = kernels::f32_to_f16(s.k[t * kv_width + i]);
-          s.v_f16[l][pos * kv_width + i] = kernels::f32_to_f16(s.v[t * kv_width + i]);
-        } else {
-          s.k_f32[l][pos * kv_width + i] = s.k[t * kv_width + i];
-          s.v_f32[l][pos * kv_width + i] = s.v[t * kv_width + i];
-        }
+      if (f16_cache) {
+        const kernels::FromFloatFn to_f16 = model.kernels->find(DType::F16)->from_float;
+        to_f16(&s.k[t * kv_width], reinterpret_cast<std::byte*>(&s.k_f16[l][pos * kv_width]), kv_width);
+        to_f16(&s.v[t * kv_width], reinterpret_cast<std::byte*>(&s.v_f16[l][pos * kv_width]), kv_width);
+      } else {
+        std::copy_n(&s.k[t * kv_width], kv_width, &s.k_f32[l][pos * kv_width]);
+        std::copy_n(&s.v[t * kv_width], kv_width, &s.v_f32[l][pos * kv_width]);
       }
     });
     // Causal: token t sees the cache up to and including its own position

@@ -114,6 +114,30 @@ TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
   }
 }
 
+// Floats to halves (the F16 KV cache, F16 activations) on bit patterns
+// across the whole float range — NaNs, infinities, the subnormal halves,
+// ties to even, the overflow edge — in a count that leaves a scalar tail.
+TEST_P(SimdTargetTest, F16ConversionMatchesScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  std::vector<float> x;
+  for (uint64_t u = 0; u <= 0xffffffffu; u += 0x10001u) x.push_back(std::bit_cast<float>(static_cast<uint32_t>(u)));
+  for (float f : {65504.0f, 65519.99f, 65520.0f, 6.1035156e-05f, 5.9604645e-08f, 2.9802322e-08f, -0.0f}) {
+    x.push_back(f);
+    x.push_back(std::nextafter(f, 0.0f));
+  }
+  for (uint32_t h = 0; h < 0x7c00; h += 37) {  // halfway between neighbouring halves
+    x.push_back(0.5f * (f16_to_f32(static_cast<uint16_t>(h)) + f16_to_f32(static_cast<uint16_t>(h + 1))));
+  }
+  if (x.size() % 2 == 0) x.push_back(1.0f);
+  std::vector<uint16_t> want(x.size()), got(x.size());
+  const auto n = static_cast<int64_t>(x.size());
+  scalar_kernel_table().find(DType::F16)->from_float(x.data(), reinterpret_cast<std::byte*>(want.data()), n);
+  simd.find(DType::F16)->from_float(x.data(), reinterpret_cast<std::byte*>(got.data()), n);
+  for (size_t i = 0; i < x.size(); ++i) {
+    ASSERT_EQ(got[i], want[i]) << "float bits " << std::hex << std::bit_cast<uint32_t>(x[i]);
+  }
+}
+
 // Every byte value (-128 included, which quantized activations never hold
 // but a caller could pass) in blocks of any count, off SIMD alignment (on
 // the blocks' own two bytes, as GGUF rows are).
