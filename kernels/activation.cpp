@@ -1,9 +1,11 @@
 #include "kernels/activation.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
 #include "kernels/fp16.hpp"
+#include "kernels/kernel_table.hpp"
 
 namespace ullm::kernels {
 
@@ -31,16 +33,24 @@ const std::array<uint16_t, 65536>& gelu_f16_table() {
 
 }  // namespace
 
-void geglu(const float* gate, const float* up, int64_t n, float* out) {
+void geglu(const KernelTable& kernels, const float* gate, const float* up, int64_t n, float* out) {
   const auto& table = gelu_f16_table();
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = gate[i];
-    if (x <= -10.0f) {
-      out[i] = 0.0f;
-    } else if (x >= 10.0f) {
-      out[i] = x * up[i];
-    } else {
-      out[i] = f16_to_f32(table[f32_to_f16(x)]) * up[i];
+  const FromFloatFn to_f16 = kernels.find(DType::F16)->from_float;
+  constexpr int64_t kChunk = 256;
+  uint16_t halves[kChunk];
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
+    const int64_t count = std::min(kChunk, n - i0);
+    to_f16(gate + i0, reinterpret_cast<std::byte*>(halves), count);
+    for (int64_t j = 0; j < count; ++j) {
+      const int64_t i = i0 + j;
+      const float x = gate[i];
+      if (x <= -10.0f) {
+        out[i] = 0.0f;
+      } else if (x >= 10.0f) {
+        out[i] = x * up[i];
+      } else {
+        out[i] = f16_to_f32(table[halves[j]]) * up[i];
+      }
     }
   }
 }

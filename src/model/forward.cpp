@@ -222,7 +222,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       float* gate = &s.gate[t * c.n_ff];
       const float* up = &s.up[t * c.n_ff];
       if (c.gelu_ffn) {
-        kernels::geglu(gate, up, c.n_ff, gate);
+        kernels::geglu(*model.kernels, gate, up, c.n_ff, gate);
       } else {
         kernels::swiglu(gate, up, c.n_ff, gate);
       }
