@@ -413,9 +413,10 @@ struct PanelQ4Or5_0 {
   static constexpr int32_t kSumFactor = FifthBit ? -16 : -8;
   static constexpr int kPieces = 1;
   static constexpr int kSums = 1;
-  struct Carry {
-    Int high;  // Q5_0: qh of every row
+  struct QhDword {
+    Int high;  // qh of every row
   };
+  using Carry = std::conditional_t<FifthBit, QhDword, NoCarry>;
   struct Head {
     PanelIsa::Float d;
   };
