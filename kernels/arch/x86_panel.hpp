@@ -387,9 +387,9 @@ inline Int lane_bytes(Int v, const int (&from)[4]) {
 // - read_head: the per-block factors (scales, minimums), and any bits the
 //   parts share (`Carry`);
 // - read_piece: the unpacked values of piece i of kPieces;
-// - start, add_piece, finish: a few tokens' integer sums (kSums per token),
-//   and the float accumulators at the end, in the order of the format's
-//   scalar `dot_tiled`.
+// - start, add_piece, finish: a few tokens' integer sums (kSums per token,
+//   `Chains` vpdpbusd chains per dot product), and the float accumulators
+//   at the end, in the order of the format's scalar `dot_tiled`.
 // The read order defines the layout weights are repacked into at load.
 struct NoCarry {};
 
@@ -453,11 +453,11 @@ struct PanelQ4Or5_0 {
   static void start(const int64_t (&at)[Tokens], const PanelActivations& xa, Int (&sums)[kSums][Tokens]) {
     for (int t = 0; t < Tokens; ++t) sums[0][t] = PanelIsa::splat(xa.sums[at[t]]);
   }
-  template <int Tokens>
+  template <int Tokens, int Chains>
   static void add_piece(const Head&, const Piece& piece, int, const Act* const (&x)[Tokens],
                         Int (&sums)[kSums][Tokens]) {
     for (int t = 0; t < Tokens; ++t) {
-      sums[0][t] = dot_32<(FifthBit ? 5 : 4), kDotChains<Tokens>>(piece.q, x[t]->qs, sums[0][t]);
+      sums[0][t] = dot_32<(FifthBit ? 5 : 4), Chains>(piece.q, x[t]->qs, sums[0][t]);
     }
   }
   template <int Tokens>
@@ -615,14 +615,14 @@ struct PanelQ4Or5K : SumsFromZero {
       }
     }
   }
-  template <int Tokens>
+  template <int Tokens, int Chains>
   static void add_piece(const Head& head, const Piece& piece, int c, const Act* const (&x)[Tokens],
                         Int (&sums)[kSums][Tokens]) {
     for (int s = 0; s < 2; ++s) {
       const int j = 2 * c + s;
       for (int t = 0; t < Tokens; ++t) {
-        sums[0][t] = add_scaled_dot_32<(FifthBit ? 5 : 4), kDotChains<Tokens>>(sums[0][t], piece.q[s],
-                                                                               x[t]->qs + 32 * j, head.scale[j]);
+        sums[0][t] =
+            add_scaled_dot_32<(FifthBit ? 5 : 4), Chains>(sums[0][t], piece.q[s], x[t]->qs + 32 * j, head.scale[j]);
       }
     }
   }
@@ -690,13 +690,13 @@ struct PanelQ6_K : SumsFromZero {
       }
     }
   }
-  template <int Tokens>
+  template <int Tokens, int Chains>
   static void add_piece(const Head& head, const Piece& piece, int i, const Act* const (&x)[Tokens],
                         Int (&sums)[kSums][Tokens]) {
     for (int k = 0; k < 4; ++k) {
       const int j = sub_block(i, k);
       for (int t = 0; t < Tokens; ++t) {
-        sums[0][t] = add_scaled_dot_16<kDotChains<Tokens>>(sums[0][t], piece.q[k], x[t]->qs + 16 * j, head.scale[j]);
+        sums[0][t] = add_scaled_dot_16<Chains>(sums[0][t], piece.q[k], x[t]->qs + 16 * j, head.scale[j]);
       }
     }
   }
@@ -727,15 +727,46 @@ void pack(const Source& src, int64_t b, Packed<Format>& p) {
   for (int i = 0; i < Format::kPieces; ++i) Format::read_piece(src, b, i, carry, p.pieces[i]);
 }
 
-// Adds a packed block's products with a few tokens' activation blocks x (at:
-// their indices in xa's scales and sums) to their accumulators.
+// Adds one block's products with a few tokens' activation blocks x (at:
+// their indices in xa's scales and sums) to their accumulators, the block's
+// pieces from piece_at(i). A format of one piece finishes each token before
+// the next, so one token's sums are live at a time (all eight tokens' sums
+// held across the piece had cost Q4_0 prefill 5-8 %); formats of several
+// pieces add piece by piece for every token.
+template <class Format, int Tokens, class PieceAt>
+__attribute__((always_inline)) inline void add_block(const typename Format::Head& head, const PieceAt& piece_at,
+                                                     const typename Format::Act* const (&x)[Tokens],
+                                                     const int64_t (&at)[Tokens], const PanelActivations& xa,
+                                                     PanelIsa::Float (&acc)[Tokens]) {
+  constexpr int kChains = kDotChains<Tokens>;
+  if constexpr (Format::kPieces == 1) {
+    const typename Format::Piece& piece = piece_at(0);
+    for (int t = 0; t < Tokens; ++t) {
+      Int sums[Format::kSums][1];
+      const typename Format::Act* const x_t[1] = {x[t]};
+      const int64_t at_t[1] = {at[t]};
+      PanelIsa::Float acc_t[1] = {acc[t]};
+      Format::template start<1>(at_t, xa, sums);
+      Format::template add_piece<1, kChains>(head, piece, 0, x_t, sums);
+      Format::template finish<1>(head, x_t, at_t, xa, sums, acc_t);
+      acc[t] = acc_t[0];
+    }
+  } else {
+    Int sums[Format::kSums][Tokens];
+    Format::template start<Tokens>(at, xa, sums);
+    for (int i = 0; i < Format::kPieces; ++i) {
+      Format::template add_piece<Tokens, kChains>(head, piece_at(i), i, x, sums);
+    }
+    Format::template finish<Tokens>(head, x, at, xa, sums, acc);
+  }
+}
+
+// A packed block's products.
 template <class Format, int Tokens>
 void accumulate(const Packed<Format>& p, const typename Format::Act* const (&x)[Tokens], const int64_t (&at)[Tokens],
                 const PanelActivations& xa, PanelIsa::Float (&acc)[Tokens]) {
-  Int sums[Format::kSums][Tokens];
-  Format::template start<Tokens>(at, xa, sums);
-  for (int i = 0; i < Format::kPieces; ++i) Format::template add_piece<Tokens>(p.head, p.pieces[i], i, x, sums);
-  Format::template finish<Tokens>(p.head, x, at, xa, sums, acc);
+  add_block<Format, Tokens>(
+      p.head, [&](int i) -> const typename Format::Piece& { return p.pieces[i]; }, x, at, xa, acc);
 }
 
 // The same, reading the block piece by piece from `src` as it goes. Inlined
@@ -748,14 +779,12 @@ __attribute__((always_inline)) inline void read_and_accumulate(const Source& src
   typename Format::Carry carry{};  // (zeroed: GCC cannot tell every part is read before use)
   typename Format::Head head;
   Format::read_head(src, b, carry, head);
-  Int sums[Format::kSums][Tokens];
-  Format::template start<Tokens>(at, xa, sums);
-  for (int i = 0; i < Format::kPieces; ++i) {
+  const auto piece_at = [&](int i) {
     typename Format::Piece piece;
     Format::read_piece(src, b, i, carry, piece);
-    Format::template add_piece<Tokens>(head, piece, i, x, sums);
-  }
-  Format::template finish<Tokens>(head, x, at, xa, sums, acc);
+    return piece;
+  };
+  add_block<Format, Tokens>(head, piece_at, x, at, xa, acc);
 }
 
 // A panel's blocks repacked at a time: 2048 values a row, 36-40 KiB of stack
