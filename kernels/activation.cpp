@@ -35,12 +35,11 @@ const std::array<uint16_t, 65536>& gelu_f16_table() {
 
 void geglu(const KernelTable& kernels, const float* gate, const float* up, int64_t n, float* out) {
   const auto& table = gelu_f16_table();
-  const FromFloatFn to_f16 = kernels.find(DType::F16)->from_float;
   constexpr int64_t kChunk = 256;
   uint16_t halves[kChunk];
   for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
     const int64_t count = std::min(kChunk, n - i0);
-    to_f16(gate + i0, reinterpret_cast<std::byte*>(halves), count);
+    kernels.to_f16(gate + i0, halves, count);
     for (int64_t j = 0; j < count; ++j) {
       const int64_t i = i0 + j;
       const float x = gate[i];

@@ -86,7 +86,7 @@ void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, con
     const int heads = static_cast<int>(std::min({head_end, group_end, h0 + kMaxValueHeads}) - h0);
     const int64_t kv_off = kv_head * d, head_stride = group == 1 ? d : 0;
     float running_sum[kMaxValueHeads], running_max[kMaxValueHeads];
-    table.find(DType::F16)->from_float(q + h0 * d, reinterpret_cast<std::byte*>(q16), heads * d);
+    table.to_f16(q + h0 * d, q16, heads * d);
     for (int h = 0; h < heads; ++h) {
       running_sum[h] = 0.0f;
       running_max[h] = -std::numeric_limits<float>::infinity();

@@ -19,6 +19,10 @@ const TypeKernels* KernelTable::find(DType type) const {
   return nullptr;
 }
 
+void KernelTable::to_f16(const float* src, uint16_t* dst, int64_t n) const {
+  find(DType::F16)->from_float(src, reinterpret_cast<std::byte*>(dst), n);
+}
+
 const KernelTable& scalar_kernel_table() {
   static const KernelTable table = [] {
     KernelTable t;

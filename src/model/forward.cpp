@@ -165,9 +165,8 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       kernels::rope(k, c.n_head_kv, c.head_dim, c.n_rot, pos, rope_freq, rope_style);
       if (c.query_scale != 1.0f) kernels::scale_inplace(q, c.query_scale, q_width);
       if (f16_cache) {
-        const kernels::FromFloatFn to_f16 = model.kernels->find(DType::F16)->from_float;
-        to_f16(&s.k[t * kv_width], reinterpret_cast<std::byte*>(&s.k_f16[l][pos * kv_width]), kv_width);
-        to_f16(&s.v[t * kv_width], reinterpret_cast<std::byte*>(&s.v_f16[l][pos * kv_width]), kv_width);
+        model.kernels->to_f16(&s.k[t * kv_width], &s.k_f16[l][pos * kv_width], kv_width);
+        model.kernels->to_f16(&s.v[t * kv_width], &s.v_f16[l][pos * kv_width], kv_width);
       } else {
         std::copy_n(&s.k[t * kv_width], kv_width, &s.k_f32[l][pos * kv_width]);
         std::copy_n(&s.v[t * kv_width], kv_width, &s.v_f32[l][pos * kv_width]);
