@@ -35,8 +35,10 @@ struct GenerateResult {
 using TokenCallback = std::function<bool(Token token, std::string_view text)>;
 
 // Tokenizes `prompt` (BOS as the vocabulary asks), evaluates it, and samples
-// until a stop condition. Throws ContextOverflow if the prompt alone does not
-// fit in the session's remaining context.
+// until a stop condition. The session then holds the prompt and every
+// generated token but the last, which is never evaluated (its logits would
+// go unused). Throws ContextOverflow if the prompt alone does not fit in the
+// session's remaining context.
 GenerateResult generate(Session& session, std::string_view prompt, const GenerateOptions& options,
                         const TokenCallback& on_token = {});
 

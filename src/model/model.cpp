@@ -70,12 +70,18 @@ TensorView row_range(const TensorView& t, int64_t begin, int64_t count) {
   return part;
 }
 
+}  // namespace
+
+void RepackedWeights::make(const Model::Data& model, ThreadPool& pool) const {
+  std::call_once(once_, [&] { make_now(model, pool); });
+}
+
 // Copies every weight matrix the kernels read faster in panel order into
-// that order (one buffer for all), in tasks of a few panels spread over all
-// cores. Each task releases the file pages it copied, so resident memory
+// that order (one buffer for all), in tasks of a few panels spread over the
+// pool. Each task releases the file pages it copied, so resident memory
 // grows by little more than the tasks in flight — except the token
 // embeddings' when a tied output shares them: embedding lookups read the file.
-void repack(Model::Data& m) {
+void RepackedWeights::make_now(const Model::Data& m, ThreadPool& pool) const {
   std::vector<const TensorView*> matrices;
   for (const LayerWeights& L : m.layers) {
     for (const TensorView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) matrices.push_back(w);
@@ -95,9 +101,9 @@ void repack(Model::Data& m) {
   const auto aligned = [](size_t bytes) { return (bytes + 63) / 64 * 64; };
   size_t total = 0;
   for (const TensorView* w : weights) total += aligned(w->bytes);
-  m.repacked_storage = huge_page_buffer(total);
-  if (m.repacked_storage == nullptr) return;  // no memory for a copy: compute from the mapped file
-  std::byte* out = m.repacked_storage.get();
+  storage_ = huge_page_buffer(total);
+  if (storage_ == nullptr) return;  // no memory for a copy: compute from the mapped file
+  std::byte* out = storage_.get();
   struct Task {
     const TensorView* w;
     std::byte* out;
@@ -105,7 +111,7 @@ void repack(Model::Data& m) {
   };
   std::vector<Task> tasks;
   for (const TensorView* w : weights) {
-    m.repacked.emplace(w->data, out);
+    copies_.emplace(w->data, out);
     // About 1 MiB of weights a task: few enough that the pages straddling
     // two tasks, which neither can release, add up to little.
     const int64_t height = kernels::panel_rows(*m.kernels, w->dtype);
@@ -114,7 +120,6 @@ void repack(Model::Data& m) {
     for (int64_t r = 0; r < w->rows(); r += step) tasks.push_back({w, out, r, std::min(w->rows(), r + step)});
     out += aligned(w->bytes);
   }
-  ThreadPool pool(physical_cores());
   pool.run(static_cast<int64_t>(tasks.size()), [&](int64_t i, int) {
     const Task& t = tasks[static_cast<size_t>(i)];
     kernels::repack_weights(*m.kernels, *t.w, t.out, t.begin, t.end);
@@ -124,9 +129,8 @@ void repack(Model::Data& m) {
                      static_cast<size_t>(t.end - t.begin) * row_bytes);
     }
   });
+  ready_.store(true, std::memory_order_release);
 }
-
-}  // namespace
 
 Model Model::load(const std::filesystem::path& path, const LoadOptions& options) {
   gguf::File file = gguf::File::open(path);
@@ -136,7 +140,7 @@ Model Model::load(const std::filesystem::path& path, const LoadOptions& options)
   if (const char* env = std::getenv("ULLM_ARCH"); target.empty() && env != nullptr) target = env;
   const kernels::KernelTable& table = kernels::select_kernel_table(target);
   auto data = std::make_shared<Data>(
-      Data{std::move(file), std::move(config), std::move(tokenizer), nullptr, {}, {}, nullptr, {}, &table, {}, {}});
+      Data{std::move(file), std::move(config), std::move(tokenizer), nullptr, {}, {}, nullptr, {}, &table, nullptr});
   Data& m = *data;
   ModelConfig& c = m.config;
   c.n_vocab = m.tokenizer.vocab_size();
@@ -189,7 +193,7 @@ Model Model::load(const std::filesystem::path& path, const LoadOptions& options)
       L.ffn_post_norm = bind.vector(p + "post_ffw_norm.weight", c.n_embd);
     }
   }
-  if (options.repack_weights) repack(m);
+  if (options.repack_weights) m.repacked = std::make_unique<RepackedWeights>();
   return Model(std::move(data));
 }
 

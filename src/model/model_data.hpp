@@ -1,7 +1,9 @@
 // What a loaded Model holds. Internal: the public header exposes only Model.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -26,6 +28,36 @@ struct LayerWeights {
   std::vector<float> ffn_post_norm;
 };
 
+class ThreadPool;
+
+// Copies of the weight matrices the kernels read faster in panel order
+// (LoadOptions::repack_weights), made on first demand rather than at load:
+// the panel kernels order a prompt's rows on the fly nearly as fast, so a
+// reply's first token need not wait for the copy (see forward()). Safe to
+// use from many sessions at once: one makes the copies, others wait for it,
+// and until they are complete every weight reads the mapped file.
+class RepackedWeights {
+ public:
+  // Makes the copies on `pool`, unless made already.
+  void make(const Model::Data& model, ThreadPool& pool) const;
+  // The panel-order copy of w, or nullptr (not made yet, or not repacked).
+  const std::byte* copy_of(const TensorView& w) const {
+    if (!ready_.load(std::memory_order_acquire)) return nullptr;
+    const auto it = copies_.find(w.data);
+    return it == copies_.end() ? nullptr : it->second;
+  }
+
+ private:
+  void make_now(const Model::Data& model, ThreadPool& pool) const;
+
+  mutable std::once_flag once_;
+  mutable std::atomic<bool> ready_{false};
+  // One buffer for all copies, and each weight's copy by the address of its
+  // mapped data.
+  mutable HugePageBuffer storage_;
+  mutable std::unordered_map<const std::byte*, const std::byte*> copies_;
+};
+
 struct Model::Data {
   gguf::File file;
   ModelConfig config;
@@ -36,16 +68,12 @@ struct Model::Data {
   const TensorView* output = nullptr;  // token_embd when the embeddings are tied
   std::vector<LayerWeights> layers;
   const kernels::KernelTable* kernels = nullptr;  // chosen once at load
-  // Weights the kernels read in panel order (LoadOptions::repack_weights):
-  // one buffer holding the copies, and each weight's copy by the address of
-  // its mapped data.
-  HugePageBuffer repacked_storage;
-  std::unordered_map<const std::byte*, const std::byte*> repacked;
+  // Null without LoadOptions::repack_weights.
+  std::unique_ptr<RepackedWeights> repacked;
 
   // The panel-order copy of w, or nullptr.
   const std::byte* repacked_copy(const TensorView& w) const {
-    const auto it = repacked.find(w.data);
-    return it == repacked.end() ? nullptr : it->second;
+    return repacked != nullptr ? repacked->copy_of(w) : nullptr;
   }
 };
 

@@ -42,8 +42,11 @@ GenerateResult generate(Session& session, std::string_view prompt, const Generat
 
   StreamingDecoder decoder(tokenizer);
   start = std::chrono::steady_clock::now();
+  // Checked before each token is evaluated as well as before the first is
+  // sampled: the last token's logits would go unused.
+  const auto enough = [&] { return options.max_tokens >= 0 && std::ssize(result.tokens) >= options.max_tokens; };
   for (;;) {
-    if (options.max_tokens >= 0 && static_cast<int>(result.tokens.size()) >= options.max_tokens) {
+    if (enough()) {
       result.stop_reason = StopReason::MaxTokens;
       break;
     }
@@ -66,6 +69,10 @@ GenerateResult generate(Session& session, std::string_view prompt, const Generat
     }
     if (session.position() >= session.context_length()) {
       result.stop_reason = StopReason::ContextFull;
+      break;
+    }
+    if (enough()) {
+      result.stop_reason = StopReason::MaxTokens;
       break;
     }
     logits = session.eval(std::span<const Token>(&token, 1));

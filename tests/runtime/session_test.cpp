@@ -144,6 +144,8 @@ TEST_F(SessionTest, GenerateStopsAndStreams) {
   EXPECT_EQ(r.stop_reason, StopReason::MaxTokens);
   EXPECT_EQ(streamed, r.text);
   EXPECT_EQ(r.text.substr(0, 18), ", there was a litt");
+  // The last token is sampled, not evaluated: its logits would go unused.
+  EXPECT_EQ(s.position(), std::ssize(r.prompt_tokens) + 9);
 
   Session small(*model_, {.context_length = 6});
   o.max_tokens = 100;
