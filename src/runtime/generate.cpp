@@ -42,8 +42,8 @@ GenerateResult generate(Session& session, std::string_view prompt, const Generat
 
   StreamingDecoder decoder(tokenizer);
   start = std::chrono::steady_clock::now();
-  // Checked before each token is evaluated as well as before the first is
-  // sampled: the last token's logits would go unused.
+  // Also checked before a sampled token is evaluated: the last token's
+  // logits would go unused.
   const auto enough = [&] { return options.max_tokens >= 0 && std::ssize(result.tokens) >= options.max_tokens; };
   for (;;) {
     if (enough()) {
@@ -71,10 +71,7 @@ GenerateResult generate(Session& session, std::string_view prompt, const Generat
       result.stop_reason = StopReason::ContextFull;
       break;
     }
-    if (enough()) {
-      result.stop_reason = StopReason::MaxTokens;
-      break;
-    }
+    if (enough()) continue;  // stops above, without evaluating the last token
     logits = session.eval(std::span<const Token>(&token, 1));
   }
   const std::string rest = decoder.finish();
