@@ -104,6 +104,7 @@ void RepackedWeights::make_now(const Model::Data& m, ThreadPool& pool) const {
   storage_ = huge_page_buffer(total);
   if (storage_ == nullptr) return;  // no memory for a copy: compute from the mapped file
   std::byte* out = storage_.get();
+  copies_.clear();  // (a call that threw part way is made again from the start)
   struct Task {
     const TensorView* w;
     std::byte* out;
