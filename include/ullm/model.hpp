@@ -61,10 +61,10 @@ struct LoadOptions {
   // Keep the weight matrices the kernels can read faster in another order
   // (Q4_0, Q5_0 and K-quants with the avx2 and avx512 kernels; Q8_0 with
   // avx512 when all of them fit in the last-level cache) as a copy in that
-  // order. The copy is made once, on the session's threads, by the first
-  // evaluation of fewer than 16 or at least 64 tokens (decode, or a long
-  // prompt), not at load: a short prompt reads the file about as fast, so
-  // the first generated token does not wait for it. The file's pages are
+  // order. The copy is made once, on all cores, by the first evaluation of
+  // fewer than 16 or at least 64 tokens (decode, or a long prompt), not at
+  // load: a short prompt reads the file about as fast, so the first
+  // generated token does not wait for it. The file's pages are
   // released as they are copied, so resident memory stays about the file's
   // size (without the memory for the copy, the mapped file is used). false:
   // use the mapped file only (slower decode). Results are the same bits

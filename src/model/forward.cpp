@@ -120,7 +120,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
   const ModelConfig& c = model.config;
   const auto T = static_cast<int64_t>(tokens.size());
   if (model.repacked != nullptr && (T < kRepackBelowTokens || T >= kRepackFromTokens)) {
-    model.repacked->make(model, *s.pool);
+    model.repacked->make(model);
   }
   const int64_t E = c.n_embd;
   const int64_t q_width = c.n_head * c.head_dim;

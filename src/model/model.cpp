@@ -72,16 +72,17 @@ TensorView row_range(const TensorView& t, int64_t begin, int64_t count) {
 
 }  // namespace
 
-void RepackedWeights::make(const Model::Data& model, ThreadPool& pool) const {
-  std::call_once(once_, [&] { make_now(model, pool); });
+void RepackedWeights::make(const Model::Data& model) const {
+  std::call_once(once_, [&] { make_now(model); });
 }
 
 // Copies every weight matrix the kernels read faster in panel order into
-// that order (one buffer for all), in tasks of a few panels spread over the
-// pool. Each task releases the file pages it copied, so resident memory
-// grows by little more than the tasks in flight — except the token
-// embeddings' when a tied output shares them: embedding lookups read the file.
-void RepackedWeights::make_now(const Model::Data& m, ThreadPool& pool) const {
+// that order (one buffer for all), in tasks of a few panels spread over all
+// cores, whatever the session's thread count (the copy is a one-off). Each
+// task releases the file pages it copied, so resident memory grows by
+// little more than the tasks in flight — except the token embeddings' when
+// a tied output shares them: embedding lookups read the file.
+void RepackedWeights::make_now(const Model::Data& m) const {
   std::vector<const TensorView*> matrices;
   for (const LayerWeights& L : m.layers) {
     for (const TensorView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) matrices.push_back(w);
@@ -121,6 +122,7 @@ void RepackedWeights::make_now(const Model::Data& m, ThreadPool& pool) const {
     for (int64_t r = 0; r < w->rows(); r += step) tasks.push_back({w, out, r, std::min(w->rows(), r + step)});
     out += aligned(w->bytes);
   }
+  ThreadPool pool(physical_cores());
   pool.run(static_cast<int64_t>(tasks.size()), [&](int64_t i, int) {
     const Task& t = tasks[static_cast<size_t>(i)];
     kernels::repack_weights(*m.kernels, *t.w, t.out, t.begin, t.end);

@@ -28,8 +28,6 @@ struct LayerWeights {
   std::vector<float> ffn_post_norm;
 };
 
-class ThreadPool;
-
 // Copies of the weight matrices the kernels read faster in panel order
 // (LoadOptions::repack_weights), made on first demand rather than at load:
 // the panel kernels order a prompt's rows on the fly nearly as fast, so a
@@ -38,8 +36,8 @@ class ThreadPool;
 // and until they are complete every weight reads the mapped file.
 class RepackedWeights {
  public:
-  // Makes the copies on `pool`, unless made already.
-  void make(const Model::Data& model, ThreadPool& pool) const;
+  // Makes the copies on all cores, unless made already.
+  void make(const Model::Data& model) const;
   // The panel-order copy of w, or nullptr (not made yet, or not repacked).
   const std::byte* copy_of(const TensorView& w) const {
     if (!ready_.load(std::memory_order_acquire)) return nullptr;
@@ -48,7 +46,7 @@ class RepackedWeights {
   }
 
  private:
-  void make_now(const Model::Data& model, ThreadPool& pool) const;
+  void make_now(const Model::Data& model) const;
 
   mutable std::once_flag once_;
   mutable std::atomic<bool> ready_{false};
