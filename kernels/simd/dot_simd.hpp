@@ -60,18 +60,17 @@ struct FloatRow {
   }
 };
 
-// ggml's vector order: four groups of 16 lanes over 64-element steps.
-template <class Arch, typename T, typename Tail>
-float dot_vector_order(int64_t n, const std::byte* wp, const std::byte* xp) {
+// ggml's vector order: four groups of 16 lanes over whole 64-element steps,
+// reduced (the tail is added by the caller).
+template <class Arch, typename T>
+inline float vector_order_bulk(int64_t bulk, const FloatRow<Arch, T>& w, const FloatRow<Arch, T>& x) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int kW = static_cast<int>(batch::size);
   constexpr int kB = 16 / kW;  // registers per 16 logical lanes
-  const FloatRow<Arch, T> w{reinterpret_cast<const T*>(wp)}, x{reinterpret_cast<const T*>(xp)};
   batch acc[4][kB];
   for (auto& group : acc) {
     for (auto& b : group) b = batch(0.0f);
   }
-  const int64_t bulk = n & ~int64_t{63};
   for (int64_t i = 0; i < bulk; i += 64) {
     for (int j = 0; j < 4; ++j) {
       for (int b = 0; b < kB; ++b) {
@@ -82,23 +81,81 @@ float dot_vector_order(int64_t n, const std::byte* wp, const std::byte* xp) {
   }
   batch lanes[kB];
   for (int b = 0; b < kB; ++b) lanes[b] = (acc[0][b] + acc[2][b]) + (acc[1][b] + acc[3][b]);
-  Tail sum = TargetOps<Arch>::reduce_16(lanes);
-  if constexpr (std::is_same_v<Tail, double>) {
-    // The tail's float products a batch at a time, from copies padded with
-    // zeros (the same products; the conversions of a half row are the slow
-    // part one by one), then added in order as the reference adds them.
-    const int64_t rest = n - bulk;
-    alignas(64) T w_tail[64] = {}, x_tail[64] = {};
-    alignas(64) float products[64];
-    std::memcpy(w_tail, w.p + bulk, static_cast<size_t>(rest) * sizeof(T));
-    std::memcpy(x_tail, x.p + bulk, static_cast<size_t>(rest) * sizeof(T));
-    const FloatRow<Arch, T> wt{w_tail}, xt{x_tail};
-    for (int64_t i = 0; i < rest; i += kW) (wt.at(i) * xt.at(i)).store_aligned(products + i);
-    for (int64_t i = 0; i < rest; ++i) sum += static_cast<double>(products[i]);
+  return TargetOps<Arch>::reduce_16(lanes);
+}
+
+// The last `rest` (< 64) values of a row as floats: the row itself for F32;
+// for halves converted into `buffer` a batch at a time (one by one they
+// convert slowly) from a copy padded with zeros to whole batches.
+template <class Arch, typename T>
+const float* tail_floats(const T* p, int64_t rest, float* buffer) {
+  if constexpr (std::is_same_v<T, float>) {
+    return p;
   } else {
-    for (int64_t i = bulk; i < n; ++i) sum = std::fma(w.scalar(i), x.scalar(i), sum);
+    using batch = xsimd::batch<float, Arch>;
+    const int64_t padded_size = (rest + batch::size - 1) / batch::size * batch::size;
+    alignas(64) T padded[64];
+    std::memcpy(padded, p, static_cast<size_t>(rest) * sizeof(T));
+    std::memset(padded + rest, 0, static_cast<size_t>(padded_size - rest) * sizeof(T));
+    const FloatRow<Arch, T> row{padded};
+    for (int64_t i = 0; i < rest; i += batch::size) row.at(i).store_aligned(buffer + i);
+    return buffer;
   }
-  return static_cast<float>(sum);
+}
+
+// Dot products of `rows` weight rows (w_stride bytes apart) with `tokens`
+// activation rows in ggml's vector order: the bulk, then the tail one product
+// at a time — fused into the float sum for F32, added in double for 16-bit
+// inputs (Tail). Each tail is a chain of dependent adds; the tile's chains run
+// side by side, so odd row lengths cost little more than even ones.
+template <class Arch, typename T, typename Tail>
+void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride,
+                           int rows, int tokens, float* out, int64_t out_stride) {
+  const auto row = [](const std::byte* base, size_t stride, int i) {
+    return reinterpret_cast<const T*>(base + static_cast<size_t>(i) * stride);
+  };
+  const int64_t bulk = n & ~int64_t{63}, rest = n - bulk;
+  Tail sums[kTileTokens][kTileRows];
+  for (int t = 0; t < tokens; ++t) {
+    for (int r = 0; r < rows; ++r) {
+      sums[t][r] = vector_order_bulk<Arch, T>(bulk, {row(w, w_stride, r)}, {row(x, x_stride, t)});
+    }
+  }
+  if (rest > 0) {
+    alignas(64) float buffer[kTileRows + kTileTokens][64];
+    const float *w_tail[kTileRows], *x_tail[kTileTokens];
+    for (int r = 0; r < rows; ++r) w_tail[r] = tail_floats<Arch>(row(w, w_stride, r) + bulk, rest, buffer[r]);
+    for (int t = 0; t < tokens; ++t) {
+      x_tail[t] = tail_floats<Arch>(row(x, x_stride, t) + bulk, rest, buffer[kTileRows + t]);
+    }
+    for (int64_t i = 0; i < rest; ++i) {
+      for (int t = 0; t < tokens; ++t) {
+        for (int r = 0; r < rows; ++r) {
+          if constexpr (std::is_same_v<Tail, double>) {
+            sums[t][r] += static_cast<double>(w_tail[r][i] * x_tail[t][i]);
+          } else {
+            sums[t][r] = std::fma(w_tail[r][i], x_tail[t][i], sums[t][r]);
+          }
+        }
+      }
+    }
+  }
+  for (int t = 0; t < tokens; ++t) {
+    for (int r = 0; r < rows; ++r) out[t * out_stride + r] = static_cast<float>(sums[t][r]);
+  }
+}
+
+template <class Arch, typename T, typename Tail>
+float dot_vector_order(int64_t n, const std::byte* w, const std::byte* x) {
+  float out;
+  dot_tile_vector_order<Arch, T, Tail>(n, w, 0, x, 0, 1, 1, &out, 1);
+  return out;
+}
+
+template <class Arch, typename T, typename Tail>
+void dot_tiles_vector_order(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride,
+                            int tokens, float* out, int64_t out_stride) {
+  dot_tile_vector_order<Arch, T, Tail>(n, w, w_stride, x, x_stride, kTileRows, tokens, out, out_stride);
 }
 
 // ggml's tiled-GEMM order: one group of 16 lanes over 16-element chunks.
@@ -362,17 +419,20 @@ struct TableBuilder {
   KernelTable operator()(Arch, std::string name) const {
     KernelTable t = scalar_kernel_table();
     t.name = std::move(name);
-    const auto set = [&](DType type, DotFn dot, DotFn tiled, FromFloatFn from_float) {
+    const auto set = [&](DType type, DotFn dot, DotFn tiled, DotTileFn tile, FromFloatFn from_float) {
       for (size_t i = 0; i < kComputeTypes.size(); ++i) {
         if (kComputeTypes[i] == type) {
           t.types[i].dot = dot;
           t.types[i].dot_tiled = tiled;
+          t.types[i].dot_tile = tile;
           if (from_float != nullptr) t.types[i].from_float = from_float;
         }
       }
     };
-    set(DType::F32, dot_vector_order<Arch, float, float>, dot_tile_order<Arch, float>, nullptr);
-    set(DType::F16, dot_vector_order<Arch, uint16_t, double>, dot_tile_order<Arch, uint16_t>, f32_to_f16_simd<Arch>);
+    set(DType::F32, dot_vector_order<Arch, float, float>, dot_tile_order<Arch, float>,
+        dot_tiles_vector_order<Arch, float, float>, nullptr);
+    set(DType::F16, dot_vector_order<Arch, uint16_t, double>, dot_tile_order<Arch, uint16_t>,
+        dot_tiles_vector_order<Arch, uint16_t, double>, f32_to_f16_simd<Arch>);
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
     return t;
   }
