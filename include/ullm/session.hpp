@@ -22,13 +22,18 @@ struct SessionOptions {
   int64_t context_length = 0;
   int threads = 0;  // threads computing this session; 0: the machine's physical cores
   KvType kv_type = KvType::F16;
+  // Allow a context_length past the model's trained context, as llama.cpp
+  // does: positions there compute the same way, but the model never learnt
+  // them, so what it says there is unreliable (benchmarks use it).
+  bool beyond_trained_context = false;
 };
 
 class Session {
  public:
   // Throws InvalidArgument for a negative thread count, a context length
-  // outside [1, the model's context length], or a KV cache larger than the
-  // machine's physical memory.
+  // outside [1, the model's context length] (or below 1 with
+  // beyond_trained_context), or a KV cache larger than the machine's
+  // physical memory.
   explicit Session(const Model& model, const SessionOptions& options = {});
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;

@@ -17,7 +17,7 @@ Session::Session(const Model& model, const SessionOptions& options) : state_(std
   }
   const int64_t ctx =
       options.context_length == 0 ? std::min(c.context_length, kDefaultContextCap) : options.context_length;
-  if (ctx < 1 || ctx > c.context_length) {
+  if (ctx < 1 || (ctx > c.context_length && !options.beyond_trained_context)) {
     throw InvalidArgument(fmt::format("context length {} is outside [1, {}] (the model's trained context)",
                                       options.context_length, c.context_length));
   }

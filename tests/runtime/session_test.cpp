@@ -1,6 +1,8 @@
 // Session semantics: context limits, rewinding, sharing one Model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <thread>
 
 #include "support/test_support.hpp"
@@ -42,6 +44,24 @@ TEST_F(SessionTest, ContextOverflowIsAnErrorAndLeavesTheSessionUsable) {
   EXPECT_NO_THROW(s.eval(std::span<const Token>(&t, 1)));
   EXPECT_THROW(Session(*model_, {.context_length = 129}), InvalidArgument);
   EXPECT_THROW(Session(*model_, {.threads = -1}), InvalidArgument);
+}
+
+// Past the trained context only when asked; the trained positions compute as
+// in any session, the later ones give finite logits.
+TEST_F(SessionTest, BeyondTrainedContextOnlyWhenAsked) {
+  Session normal(*model_, {.context_length = 128});
+  Session longer(*model_, {.context_length = 200, .beyond_trained_context = true});
+  EXPECT_EQ(longer.context_length(), 200);
+  std::vector<Token> prompt(128);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<Token>((i * 37 + 1) % 512);
+  const auto expected = normal.eval_all(prompt);
+  const std::vector<float> want(expected.begin(), expected.end());
+  const auto got = longer.eval_all(prompt);
+  EXPECT_TRUE(std::ranges::equal(got, want));
+  const std::vector<Token> more(72, 300);
+  for (float v : longer.eval(more)) ASSERT_TRUE(std::isfinite(v));
+  EXPECT_EQ(longer.position(), 200);
+  EXPECT_THROW(longer.eval(std::span<const Token>(prompt.data(), 1)), ContextOverflow);
 }
 
 TEST_F(SessionTest, RejectsBadTokens) {
