@@ -11,6 +11,10 @@ struct TargetOps<Avx2> {
   static xsimd::batch<float, Avx2> load_f16(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
+  static xsimd::batch<float, Avx2> load_bf16(const uint16_t* p) {
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+  }
   static xsimd::batch<float, Avx2> fma(xsimd::batch<float, Avx2> a, xsimd::batch<float, Avx2> b,
                                        xsimd::batch<float, Avx2> c) {
     return xsimd::fma(a, b, c);

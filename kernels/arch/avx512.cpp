@@ -71,6 +71,11 @@ struct TargetOps<xsimd::avx512bw> {
     // The zero-masking form: GCC 12 warns falsely about the plain one.
     return _mm512_maskz_cvtph_ps(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
+  static xsimd::batch<float, xsimd::avx512bw> load_bf16(const uint16_t* p) {
+    // The zero-masking forms: GCC 12 warns falsely about the plain ones.
+    const __m512i wide = _mm512_maskz_cvtepu16_epi32(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xffff, wide, 16));
+  }
   static xsimd::batch<float, xsimd::avx512bw> fma(xsimd::batch<float, xsimd::avx512bw> a,
                                                   xsimd::batch<float, xsimd::avx512bw> b,
                                                   xsimd::batch<float, xsimd::avx512bw> c) {

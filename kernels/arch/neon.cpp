@@ -157,6 +157,9 @@ struct TargetOps<xsimd::neon64> {
   static xsimd::batch<float, xsimd::neon64> load_f16(const uint16_t* p) {
     return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
   }
+  static xsimd::batch<float, xsimd::neon64> load_bf16(const uint16_t* p) {
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
+  }
   static xsimd::batch<float, xsimd::neon64> fma(xsimd::batch<float, xsimd::neon64> a,
                                                 xsimd::batch<float, xsimd::neon64> b,
                                                 xsimd::batch<float, xsimd::neon64> c) {

@@ -68,6 +68,10 @@ struct TargetOps<xsimd::sse4_2> {
   static xsimd::batch<float, xsimd::sse4_2> load_f16(const uint16_t* p) {
     return _mm_setr_ps(f16_to_f32(p[0]), f16_to_f32(p[1]), f16_to_f32(p[2]), f16_to_f32(p[3]));
   }
+  static xsimd::batch<float, xsimd::sse4_2> load_bf16(const uint16_t* p) {
+    const __m128i wide = _mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    return _mm_castsi128_ps(_mm_slli_epi32(wide, 16));
+  }
   // No fused multiply-add on SSE4.2: a product rounded, then a sum.
   static xsimd::batch<float, xsimd::sse4_2> fma(xsimd::batch<float, xsimd::sse4_2> a,
                                                 xsimd::batch<float, xsimd::sse4_2> b,

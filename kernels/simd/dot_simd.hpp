@@ -37,7 +37,12 @@ inline float reduce_8(const float* a) {
   return (r[0] + r[2]) + (r[1] + r[3]);
 }
 
-// Reads float or half rows as batches and as single values.
+// A bfloat16 value, apart from uint16_t (which holds halves).
+struct Bf16 {
+  uint16_t bits;
+};
+
+// Reads float, half or bfloat16 rows as batches and as single values.
 template <class Arch, typename T>
 struct FloatRow {
   using batch = xsimd::batch<float, Arch>;
@@ -45,6 +50,8 @@ struct FloatRow {
   batch at(int64_t i) const {
     if constexpr (std::is_same_v<T, float>) {
       return batch::load_unaligned(p + i);
+    } else if constexpr (std::is_same_v<T, Bf16>) {
+      return TargetOps<Arch>::load_bf16(reinterpret_cast<const uint16_t*>(p + i));
     } else {
       return TargetOps<Arch>::load_f16(p + i);
     }
@@ -54,6 +61,8 @@ struct FloatRow {
     std::memcpy(&v, p + i, sizeof(T));
     if constexpr (std::is_same_v<T, float>) {
       return v;
+    } else if constexpr (std::is_same_v<T, Bf16>) {
+      return bf16_to_f32(v.bits);
     } else {
       return f16_to_f32(v);
     }
@@ -85,7 +94,7 @@ inline float vector_order_bulk(int64_t bulk, const FloatRow<Arch, T>& w, const F
 }
 
 // The last `rest` (< 64) values of a row as floats: the row itself for F32;
-// for halves converted into `buffer` a batch at a time (one by one they
+// 16-bit values converted into `buffer` a batch at a time (one by one halves
 // convert slowly) from a copy padded with zeros to whole batches.
 template <class Arch, typename T>
 const float* tail_floats(const T* p, int64_t rest, float* buffer) {
@@ -433,6 +442,8 @@ struct TableBuilder {
         dot_tiles_vector_order<Arch, float, float>, nullptr);
     set(DType::F16, dot_vector_order<Arch, uint16_t, double>, dot_tile_order<Arch, uint16_t>,
         dot_tiles_vector_order<Arch, uint16_t, double>, f32_to_f16_simd<Arch>);
+    set(DType::BF16, dot_vector_order<Arch, Bf16, double>, dot_tile_order<Arch, Bf16>,
+        dot_tiles_vector_order<Arch, Bf16, double>, nullptr);
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
     return t;
   }

@@ -12,7 +12,9 @@ struct TargetOps;
 // Every specialisation provides
 //   static xsimd::batch<float, Arch> load_f16(const uint16_t* p);
 //   static void store_f16(uint16_t* p, xsimd::batch<float, Arch> v);
-// converting batch::size halves to floats and back (round to nearest even), and
+// converting batch::size halves to floats and back (round to nearest even),
+//   static xsimd::batch<float, Arch> load_bf16(const uint16_t* p);
+// widening batch::size bfloat16 values to floats, and
 //   static xsimd::batch<float, Arch> fma(batch a, batch b, batch c);
 // a * b + c, fused wherever the target has fused multiply-add, and
 //   static xsimd::batch<float, Arch> round_f16(batch v);
