@@ -75,13 +75,14 @@ bool agrees_with_scalar(const KernelTable& t) {
         if (k.dot(n, wj, x.data()) != r.dot(n, wj, x.data())) return false;
         if (k.dot_tiled(n, wj, x.data()) != r.dot_tiled(n, wj, x.data())) return false;
       }
-      if (k.dot_tile != nullptr) {
+      for (auto [tile, dot] : {std::pair{k.dot_tile, r.dot}, std::pair{k.dot_tiled_tile, r.dot_tiled}}) {
+        if (tile == nullptr) continue;
         for (int tokens = 1; tokens <= kTileTokens; ++tokens) {
           float out[kTileTokens * kTileRows];
-          k.dot_tile(n, w.data(), wrow, x.data(), xrow, tokens, out, kTileRows);
+          tile(n, w.data(), wrow, x.data(), xrow, tokens, out, kTileRows);
           for (int tk = 0; tk < tokens; ++tk) {
             for (int row = 0; row < kTileRows; ++row) {
-              if (out[tk * kTileRows + row] != r.dot(n, w.data() + row * wrow, x.data() + tk * xrow)) return false;
+              if (out[tk * kTileRows + row] != dot(n, w.data() + row * wrow, x.data() + tk * xrow)) return false;
             }
           }
         }

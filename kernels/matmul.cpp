@@ -131,13 +131,14 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
     row_begin += whole;
   }
   const DotFn dot = many_tokens ? wk->dot_tiled : wk->dot;
-  if (wk->dot_tile != nullptr && dot == wk->dot) {
+  const DotTileFn dot_tile = dot == wk->dot ? wk->dot_tile : wk->dot_tiled_tile;
+  if (dot_tile != nullptr) {
     // Whole tiles share loads; the edges take the one-at-a-time path below.
     for (; row_begin + kTileRows <= row_end; row_begin += kTileRows) {
       const std::byte* wrow = w.data + static_cast<size_t>(row_begin) * w_row_bytes;
       for (int64_t t = 0; t < x.tokens(); t += kTileTokens) {
         const int tokens = static_cast<int>(std::min<int64_t>(kTileTokens, x.tokens() - t));
-        wk->dot_tile(k, wrow, w_row_bytes, x.row(t), x.row_bytes(), tokens, y + t * rows + row_begin, rows);
+        dot_tile(k, wrow, w_row_bytes, x.row(t), x.row_bytes(), tokens, y + t * rows + row_begin, rows);
       }
     }
   }

@@ -109,8 +109,11 @@ struct TypeKernels {
   // ggml's repacked kernels do; Q8_0, Q4_1 and Q5_1 add per lane, as ggml's
   // vector kernels do, which llama.cpp also uses for Q8_0 batches on x86).
   DotFn dot_tiled;
-  // Optional (nullptr: one dot at a time): `dot` in tiles, for block formats.
+  // Optional (nullptr: one dot at a time): `dot` in tiles.
   DotTileFn dot_tile;
+  // Optional: `dot_tiled` in tiles, where it differs from `dot` (the float
+  // formats).
+  DotTileFn dot_tiled_tile = nullptr;
   // Optional: panels of rows times any number of tokens, in `dot_tiled`'s order.
   PanelKernel panel{};
 };

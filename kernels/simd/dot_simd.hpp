@@ -167,23 +167,71 @@ void dot_tiles_vector_order(int64_t n, const std::byte* w, size_t w_stride, cons
   dot_tile_vector_order<Arch, T, Tail>(n, w, w_stride, x, x_stride, kTileRows, tokens, out, out_stride);
 }
 
-// ggml's tiled-GEMM order: one group of 16 lanes over 16-element chunks.
-template <class Arch, typename T>
-float dot_tile_order(int64_t n, const std::byte* wp, const std::byte* xp) {
+// ggml's tiled-GEMM order: one group of 16 lanes over 16-element chunks, the
+// last chunk partial. `Rows` weight rows times `Tokens` activation rows at a
+// time, every product's accumulator in registers, so each load feeds several
+// multiply-adds (one product at a time was bound by its two loads).
+template <class Arch, typename T, int Rows, int Tokens>
+void tile_order_block(int64_t n, const T* const* w, const T* const* x, float* out, int64_t out_stride) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int kW = static_cast<int>(batch::size);
   constexpr int kB = 16 / kW;
-  const FloatRow<Arch, T> w{reinterpret_cast<const T*>(wp)}, x{reinterpret_cast<const T*>(xp)};
-  batch acc[kB];
-  for (auto& b : acc) b = batch(0.0f);
+  batch acc[Rows][Tokens][kB];
+  for (auto& row : acc) {
+    for (auto& token : row) {
+      for (auto& b : token) b = batch(0.0f);
+    }
+  }
   const int64_t full = n & ~int64_t{15};
   for (int64_t c = 0; c < full; c += 16) {
-    for (int b = 0; b < kB; ++b) acc[b] = TargetOps<Arch>::fma(w.at(c + kW * b), x.at(c + kW * b), acc[b]);
+    for (int b = 0; b < kB; ++b) {
+      batch xv[Tokens];
+      for (int t = 0; t < Tokens; ++t) xv[t] = FloatRow<Arch, T>{x[t]}.at(c + kW * b);
+      for (int r = 0; r < Rows; ++r) {
+        const batch wv = FloatRow<Arch, T>{w[r]}.at(c + kW * b);
+        for (int t = 0; t < Tokens; ++t) acc[r][t][b] = TargetOps<Arch>::fma(wv, xv[t], acc[r][t][b]);
+      }
+    }
   }
-  alignas(64) float lanes[16];
-  for (int b = 0; b < kB; ++b) acc[b].store_aligned(lanes + kW * b);
-  for (int64_t i = full; i < n; ++i) lanes[i - full] = std::fma(w.scalar(i), x.scalar(i), lanes[i - full]);
-  return reduce_16(lanes);
+  for (int r = 0; r < Rows; ++r) {
+    for (int t = 0; t < Tokens; ++t) {
+      alignas(64) float lanes[16];
+      for (int b = 0; b < kB; ++b) acc[r][t][b].store_aligned(lanes + kW * b);
+      const FloatRow<Arch, T> wr{w[r]}, xt{x[t]};
+      for (int64_t i = full; i < n; ++i) lanes[i - full] = std::fma(wr.scalar(i), xt.scalar(i), lanes[i - full]);
+      out[t * out_stride + r] = reduce_16(lanes);
+    }
+  }
+}
+
+template <class Arch, typename T>
+float dot_tile_order(int64_t n, const std::byte* w, const std::byte* x) {
+  const T* wr = reinterpret_cast<const T*>(w);
+  const T* xr = reinterpret_cast<const T*>(x);
+  float out;
+  tile_order_block<Arch, T, 1, 1>(n, &wr, &xr, &out, 1);
+  return out;
+}
+
+// kTileRows rows x `tokens` tokens in the tiled order, as blocks of two rows
+// by as many tokens as keep eight registers of accumulators (sixteen lanes
+// each: two tokens in 256-bit registers, four in 512-bit, one in 128-bit).
+template <class Arch, typename T>
+void dot_tiles_tile_order(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride,
+                          int tokens, float* out, int64_t out_stride) {
+  constexpr int kB = 16 / static_cast<int>(xsimd::batch<float, Arch>::size);
+  constexpr int kTokens = std::max(1, 4 / kB);
+  const T* wr[kTileRows];
+  const T* xr[kTileTokens];
+  for (int r = 0; r < kTileRows; ++r) wr[r] = reinterpret_cast<const T*>(w + static_cast<size_t>(r) * w_stride);
+  for (int t = 0; t < tokens; ++t) xr[t] = reinterpret_cast<const T*>(x + static_cast<size_t>(t) * x_stride);
+  for (int r = 0; r < kTileRows; r += 2) {
+    int t = 0;
+    for (; t + kTokens <= tokens; t += kTokens) {
+      tile_order_block<Arch, T, 2, kTokens>(n, wr + r, xr + t, out + t * out_stride + r, out_stride);
+    }
+    for (; t < tokens; ++t) tile_order_block<Arch, T, 2, 1>(n, wr + r, xr + t, out + t * out_stride + r, out_stride);
+  }
 }
 
 // Value sums of ggml's F16 flash attention, `Heads` heads x `Batches`
@@ -428,22 +476,24 @@ struct TableBuilder {
   KernelTable operator()(Arch, std::string name) const {
     KernelTable t = scalar_kernel_table();
     t.name = std::move(name);
-    const auto set = [&](DType type, DotFn dot, DotFn tiled, DotTileFn tile, FromFloatFn from_float) {
+    const auto set = [&](DType type, DotFn dot, DotFn tiled, DotTileFn tile, DotTileFn tiled_tile,
+                         FromFloatFn from_float) {
       for (size_t i = 0; i < kComputeTypes.size(); ++i) {
         if (kComputeTypes[i] == type) {
           t.types[i].dot = dot;
           t.types[i].dot_tiled = tiled;
           t.types[i].dot_tile = tile;
+          t.types[i].dot_tiled_tile = tiled_tile;
           if (from_float != nullptr) t.types[i].from_float = from_float;
         }
       }
     };
     set(DType::F32, dot_vector_order<Arch, float, float>, dot_tile_order<Arch, float>,
-        dot_tiles_vector_order<Arch, float, float>, nullptr);
+        dot_tiles_vector_order<Arch, float, float>, dot_tiles_tile_order<Arch, float>, nullptr);
     set(DType::F16, dot_vector_order<Arch, uint16_t, double>, dot_tile_order<Arch, uint16_t>,
-        dot_tiles_vector_order<Arch, uint16_t, double>, f32_to_f16_simd<Arch>);
+        dot_tiles_vector_order<Arch, uint16_t, double>, dot_tiles_tile_order<Arch, uint16_t>, f32_to_f16_simd<Arch>);
     set(DType::BF16, dot_vector_order<Arch, Bf16, double>, dot_tile_order<Arch, Bf16>,
-        dot_tiles_vector_order<Arch, Bf16, double>, nullptr);
+        dot_tiles_vector_order<Arch, Bf16, double>, dot_tiles_tile_order<Arch, Bf16>, nullptr);
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
     return t;
   }
