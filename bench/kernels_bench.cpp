@@ -81,6 +81,45 @@ void BM_PeakInt8Dot(benchmark::State& state) {
 }
 BENCHMARK(BM_PeakInt8Dot)->UseRealTime()->Threads(1)->Threads(2);
 
+// Peak float multiply-add throughput with AVX2 + FMA, the yardstick of the
+// float formats' prefill: ten independent vfmadd chains (2 ops per lane).
+__attribute__((target("avx2,fma"))) void peak_f32_fma(benchmark::State& state) {
+  __m256 a0 = _mm256_set1_ps(0.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+  const __m256 x = _mm256_set1_ps(1.0f), w = _mm256_set1_ps(1e-9f);
+  constexpr int kSteps = 1 << 16;
+  for (auto _ : state) {
+    for (int s = 0; s < kSteps; ++s) {
+      a0 = _mm256_fmadd_ps(x, w, a0);
+      a1 = _mm256_fmadd_ps(x, w, a1);
+      a2 = _mm256_fmadd_ps(x, w, a2);
+      a3 = _mm256_fmadd_ps(x, w, a3);
+      a4 = _mm256_fmadd_ps(x, w, a4);
+      a5 = _mm256_fmadd_ps(x, w, a5);
+      a6 = _mm256_fmadd_ps(x, w, a6);
+      a7 = _mm256_fmadd_ps(x, w, a7);
+      a8 = _mm256_fmadd_ps(x, w, a8);
+      a9 = _mm256_fmadd_ps(x, w, a9);
+      __asm__ volatile(""
+                       : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7), "+x"(a8),
+                         "+x"(a9));
+    }
+  }
+  benchmark::DoNotOptimize(
+      _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                    _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)), _mm256_add_ps(a8, a9))));
+  state.counters["ops/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * kSteps * 10 * 8 * 2, benchmark::Counter::kIsRate);
+}
+
+void BM_PeakF32Fma(benchmark::State& state) {
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    state.SkipWithError("needs AVX2 and FMA");
+    return;
+  }
+  peak_f32_fma(state);
+}
+BENCHMARK(BM_PeakF32Fma)->UseRealTime()->Threads(1)->Threads(2);
+
 // The same with AVX-512 VNNI: twelve independent vpdpbusd chains on 512-bit
 // registers (64 multiply-adds per instruction; twelve cover its latency).
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void peak_int8_vnni512(benchmark::State& state) {
@@ -317,6 +356,8 @@ ULLM_MATMAT(Q8_0, avx2);
 ULLM_MATMAT(Q4_0, avx2);
 ULLM_MATMAT(Q4_K, avx2);
 ULLM_MATMAT(Q6_K, avx2);
+ULLM_MATMAT(F16, avx2);
+ULLM_MATMAT(BF16, avx2);
 ULLM_MATMAT(Q8_0, avx512);
 ULLM_MATMAT(Q4_0, avx512);
 ULLM_MATMAT(Q4_K, avx512);
@@ -357,6 +398,7 @@ ULLM_MATVEC(Q4_K, avx2);
 ULLM_MATVEC(Q5_K, avx2);
 ULLM_MATVEC(Q6_K, avx2);
 ULLM_MATVEC(F16, avx2);
+ULLM_MATVEC(BF16, avx2);
 ULLM_MATVEC(F32, avx2);
 ULLM_MATVEC(Q8_0, avx512);
 ULLM_MATVEC(Q4_0, avx512);
