@@ -67,64 +67,113 @@ void dot_rows_f16(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, in
   }
 }
 
-void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const uint16_t* k_cache,
-                      const uint16_t* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
-                      float* out) {
-  // Keys a block: the scores and softmax coefficients of a block stay in L1.
-  constexpr int64_t kKeys = 128;
-  const int64_t d = shape.head_dim;
-  const int64_t kv_row = shape.n_head_kv * d;
-  const int64_t group = shape.n_head / shape.n_head_kv;
+namespace {
+
+// The online softmax of up to kMaxValueHeads query vectors over the same
+// cache rows: their f16 queries, f16 value sums and running maxima and sums.
+struct QueryChunk {
+  static constexpr int64_t kKeys = 128;  // keys a block: scores and coefficients stay in L1
   uint16_t q16[kMaxValueHeads * kMaxHeadDim];
   uint16_t acc[kMaxValueHeads * kMaxHeadDim];
+  float running_max[kMaxValueHeads], running_sum[kMaxValueHeads];
   float rescale[kMaxValueHeads][kKeys], weight[kMaxValueHeads][kKeys], scores[kMaxValueHeads][kKeys];
-  for (int64_t h0 = head_begin; h0 < head_end;) {
-    // Heads [h0, h0 + heads) share a KV head, or (group 1) each have their
-    // own, side by side in the cache rows.
-    const int64_t kv_head = h0 / group;
-    const int64_t group_end = group == 1 ? head_end : (kv_head + 1) * group;
-    const int heads = static_cast<int>(std::min({head_end, group_end, h0 + kMaxValueHeads}) - h0);
-    const int64_t kv_off = kv_head * d, head_stride = group == 1 ? d : 0;
-    float running_sum[kMaxValueHeads], running_max[kMaxValueHeads];
-    table.to_f16(q + h0 * d, q16, heads * d);
-    for (int h = 0; h < heads; ++h) {
-      running_sum[h] = 0.0f;
-      running_max[h] = -std::numeric_limits<float>::infinity();
-    }
-    std::fill(acc, acc + heads * d, uint16_t{0});
-    for (int64_t j0 = kv_begin; j0 < kv_end; j0 += kKeys) {
-      const int64_t n = std::min(kKeys, kv_end - j0);
+
+  // Vectors [first, first + count) over cache rows [begin, end), whose keys
+  // and values for vector i start at k and v + i * head_stride (0: shared).
+  void attend(const KernelTable& table, const AttentionShape& shape, const uint16_t* k, const uint16_t* v,
+              int64_t kv_row, int64_t head_stride, int64_t begin, int64_t end, int first, int count) {
+    const int64_t d = shape.head_dim;
+    for (int64_t j0 = begin; j0 < end; j0 += kKeys) {
+      const int64_t n = std::min(kKeys, end - j0);
       if (head_stride == 0) {
-        table.half.dot_rows(d, k_cache + j0 * kv_row + kv_off, kv_row, n, heads, q16, &scores[0][0], kKeys);
+        table.half.dot_rows(d, k + j0 * kv_row, kv_row, n, count, q16 + first * d, scores[first], kKeys);
       } else {
-        for (int h = 0; h < heads; ++h) {
-          table.half.dot_rows(d, k_cache + j0 * kv_row + kv_off + h * head_stride, kv_row, n, 1, q16 + h * d, scores[h],
+        for (int i = first; i < first + count; ++i) {
+          table.half.dot_rows(d, k + j0 * kv_row + (i - first) * head_stride, kv_row, n, 1, q16 + i * d, scores[i],
                               kKeys);
         }
       }
-      for (int h = 0; h < heads; ++h) {
+      for (int i = first; i < first + count; ++i) {
         for (int64_t j = 0; j < n; ++j) {
-          const float s = scores[h][j] * shape.scale;
+          const float s = scores[i][j] * shape.scale;
           float r = 1.0f, w = 1.0f;
-          if (s > running_max[h]) {
-            r = std::exp(running_max[h] - s);
-            running_max[h] = s;
+          if (s > running_max[i]) {
+            r = std::exp(running_max[i] - s);
+            running_max[i] = s;
           } else {
-            w = std::exp(s - running_max[h]);
+            w = std::exp(s - running_max[i]);
           }
-          rescale[h][j] = r;
-          weight[h][j] = w;
-          running_sum[h] = running_sum[h] * r + w;
+          rescale[i][j] = r;
+          weight[i][j] = w;
+          running_sum[i] = running_sum[i] * r + w;
         }
       }
-      table.half.accumulate_values(d, v_cache + j0 * kv_row + kv_off, kv_row, head_stride, n, heads, &rescale[0][0],
-                                   &weight[0][0], kKeys, acc);
+      table.half.accumulate_values(d, v + j0 * kv_row, kv_row, head_stride, n, count, &rescale[first][0],
+                                   &weight[first][0], kKeys, acc + first * d);
     }
-    for (int h = 0; h < heads; ++h) {
-      const float inv = running_sum[h] == 0.0f ? 0.0f : 1.0f / running_sum[h];
-      for (int64_t i = 0; i < d; ++i) out[(h0 + h) * d + i] = f16_to_f32(acc[h * d + i]) * inv;
+  }
+};
+
+}  // namespace
+
+void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const uint16_t* k_cache,
+                      const uint16_t* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
+                      float* out, int64_t tokens, int64_t row_stride) {
+  const int64_t d = shape.head_dim;
+  const int64_t kv_row = shape.n_head_kv * d;
+  const int64_t group = shape.n_head / shape.n_head_kv;
+  QueryChunk chunk;
+  // The query vectors KV head by KV head, token by token, head by head; a
+  // chunk takes up to kMaxValueHeads of them that share a KV head (or, for
+  // one token without grouped queries, successive heads, side by side in the
+  // cache rows), so their f16 rounding chains overlap instead of waiting on
+  // each other.
+  const int64_t kv_first = head_begin / group, kv_last = (head_end - 1) / group;
+  for (int64_t kv_head = kv_first; kv_head <= kv_last; ++kv_head) {
+    const int64_t h_begin = std::max(head_begin, kv_head * group), h_end = std::min(head_end, (kv_head + 1) * group);
+    const int64_t heads = h_end - h_begin;
+    const bool successive_heads = tokens == 1 && group == 1;
+    for (int64_t index = 0; index < tokens * heads;) {
+      int64_t token[kMaxValueHeads], head[kMaxValueHeads];
+      int count = 0;
+      if (successive_heads) {
+        for (; count < kMaxValueHeads && kv_head + count <= kv_last; ++count)
+          token[count] = 0, head[count] = kv_head + count;
+      } else {
+        for (; count < kMaxValueHeads && index + count < tokens * heads; ++count) {
+          token[count] = (index + count) / heads;
+          head[count] = h_begin + (index + count) % heads;
+        }
+      }
+      for (int i = 0; i < count; ++i) {
+        table.to_f16(q + token[i] * row_stride + head[i] * d, chunk.q16 + i * d, d);
+        chunk.running_sum[i] = 0.0f;
+        chunk.running_max[i] = -std::numeric_limits<float>::infinity();
+      }
+      std::fill(chunk.acc, chunk.acc + count * d, uint16_t{0});
+      // Token u sees rows [kv_begin, kv_end + u): all of the chunk's vectors
+      // up to its first token's end together, then each the rest alone.
+      const int64_t head_stride = successive_heads ? d : 0;
+      const int64_t common_end = kv_end + token[0];
+      chunk.attend(table, shape, k_cache + head[0] / group * d, v_cache + head[0] / group * d, kv_row, head_stride,
+                   kv_begin, common_end, 0, count);
+      for (int i = 0; i < count; ++i) {
+        if (token[i] > token[0]) {
+          chunk.attend(table, shape, k_cache + kv_head * d, v_cache + kv_head * d, kv_row, 0, common_end,
+                       kv_end + token[i], i, 1);
+        }
+      }
+      for (int i = 0; i < count; ++i) {
+        const float inv = chunk.running_sum[i] == 0.0f ? 0.0f : 1.0f / chunk.running_sum[i];
+        float* o = out + token[i] * row_stride + head[i] * d;
+        for (int64_t e = 0; e < d; ++e) o[e] = f16_to_f32(chunk.acc[i * d + e]) * inv;
+      }
+      if (successive_heads) {
+        kv_head += count - 1;
+        break;
+      }
+      index += count;
     }
-    h0 += heads;
   }
 }
 

@@ -30,13 +30,17 @@ void attend_f32_cache(const AttentionShape& shape, const float* q, const float* 
 // F16 cache: the query is rounded to f16 and the softmax runs online with the
 // weighted value sum kept in f16, reproducing ggml's CPU flash attention
 // (llama.cpp's default setting) so results agree with it closely. q.k is
-// the table's F16 dot product, as ggml's is its f16 dot. Query heads that
-// share a KV head (or, without grouped-query attention, successive heads)
-// are summed together, up to kMaxValueHeads at a time, so their f16
+// the table's F16 dot product, as ggml's is its f16 dot. Query vectors that
+// share a KV head (query heads of grouped-query attention, the same head of
+// successive tokens) or, for one token without grouped queries, successive
+// heads are summed together, up to kMaxValueHeads at a time, so their f16
 // rounding chains overlap instead of waiting on each other.
+// `tokens` successive positions: token u's query at q + u * row_stride sees
+// cache positions [kv_begin, kv_end + u), and its output goes to
+// out + u * row_stride.
 void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const uint16_t* k_cache,
                       const uint16_t* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
-                      float* out);
+                      float* out, int64_t tokens = 1, int64_t row_stride = 0);
 
 // Scalar references of the half-precision vector kernels.
 void accumulate_values_f16(int64_t d, const uint16_t* v, int64_t stride, int64_t head_stride, int64_t rows, int heads,

@@ -187,32 +187,47 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     });
     // Causal: token t sees the cache up to and including its own position
     // (on a sliding-window layer, only the last `sliding_window` of those).
-    // Per (token, KV head): the query heads sharing a KV head stay together.
+    // Tokens a block of kAttendTokens and the query heads of a KV head stay
+    // together: the f16 kernel sums the vectors that share a KV head side by
+    // side (without grouped queries, one token's successive heads).
+    constexpr int64_t kAttendTokens = 4;
     const int64_t group = c.n_head / c.n_head_kv;
-    // KV heads [kv_begin, kv_end) of token t, in one call: without grouped
-    // queries the f16 kernel sums several heads side by side.
-    const auto attend = [&](int64_t t, int64_t kv_begin, int64_t kv_end, int thread) {
+    const auto first_visible = [&](int64_t t) {
       const int64_t visible = p0 + t + 1;
-      const int64_t first = sliding ? std::max<int64_t>(0, visible - c.sliding_window) : 0;
-      if (f16_cache) {
-        kernels::attend_f16_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(), first,
-                                  visible, kv_begin * group, kv_end * group, &s.attn[t * q_width]);
-      } else {
-        kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), first, visible,
-                                  kv_begin * group, kv_end * group, &s.scores[thread * s.context_length],
-                                  &s.attn[t * q_width]);
+      return sliding ? std::max<int64_t>(0, visible - c.sliding_window) : 0;
+    };
+    // Tokens [t0, t_end) and KV heads [kv_begin, kv_end).
+    const auto attend = [&](int64_t t0, int64_t t_end, int64_t kv_begin, int64_t kv_end, int thread) {
+      if (f16_cache && first_visible(t0) == first_visible(t_end - 1)) {
+        kernels::attend_f16_cache(*model.kernels, shape, &s.q[t0 * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
+                                  first_visible(t0), p0 + t0 + 1, kv_begin * group, kv_end * group,
+                                  &s.attn[t0 * q_width], t_end - t0, q_width);
+        return;
+      }
+      for (int64_t t = t0; t < t_end; ++t) {
+        if (f16_cache) {
+          kernels::attend_f16_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
+                                    first_visible(t), p0 + t + 1, kv_begin * group, kv_end * group,
+                                    &s.attn[t * q_width]);
+        } else {
+          kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), first_visible(t),
+                                    p0 + t + 1, kv_begin * group, kv_end * group, &s.scores[thread * s.context_length],
+                                    &s.attn[t * q_width]);
+        }
       }
     };
-    // (token, KV head) pairs a task, enough that a task is worth a thread.
-    const int64_t pairs = T * c.n_head_kv;
-    const int64_t pair_macs = std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * group);  // at most
-    const int64_t per_task = std::clamp<int64_t>(kernels::kMinTaskMacs / pair_macs, 1, pairs);
-    s.pool->run((pairs + per_task - 1) / per_task, [&](int64_t task, int thread) {
-      const int64_t end = std::min(pairs, (task + 1) * per_task);
+    // (token block, KV head) units, enough of them a task that a task is
+    // worth a thread.
+    const int64_t blocks = (T + kAttendTokens - 1) / kAttendTokens;
+    const int64_t units = blocks * c.n_head_kv;
+    const int64_t unit_macs = std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * group * std::min(T, kAttendTokens));
+    const int64_t per_task = std::clamp<int64_t>(kernels::kMinTaskMacs / unit_macs, 1, units);
+    s.pool->run((units + per_task - 1) / per_task, [&](int64_t task, int thread) {
+      const int64_t end = std::min(units, (task + 1) * per_task);
       for (int64_t i = task * per_task; i < end;) {
-        const int64_t t = i / c.n_head_kv, kv = i % c.n_head_kv;
+        const int64_t b = i / c.n_head_kv, kv = i % c.n_head_kv;
         const int64_t kv_end = std::min(c.n_head_kv, kv + (end - i));
-        attend(t, kv, kv_end, thread);
+        attend(b * kAttendTokens, std::min(T, (b + 1) * kAttendTokens), kv, kv_end, thread);
         i += kv_end - kv;
       }
     });

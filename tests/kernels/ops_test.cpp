@@ -166,5 +166,35 @@ TEST(Attention, F16HeadsSummedTogetherEqualEachAlone) {
   }
 }
 
+// Several tokens at once (token u seeing one more row than token u - 1, the
+// vectors of a KV head summed side by side across tokens): each token comes
+// out as it does alone, with and without grouped queries, heads narrower and
+// wider than a vector, windows starting past row 0 and past a key block.
+TEST(Attention, F16TokensSummedTogetherEqualEachAlone) {
+  for (const AttentionShape shape : {AttentionShape{6, 6, 48, 0.2f}, AttentionShape{9, 3, 64, 0.125f},
+                                     AttentionShape{8, 4, 8, 0.3f}, AttentionShape{4, 1, 80, 0.1f}}) {
+    const int64_t ctx = 300, row = shape.n_head_kv * shape.head_dim, width = shape.n_head * shape.head_dim;
+    const auto kf = random_floats(static_cast<size_t>(ctx * row), 28), vf = random_floats(kf.size(), 29);
+    std::vector<uint16_t> k(kf.size()), v(vf.size());
+    for (size_t i = 0; i < kf.size(); ++i) k[i] = f32_to_f16(kf[i]), v[i] = f32_to_f16(vf[i]);
+    for (int64_t tokens : {2, 3, 6}) {
+      const auto q = random_floats(static_cast<size_t>(tokens * width), 27);
+      for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, 1}, {0, 150}, {130, 290}}) {
+        for (const KernelTable* table : {&scalar_kernel_table(), &select_kernel_table()}) {
+          std::vector<float> together(q.size()), alone(q.size());
+          attend_f16_cache(*table, shape, q.data(), k.data(), v.data(), begin, end, 0, shape.n_head, together.data(),
+                           tokens, width);
+          for (int64_t u = 0; u < tokens; ++u) {
+            attend_f16_cache(*table, shape, &q[u * width], k.data(), v.data(), begin, end + u, 0, shape.n_head,
+                             &alone[u * width]);
+          }
+          EXPECT_EQ(together, alone) << table->name << " head size " << shape.head_dim << " tokens " << tokens
+                                     << " window [" << begin << ", " << end << ")";
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ullm::kernels
