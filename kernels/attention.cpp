@@ -114,65 +114,73 @@ struct QueryChunk {
   }
 };
 
+// The chunk of `count` query vectors (token[i], head[i]) sharing KV head
+// head[0] / group (head_stride 0), or successive heads of one token
+// (head_stride d).
+void attend_chunk(QueryChunk& chunk, const KernelTable& table, const AttentionShape& shape, const float* q,
+                  const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_begin, int64_t kv_end, float* out,
+                  int64_t row_stride, const int64_t* token, const int64_t* head, int count, int64_t head_stride) {
+  const int64_t d = shape.head_dim;
+  const int64_t kv_row = shape.n_head_kv * d;
+  const int64_t kv_offset = head[0] / (shape.n_head / shape.n_head_kv) * d;
+  for (int i = 0; i < count; ++i) {
+    table.to_f16(q + token[i] * row_stride + head[i] * d, chunk.q16 + i * d, d);
+    chunk.running_sum[i] = 0.0f;
+    chunk.running_max[i] = -std::numeric_limits<float>::infinity();
+  }
+  std::fill(chunk.acc, chunk.acc + count * d, uint16_t{0});
+  // Token u sees rows [kv_begin, kv_end + u): all vectors up to the end of
+  // the first's (the earliest token's) together, then each the rest alone.
+  const int64_t common_end = kv_end + token[0];
+  chunk.attend(table, shape, k_cache + kv_offset, v_cache + kv_offset, kv_row, head_stride, kv_begin, common_end, 0,
+               count);
+  for (int i = 1; i < count; ++i) {
+    if (token[i] > token[0]) {
+      chunk.attend(table, shape, k_cache + kv_offset, v_cache + kv_offset, kv_row, 0, common_end, kv_end + token[i], i,
+                   1);
+    }
+  }
+  for (int i = 0; i < count; ++i) {
+    const float inv = chunk.running_sum[i] == 0.0f ? 0.0f : 1.0f / chunk.running_sum[i];
+    float* o = out + token[i] * row_stride + head[i] * d;
+    for (int64_t e = 0; e < d; ++e) o[e] = f16_to_f32(chunk.acc[i * d + e]) * inv;
+  }
+}
+
 }  // namespace
 
 void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const uint16_t* k_cache,
                       const uint16_t* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
                       float* out, int64_t tokens, int64_t row_stride) {
-  const int64_t d = shape.head_dim;
-  const int64_t kv_row = shape.n_head_kv * d;
   const int64_t group = shape.n_head / shape.n_head_kv;
   QueryChunk chunk;
-  // The query vectors KV head by KV head, token by token, head by head; a
-  // chunk takes up to kMaxValueHeads of them that share a KV head (or, for
-  // one token without grouped queries, successive heads, side by side in the
-  // cache rows), so their f16 rounding chains overlap instead of waiting on
-  // each other.
-  const int64_t kv_first = head_begin / group, kv_last = (head_end - 1) / group;
-  for (int64_t kv_head = kv_first; kv_head <= kv_last; ++kv_head) {
+  int64_t token[kMaxValueHeads], head[kMaxValueHeads];
+  // Chunks of up to kMaxValueHeads query vectors, so their f16 rounding
+  // chains overlap instead of waiting on each other: one token's successive
+  // heads without grouped queries (side by side in the cache rows), else
+  // the vectors of a KV head, token by token, head by head.
+  if (tokens == 1 && group == 1) {
+    for (int64_t h0 = head_begin; h0 < head_end; h0 += kMaxValueHeads) {
+      const int count = static_cast<int>(std::min<int64_t>(kMaxValueHeads, head_end - h0));
+      for (int i = 0; i < count; ++i) {
+        token[i] = 0;
+        head[i] = h0 + i;
+      }
+      attend_chunk(chunk, table, shape, q, k_cache, v_cache, kv_begin, kv_end, out, row_stride, token, head, count,
+                   shape.head_dim);
+    }
+    return;
+  }
+  for (int64_t kv_head = head_begin / group; kv_head * group < head_end; ++kv_head) {
     const int64_t h_begin = std::max(head_begin, kv_head * group), h_end = std::min(head_end, (kv_head + 1) * group);
     const int64_t heads = h_end - h_begin;
-    const bool successive_heads = tokens == 1 && group == 1;
     for (int64_t index = 0; index < tokens * heads;) {
-      int64_t token[kMaxValueHeads], head[kMaxValueHeads];
       int count = 0;
-      if (successive_heads) {
-        for (; count < kMaxValueHeads && kv_head + count <= kv_last; ++count)
-          token[count] = 0, head[count] = kv_head + count;
-      } else {
-        for (; count < kMaxValueHeads && index + count < tokens * heads; ++count) {
-          token[count] = (index + count) / heads;
-          head[count] = h_begin + (index + count) % heads;
-        }
+      for (; count < kMaxValueHeads && index < tokens * heads; ++count, ++index) {
+        token[count] = index / heads;
+        head[count] = h_begin + index % heads;
       }
-      for (int i = 0; i < count; ++i) {
-        table.to_f16(q + token[i] * row_stride + head[i] * d, chunk.q16 + i * d, d);
-        chunk.running_sum[i] = 0.0f;
-        chunk.running_max[i] = -std::numeric_limits<float>::infinity();
-      }
-      std::fill(chunk.acc, chunk.acc + count * d, uint16_t{0});
-      // Token u sees rows [kv_begin, kv_end + u): all of the chunk's vectors
-      // up to its first token's end together, then each the rest alone.
-      const int64_t head_stride = successive_heads ? d : 0;
-      const int64_t common_end = kv_end + token[0];
-      chunk.attend(table, shape, k_cache + head[0] / group * d, v_cache + head[0] / group * d, kv_row, head_stride,
-                   kv_begin, common_end, 0, count);
-      for (int i = 0; i < count; ++i) {
-        if (token[i] > token[0]) {
-          chunk.attend(table, shape, k_cache + kv_head * d, v_cache + kv_head * d, kv_row, 0, common_end,
-                       kv_end + token[i], i, 1);
-        }
-      }
-      for (int i = 0; i < count; ++i) {
-        const float inv = chunk.running_sum[i] == 0.0f ? 0.0f : 1.0f / chunk.running_sum[i];
-        float* o = out + token[i] * row_stride + head[i] * d;
-        for (int64_t e = 0; e < d; ++e) o[e] = f16_to_f32(chunk.acc[i * d + e]) * inv;
-      }
-      if (successive_heads) {
-        kv_head += count - 1;
-        break;
-      }
-      index += count;
+      attend_chunk(chunk, table, shape, q, k_cache, v_cache, kv_begin, kv_end, out, row_stride, token, head, count, 0);
     }
   }
 }
