@@ -70,28 +70,45 @@ struct FloatRow {
 };
 
 // ggml's vector order: four groups of 16 lanes over whole 64-element steps,
-// reduced (the tail is added by the caller).
-template <class Arch, typename T>
-inline float vector_order_bulk(int64_t bulk, const FloatRow<Arch, T>& w, const FloatRow<Arch, T>& x) {
+// reduced (the tail is added by the caller). Sums may be carried from one
+// stretch of a row to the next.
+template <class Arch>
+struct VectorOrderSums {
   using batch = xsimd::batch<float, Arch>;
-  constexpr int kW = static_cast<int>(batch::size);
-  constexpr int kB = 16 / kW;  // registers per 16 logical lanes
+  static constexpr int kW = static_cast<int>(batch::size);
+  static constexpr int kB = 16 / kW;  // registers per 16 logical lanes
   batch acc[4][kB];
-  for (auto& group : acc) {
-    for (auto& b : group) b = batch(0.0f);
-  }
-  for (int64_t i = 0; i < bulk; i += 64) {
-    for (int j = 0; j < 4; ++j) {
-      for (int b = 0; b < kB; ++b) {
-        const int64_t e = i + 16 * j + kW * b;
-        acc[j][b] = TargetOps<Arch>::fma(w.at(e), x.at(e), acc[j][b]);
-      }
+
+  VectorOrderSums() {
+    for (auto& group : acc) {
+      for (auto& b : group) b = batch(0.0f);
     }
   }
-  batch lanes[kB];
-  for (int b = 0; b < kB; ++b) lanes[b] = (acc[0][b] + acc[2][b]) + (acc[1][b] + acc[3][b]);
-  return TargetOps<Arch>::reduce_16(lanes);
-}
+  // Adds values [0, steps * 64) of w and x.
+  template <typename WT, typename XT>
+  void add(int64_t values, const FloatRow<Arch, WT>& w, const FloatRow<Arch, XT>& x) {
+    batch a[4][kB];  // a copy in registers (batches may alias the rows)
+    for (int j = 0; j < 4; ++j) {
+      for (int b = 0; b < kB; ++b) a[j][b] = acc[j][b];
+    }
+    for (int64_t i = 0; i < values; i += 64) {
+      for (int j = 0; j < 4; ++j) {
+        for (int b = 0; b < kB; ++b) {
+          const int64_t e = i + 16 * j + kW * b;
+          a[j][b] = TargetOps<Arch>::fma(w.at(e), x.at(e), a[j][b]);
+        }
+      }
+    }
+    for (int j = 0; j < 4; ++j) {
+      for (int b = 0; b < kB; ++b) acc[j][b] = a[j][b];
+    }
+  }
+  float reduce() const {
+    batch lanes[kB];
+    for (int b = 0; b < kB; ++b) lanes[b] = (acc[0][b] + acc[2][b]) + (acc[1][b] + acc[3][b]);
+    return TargetOps<Arch>::reduce_16(lanes);
+  }
+};
 
 // The last `rest` (< 64) values of a row as floats: the row itself for F32;
 // 16-bit values converted into `buffer` a batch at a time (one by one halves
@@ -124,11 +141,34 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
     return reinterpret_cast<const T*>(base + static_cast<size_t>(i) * stride);
   };
   const int64_t bulk = n & ~int64_t{63}, rest = n - bulk;
+  VectorOrderSums<Arch> bulk_sums[kTileTokens][kTileRows];
+  if constexpr (std::is_same_v<T, float>) {
+    for (int t = 0; t < tokens; ++t) {
+      for (int r = 0; r < rows; ++r) {
+        bulk_sums[t][r].add(bulk, FloatRow<Arch, T>{row(w, w_stride, r)}, FloatRow<Arch, T>{row(x, x_stride, t)});
+      }
+    }
+  } else {
+    // The activations widened once for all rows, a stretch at a time (each
+    // row widening them again had doubled the conversions: compute-bound).
+    constexpr int64_t kStretch = 512;
+    alignas(64) float x_floats[kTileTokens][kStretch];
+    for (int64_t s = 0; s < bulk; s += kStretch) {
+      const int64_t values = std::min(kStretch, bulk - s);
+      for (int t = 0; t < tokens; ++t) {
+        const FloatRow<Arch, T> xt{row(x, x_stride, t) + s};
+        for (int64_t i = 0; i < values; i += VectorOrderSums<Arch>::kW) xt.at(i).store_aligned(x_floats[t] + i);
+      }
+      for (int t = 0; t < tokens; ++t) {
+        for (int r = 0; r < rows; ++r) {
+          bulk_sums[t][r].add(values, FloatRow<Arch, T>{row(w, w_stride, r) + s}, FloatRow<Arch, float>{x_floats[t]});
+        }
+      }
+    }
+  }
   Tail sums[kTileTokens][kTileRows];
   for (int t = 0; t < tokens; ++t) {
-    for (int r = 0; r < rows; ++r) {
-      sums[t][r] = vector_order_bulk<Arch, T>(bulk, {row(w, w_stride, r)}, {row(x, x_stride, t)});
-    }
+    for (int r = 0; r < rows; ++r) sums[t][r] = bulk_sums[t][r].reduce();
   }
   if (rest > 0) {
     alignas(64) float buffer[kTileRows + kTileTokens][64];
