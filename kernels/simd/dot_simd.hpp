@@ -79,7 +79,7 @@ struct VectorOrderSums {
   static constexpr int kB = 16 / kW;  // registers per 16 logical lanes
   batch acc[4][kB];
 
-  VectorOrderSums() {
+  void zero() {
     for (auto& group : acc) {
       for (auto& b : group) b = batch(0.0f);
     }
@@ -141,11 +141,14 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
     return reinterpret_cast<const T*>(base + static_cast<size_t>(i) * stride);
   };
   const int64_t bulk = n & ~int64_t{63}, rest = n - bulk;
-  VectorOrderSums<Arch> bulk_sums[kTileTokens][kTileRows];
+  Tail sums[kTileTokens][kTileRows];
   if constexpr (std::is_same_v<T, float>) {
     for (int t = 0; t < tokens; ++t) {
       for (int r = 0; r < rows; ++r) {
-        bulk_sums[t][r].add(bulk, FloatRow<Arch, T>{row(w, w_stride, r)}, FloatRow<Arch, T>{row(x, x_stride, t)});
+        VectorOrderSums<Arch> bulk_sums;
+        bulk_sums.zero();
+        bulk_sums.add(bulk, FloatRow<Arch, T>{row(w, w_stride, r)}, FloatRow<Arch, T>{row(x, x_stride, t)});
+        sums[t][r] = bulk_sums.reduce();
       }
     }
   } else {
@@ -153,6 +156,10 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
     // row widening them again had doubled the conversions: compute-bound).
     constexpr int64_t kStretch = 512;
     alignas(64) float x_floats[kTileTokens][kStretch];
+    VectorOrderSums<Arch> bulk_sums[kTileTokens][kTileRows];
+    for (int t = 0; t < tokens; ++t) {
+      for (int r = 0; r < rows; ++r) bulk_sums[t][r].zero();
+    }
     for (int64_t s = 0; s < bulk; s += kStretch) {
       const int64_t values = std::min(kStretch, bulk - s);
       for (int t = 0; t < tokens; ++t) {
@@ -165,10 +172,9 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
         }
       }
     }
-  }
-  Tail sums[kTileTokens][kTileRows];
-  for (int t = 0; t < tokens; ++t) {
-    for (int r = 0; r < rows; ++r) sums[t][r] = bulk_sums[t][r].reduce();
+    for (int t = 0; t < tokens; ++t) {
+      for (int r = 0; r < rows; ++r) sums[t][r] = bulk_sums[t][r].reduce();
+    }
   }
   if (rest > 0) {
     alignas(64) float buffer[kTileRows + kTileTokens][64];
