@@ -129,6 +129,8 @@ check "bench table" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 16 -n 8 -
 check "bench json" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 16 -n 0 -t 1 -r 2 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0][\"n_prompt\"]==16 and len(d[0][\"samples_ts\"])==2 and d[0][\"avg_ts\"]>0'"
 check "bench past the context" bash -c "o=\$('$bin/ullm-bench' -m '$tmp/synth.gguf' -p 100 -n 0 -t 1 -r 1 2>&1) &&
   grep -q 'past the model.s trained context of 64' <<<\"\$o\" && grep -q '| pp100 |' <<<\"\$o\""
+check "bench nothing to measure" expect_exit 1 "nothing to measure" "$bin/ullm-bench" -m "$tmp/synth.gguf" -p 0 -n 0
+check "bench default threads" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 8 -n 0 -t 0 -r 1 | grep -q '| [1-9][0-9]* | pp8 |'"
 check "bench bad list" expect_exit 1 "non-negative integer list" "$bin/ullm-bench" -m "$tmp/synth.gguf" -t 1,x
 check "forced kernels" bash -c "ULLM_ARCH=scalar '$bin/ullm-run' -m '$model' -n 2 --temp 0 2>&1 >/dev/null | grep -q 'scalar kernels'"
 check "unknown kernels" expect_exit 1 "unknown kernel target" env ULLM_ARCH=mmx "$bin/ullm-run" -m "$model" -n 2

@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
               fmt::format("model file (default: $ULLM_MODEL, else {})", ullm::cli::kDefaultModel));
   args.option({"-p", "--n-prompt"}, &prompts, "N[,N...]", "prompt lengths to test, 0 to skip (default: 512)");
   args.option({"-n", "--n-gen"}, &gens, "N[,N...]", "generation lengths to test, 0 to skip (default: 128)");
-  args.option({"-t", "--threads"}, &threads_list, "N[,N...]", "thread counts (default: physical cores)");
+  args.option({"-t", "--threads"}, &threads_list, "N[,N...]",
+              "thread counts, 0 for one per physical core (default: 0)");
   args.option({"-r", "--repetitions"}, &repetitions, "N", "measurements per test (default: 5)");
   args.option({"--kernels"}, &target, "TARGET", "kernel target: scalar, sse4, avx2, avx512 (default: best)");
   args.flag({"--json"}, &json, "print a JSON array with llama-bench's field names instead of a table");
@@ -131,9 +132,10 @@ int main(int argc, char** argv) {
   return ullm::cli::run_main("ullm-bench", [&] {
     const std::string path = ullm::cli::resolve_model_path(model_path);
     const ullm::Model model = ullm::Model::load(path, {.kernel_target = target, .repack_weights = !no_repack});
-    const std::vector<int> threads = threads_list.empty()
-                                         ? std::vector<int>{ullm::Session(model, {.context_length = 1}).threads()}
-                                         : parse_list(threads_list, "--threads");
+    // 0 threads, as the default: one per physical core.
+    const int default_threads = ullm::Session(model, {.context_length = 1}).threads();
+    std::vector<int> threads = threads_list.empty() ? std::vector<int>{0} : parse_list(threads_list, "--threads");
+    for (int& t : threads) t = t == 0 ? default_threads : t;
     std::vector<std::pair<int, int>> tests;  // (n_prompt, n_gen)
     for (int p : parse_list(prompts, "--n-prompt")) {
       if (p > 0) tests.push_back({p, 0});
@@ -141,6 +143,7 @@ int main(int argc, char** argv) {
     for (int n : parse_list(gens, "--n-gen")) {
       if (n > 0) tests.push_back({0, n});
     }
+    if (tests.empty()) throw ullm::InvalidArgument("nothing to measure: every --n-prompt and --n-gen is 0");
     const int longest = std::accumulate(tests.begin(), tests.end(), 0, [](int m, const auto& test) {
       return std::max({m, test.first, test.second});
     });
