@@ -484,7 +484,10 @@ void dot_rows_short(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, 
     }
     Double4 acc[kGroup] = {};
     for (int64_t i = 0; i < d; ++i) {
-      for (int g = 0; g < kGroup; ++g) acc[g] += __builtin_convertvector(kf[g][i] * q_by_dim[i], Double4);
+      for (int g = 0; g < kGroup; ++g) {
+        const Float4 p = kf[g][i] * q_by_dim[i];
+        acc[g] += Double4{p[0], p[1], p[2], p[3]};  // (one widening; __builtin_convertvector made two)
+      }
     }
     for (int g = 0; g < group; ++g) {
       for (int h = 0; h < heads; ++h) out[h * out_stride + j + g] = static_cast<float>(acc[g][h]);
