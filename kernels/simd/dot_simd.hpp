@@ -77,14 +77,14 @@ struct VectorOrderSums {
   using batch = xsimd::batch<float, Arch>;
   static constexpr int kW = static_cast<int>(batch::size);
   static constexpr int kB = 16 / kW;  // registers per 16 logical lanes
-  batch acc[4][kB];
+  batch acc[4][kB];                   // left uninitialised until zero(): tiles hold many, use few
 
   void zero() {
     for (auto& group : acc) {
       for (auto& b : group) b = batch(0.0f);
     }
   }
-  // Adds values [0, steps * 64) of w and x.
+  // Adds the products of the first `values` (a multiple of 64) of w and x.
   template <typename WT, typename XT>
   void add(int64_t values, const FloatRow<Arch, WT>& w, const FloatRow<Arch, XT>& x) {
     batch a[4][kB];  // a copy in registers (batches may alias the rows)
