@@ -186,9 +186,9 @@ bool PreparedActivations::suits_fully(const KernelTable& table, DType weight_typ
 }
 
 int64_t matmul_rows_per_task(int64_t rows, int64_t k, int64_t tokens, int threads) {
-  const int64_t even = (rows + 4 * threads - 1) / (4 * threads);
-  const int64_t least = std::max<int64_t>(64, kMinTaskMacs / std::max<int64_t>(1, k * tokens));
-  return (std::max(even, least) + 15) / 16 * 16;
+  const int64_t macs = rows * std::max<int64_t>(1, k * tokens);
+  const int64_t tasks = std::clamp<int64_t>(macs / kMinTaskMacs, 1, 4 * int64_t{threads});
+  return ((rows + tasks - 1) / tasks + 15) / 16 * 16;
 }
 
 void matmul(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y) {

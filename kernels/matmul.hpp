@@ -73,15 +73,16 @@ bool repacks_only_if_cached(const KernelTable& table, DType type);
 int64_t panel_rows(const KernelTable& table, DType type);
 
 // Multiply-adds a task of a parallel loop should hold at least: waking a
-// thread and claiming a task cost a few microseconds, about what a core
+// thread and claiming a task cost a microsecond or two, about what a core
 // does with this many, so a tiny model's work stays on the calling thread.
-inline constexpr int64_t kMinTaskMacs = int64_t{1} << 16;
+// (64K, with tasks of at least 64 rows, had split stories15M's 288 x 288
+// projections 240 + 48 rows: two threads 7 % slower at decode on Zen 1.)
+inline constexpr int64_t kMinTaskMacs = int64_t{1} << 15;
 
 // Rows per task when a matmul of `tokens` x `k` activations is split over
-// `threads`: about four tasks per thread, so they balance, but never fewer
-// than 64 rows nor kMinTaskMacs multiply-adds, so claiming a task and sharing
-// cache lines at task edges cost nothing next to computing it. A multiple of
-// 16 keeps tiles whole and task outputs on separate cache lines.
+// `threads`: as many tasks as hold kMinTaskMacs multiply-adds each, up to
+// four per thread, equal in rows so they balance. A multiple of 16 keeps
+// tiles whole and task outputs on separate cache lines.
 int64_t matmul_rows_per_task(int64_t rows, int64_t k, int64_t tokens, int threads);
 
 // All rows: y is x.tokens() x w.rows(), row-major.
