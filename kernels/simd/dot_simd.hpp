@@ -110,9 +110,10 @@ struct VectorOrderSums {
   }
 };
 
-// The last `rest` (< 64) values of a row as floats: the row itself for F32;
-// 16-bit values converted into `buffer` a batch at a time (one by one halves
-// convert slowly) from a copy padded with zeros to whole batches.
+// `rest` (< 64) values from p as floats (a row's tail, or a whole short
+// row): p itself for F32; 16-bit values converted into `buffer` a batch at a
+// time (one by one halves convert slowly) from a copy padded with zeros to
+// whole batches.
 template <class Arch, typename T>
 const float* tail_floats(const T* p, int64_t rest, float* buffer) {
   if constexpr (std::is_same_v<T, float>) {
@@ -449,22 +450,11 @@ void dot_rows_vector_order(int64_t d, const uint16_t* k, int64_t stride, int64_t
 template <class Arch>
 void dot_rows_short(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, int heads, const float* qf, float* out,
                     int64_t out_stride) {
-  using batch = xsimd::batch<float, Arch>;
   // GCC's generic vectors: xsimd 8.1 has no float-to-double widening.
   using Float4 = float __attribute__((vector_size(16)));
   using Double4 = double __attribute__((vector_size(32)));
-  constexpr int64_t kW = batch::size;
   constexpr int kGroup = 8;
   alignas(64) float kf[kGroup][64];
-  const auto widen = [&](const uint16_t* src, float* dst) {
-    int64_t i = 0;
-    for (; i + kW <= d; i += kW) TargetOps<Arch>::load_f16(src + i).store_aligned(dst + i);
-    if (i == d) return;
-    // The rest from a copy padded with zeros: one conversion, not one a value.
-    alignas(64) uint16_t padded[kW] = {};
-    std::memcpy(padded, src + i, static_cast<size_t>(d - i) * sizeof(uint16_t));
-    TargetOps<Arch>::load_f16(padded).store_aligned(dst + i);
-  };
   static_assert(kMaxValueHeads == 4);
   Float4 q_by_dim[64];  // value i of each head (0 past `heads`)
   for (int64_t i = 0; i < d; ++i) {
@@ -472,7 +462,7 @@ void dot_rows_short(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, 
   }
   for (int64_t j = 0; j < rows; j += kGroup) {
     const int group = static_cast<int>(std::min<int64_t>(kGroup, rows - j));
-    for (int g = 0; g < group; ++g) widen(k + (j + g) * stride, kf[g]);
+    for (int g = 0; g < group; ++g) tail_floats<Arch>(k + (j + g) * stride, d, kf[g]);
     for (int g = group; g < kGroup; ++g) std::fill_n(kf[g], d, 0.0f);  // a last partial group's unused rows
     if (heads == 1) {
       double acc[kGroup] = {};

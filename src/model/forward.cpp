@@ -196,24 +196,23 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       const int64_t visible = p0 + t + 1;
       return sliding ? std::max<int64_t>(0, visible - c.sliding_window) : 0;
     };
-    // Tokens [t0, t_end) and KV heads [kv_begin, kv_end).
+    // Tokens [t0, t_end) and KV heads [kv_begin, kv_end); the f16 kernel
+    // takes tokens together while they see rows from the same first one.
     const auto attend = [&](int64_t t0, int64_t t_end, int64_t kv_begin, int64_t kv_end, int thread) {
-      if (f16_cache && first_visible(t0) == first_visible(t_end - 1)) {
-        kernels::attend_f16_cache(*model.kernels, shape, &s.q[t0 * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
-                                  first_visible(t0), p0 + t0 + 1, kv_begin * group, kv_end * group,
-                                  &s.attn[t0 * q_width], t_end - t0, q_width);
-        return;
-      }
-      for (int64_t t = t0; t < t_end; ++t) {
-        if (f16_cache) {
-          kernels::attend_f16_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
-                                    first_visible(t), p0 + t + 1, kv_begin * group, kv_end * group,
-                                    &s.attn[t * q_width]);
-        } else {
+      for (int64_t t = t0; t < t_end;) {
+        if (!f16_cache) {
           kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), first_visible(t),
                                     p0 + t + 1, kv_begin * group, kv_end * group, &s.scores[thread * s.context_length],
                                     &s.attn[t * q_width]);
+          ++t;
+          continue;
         }
+        int64_t u = t + 1;
+        while (u < t_end && first_visible(u) == first_visible(t)) ++u;
+        kernels::attend_f16_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
+                                  first_visible(t), p0 + t + 1, kv_begin * group, kv_end * group, &s.attn[t * q_width],
+                                  u - t, q_width);
+        t = u;
       }
     };
     // (token block, KV head) units, enough of them a task that a task is
