@@ -101,6 +101,10 @@ check "synth" "$bin/ullm-synth" --dim 64 --ffn 128 --layers 2 --heads 4 --kv-hea
   --tokenizer "$vocab" -o "$tmp/synth.gguf"
 check "synth runs" bash -c "'$bin/ullm-run' -m '$tmp/synth.gguf' -p 'Hello world' -n 4 --temp 0 --ids 2>/dev/null | wc -l | grep -q '^4$'"
 check "synth has its shape" bash -c "'$bin/ullm-inspect' '$tmp/synth.gguf' | grep -q 'blk.1.ffn_down.weight.*Q4_0.*\[128, 64\]'"
+check "synth: output head of 64-wide rows in Q8_0, as llama-quantize" bash -c "'$bin/ullm-inspect' '$tmp/synth.gguf' | grep -q 'output.weight *Q8_0'"
+check "synth --pure" "$bin/ullm-synth" --dim 256 --ffn 256 --layers 1 --heads 4 --ctx 64 --type q4_0 --pure \
+  --tokenizer "$vocab" -o "$tmp/pure.gguf"
+check "synth --pure: output head in the --type" bash -c "'$bin/ullm-inspect' '$tmp/pure.gguf' | grep -q 'output.weight *Q4_0'"
 check "synth bad shape" expect_exit 1 "multiple of heads" "$bin/ullm-synth" --dim 60 --ffn 128 --layers 1 --heads 8 \
   --tokenizer "$vocab" -o "$tmp/bad.gguf"
 check "synth k-quant mix" "$bin/ullm-synth" --dim 256 --ffn 512 --layers 8 --heads 4 --ctx 64 --type q4_k_m \

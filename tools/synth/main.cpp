@@ -70,15 +70,21 @@ std::vector<float> llama3_rope_factors(int n_rot, float base) {
 }
 
 // A weight type choice as llama-quantize makes it: the type of most
-// matrices, llama.cpp's general.file_type, and for the K-quant mixes ("_m")
-// the output head and the extra-bits layers' attn_v / ffn_down in Q6_K.
+// matrices, llama.cpp's general.file_type, and which of llama-quantize's
+// per-tensor choices (llama_tensor_get_type) the file type adds.
 using ullm::DType;
+
+enum class Mix {
+  kNone,    // only the output head differs (Q6_K unless the file is Q8_0)
+  kSmallK,  // Q4_K_S: also the first four attn_v and first eighth of ffn_down in Q5_K
+  kMediumK  // Q4_K_M, Q5_K_M: also the extra-bits layers' attn_v and ffn_down in Q6_K
+};
 
 struct Recipe {
   const char* name;
   DType main;
   uint32_t file_type;
-  bool mix = false;
+  Mix mix = Mix::kNone;
 };
 
 const Recipe kRecipes[] = {
@@ -90,11 +96,11 @@ const Recipe kRecipes[] = {
     {"q4_1", DType::Q4_1, 3},
     {"q5_0", DType::Q5_0, 8},
     {"q5_1", DType::Q5_1, 9},
-    {"q4_k", DType::Q4_K, 14},
-    {"q5_k", DType::Q5_K, 16},
+    {"q4_k_s", DType::Q4_K, 14, Mix::kSmallK},
+    {"q5_k_s", DType::Q5_K, 16},
     {"q6_k", DType::Q6_K, 18},
-    {"q4_k_m", DType::Q4_K, 15, true},
-    {"q5_k_m", DType::Q5_K, 17, true},
+    {"q4_k_m", DType::Q4_K, 15, Mix::kMediumK},
+    {"q5_k_m", DType::Q5_K, 17, Mix::kMediumK},
 };
 
 // llama-quantize gives these layers more bits in its "_m" mixes.
@@ -102,27 +108,46 @@ bool uses_more_bits(int layer, int layers) {
   return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
 }
 
-// The type a tensor gets, with llama-quantize's fallbacks for rows that are
-// not whole blocks (K-quants to the nearest 32-block type, others to F16).
-DType tensor_type(const Recipe& r, const std::string& name, int64_t row_length, int layers) {
+bool is_float(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
+
+// The type llama-quantize gives a matrix (all in the recipe's main type with
+// `pure`, as its --pure), with its fallbacks for rows that are not whole
+// blocks (K-quants to the nearest 32-block type, others to F16).
+// `output_head` is output.weight, or token_embd.weight where the two are tied.
+DType tensor_type(const Recipe& r, const std::string& name, bool output_head, int64_t row_length, int layers,
+                  bool pure) {
   DType t = r.main;
-  if (r.mix) {
+  if (!pure && !is_float(r.main)) {
     int layer = -1;
     std::sscanf(name.c_str(), "blk.%d.", &layer);
-    const bool more = name.find("attn_v") != std::string::npos || name.find("ffn_down") != std::string::npos;
-    if (name == "output.weight" || (more && layer >= 0 && uses_more_bits(layer, layers))) t = DType::Q6_K;
+    const bool attn_v = name.find("attn_v.") != std::string::npos;
+    const bool ffn_down = name.find("ffn_down.") != std::string::npos;
+    if (output_head) {
+      if (r.main != DType::Q8_0) t = DType::Q6_K;
+    } else if (r.mix == Mix::kSmallK) {
+      if ((attn_v && layer < 4) || (ffn_down && layer < layers / 8)) t = DType::Q5_K;
+    } else if (r.mix == Mix::kMediumK) {
+      if ((attn_v || ffn_down) && uses_more_bits(layer, layers)) t = DType::Q6_K;
+      if (name.find("attn_qkv.") != std::string::npos) t = r.main == DType::Q4_K ? DType::Q5_K : DType::Q6_K;
+    }
   }
   if (row_length % ullm::dtype_info(t).block_size == 0) return t;
   switch (t) {
     case DType::Q4_K:
-      return DType::Q5_0;
+      t = DType::Q5_0;
+      break;
     case DType::Q5_K:
-      return DType::Q5_1;
+      t = DType::Q5_1;
+      break;
     case DType::Q6_K:
-      return DType::Q8_0;
+      t = DType::Q8_0;
+      break;
     default:
       return DType::F16;
   }
+  return row_length % ullm::dtype_info(t).block_size == 0 ? t : DType::F16;
 }
 
 template <typename T>
@@ -157,7 +182,7 @@ int main(int argc, char** argv) {
   std::string arch;
   float rope_base = 0;
   uint64_t seed = 1;
-  bool tied = false, untied = false;
+  bool tied = false, untied = false, pure = false;
   std::string presets;
   for (const auto& [name, s] : kPresets) presets += (presets.empty() ? "" : "|") + name;
   ullm::cli::ArgParser args("ullm-synth", "Write a random-weight GGUF of any supported architecture and shape.");
@@ -178,6 +203,9 @@ int main(int argc, char** argv) {
   std::string recipes;
   for (const Recipe& r : kRecipes) recipes += fmt::format("{}{}", recipes.empty() ? "" : ", ", r.name);
   args.option({"--type"}, &type_name, "TYPE", "weight type: " + recipes + " (default: q8_0)");
+  args.flag({"--pure"}, &pure,
+            "every matrix in the --type (default: llama-quantize's choices: the output head in Q6_K, or Q8_0 "
+            "where rows are not whole 256-blocks, and the K-quant mixes' extra bits)");
   args.option({"--tokenizer"}, &tokenizer_path, "PATH",
               "GGUF to copy tokenizer.* keys from (default: the preset family's vocabulary in "
               "../shared/reference/tokenizer, else Llama 2's SPM vocabulary there)");
@@ -288,7 +316,8 @@ int main(int argc, char** argv) {
       const bool matrix = kind == Kind::kMatrix;
       const float stddev = matrix ? 1.0f / std::sqrt(static_cast<float>(shape[0])) : 0.05f;
       for (auto& x : data) x = (kind == Kind::kNorm ? 1.0f : 0.0f) + noise.next(stddev);
-      const DType t = matrix ? tensor_type(*recipe, name, shape[0], s.layers) : DType::F32;
+      const bool output_head = name == "output.weight" || (s.tied && name == "token_embd.weight");
+      const DType t = matrix ? tensor_type(*recipe, name, output_head, shape[0], s.layers, pure) : DType::F32;
       std::vector<std::byte> bytes(ullm::kernels::row_size(t, n));
       ullm::kernels::type_kernels(t)->from_float(data.data(), bytes.data(), n);
       w.add_tensor(name, t, shape, bytes);
