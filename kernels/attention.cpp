@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "kernels/dot.hpp"
 #include "kernels/fp16.hpp"
@@ -63,6 +64,100 @@ void dot_rows_f16(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, in
     for (int64_t j = 0; j < rows; ++j) {
       out[h * out_stride + j] = dot_f16_f16(d, reinterpret_cast<const std::byte*>(k + j * stride),
                                             reinterpret_cast<const std::byte*>(q + h * d));
+    }
+  }
+}
+
+void tile_load_f16(int64_t d, int64_t dv, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, float* keys,
+                   float* values) {
+  for (int64_t j = 0; j < kKvTile; ++j) {
+    for (int64_t i = 0; i < d; ++i) {
+      keys[i * kKvTile + j] = j < n ? f16_to_f32(k[j * stride + i]) : 0.0f;
+      values[j * dv + i] = j < n ? f16_to_f32(v[j * stride + i]) : 0.0f;
+    }
+  }
+}
+
+void tile_scores_f32(int64_t d, const float* q, int64_t q_stride, int64_t rows, const float* keys, float* scores) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < kKvTile; ++j) {
+      float s = 0.0f;
+      for (int64_t i = 0; i < d; ++i) s = std::fma(q[r * q_stride + i], keys[i * kKvTile + j], s);
+      scores[r * kKvTile + j] = s;
+    }
+  }
+}
+
+void tile_accumulate_f32(int64_t dv, const float* p, int64_t rows, const float* values, float* acc) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < dv; ++i) {
+      float a = acc[r * dv + i];
+      for (int64_t j = 0; j < kKvTile; ++j) a = std::fma(p[r * kKvTile + j], values[j * dv + i], a);
+      acc[r * dv + i] = a;
+    }
+  }
+}
+
+void attend_f16_cache_tiled(const KernelTable& table, const AttentionShape& shape, const float* q,
+                            const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_end, int64_t window,
+                            int64_t head, int64_t tokens, int64_t row_stride, float* out) {
+  const int64_t d = shape.head_dim;
+  const int64_t dv = (d + kTileLanes - 1) / kTileLanes * kTileLanes;
+  const int64_t kv_row = shape.n_head_kv * d;
+  const int64_t kv_offset = head / (shape.n_head / shape.n_head_kv) * d;
+  const auto first_visible = [&](int64_t u) { return window > 0 ? std::max<int64_t>(0, kv_end + u - window) : 0; };
+  // Per block of kKvTile tokens: the tile's keys (transposed) and values
+  // as floats (values padded with zeros to dv), the scores (then weights),
+  // and the tokens' value sums.
+  std::vector<float> scratch(static_cast<size_t>(kKvTile * (d + 2 * dv + kKvTile)));
+  float* keys = scratch.data();
+  float* values = keys + kKvTile * d;
+  float* acc = values + kKvTile * dv;
+  float* p = acc + kKvTile * dv;
+  float running_max[kKvTile], running_sum[kKvTile];
+  for (int64_t u0 = 0; u0 < tokens; u0 += kKvTile) {
+    const int64_t rows = std::min(kKvTile, tokens - u0);
+    const float* q0 = q + u0 * row_stride + head * d;
+    std::fill_n(acc, rows * dv, 0.0f);
+    std::fill_n(running_max, rows, -std::numeric_limits<float>::infinity());
+    std::fill_n(running_sum, rows, 0.0f);
+    const int64_t end = kv_end + u0 + rows - 1;  // past the last row any token sees
+    for (int64_t c0 = first_visible(u0) / kKvTile * kKvTile; c0 < end; c0 += kKvTile) {
+      const int64_t n = std::min(kKvTile, end - c0);
+      const int64_t at = c0 * kv_row + kv_offset;
+      table.tile.load(d, dv, k_cache + at, v_cache + at, kv_row, n, keys, values);
+      table.tile.scores(d, q0, row_stride, rows, keys, p);
+      for (int64_t r = 0; r < rows; ++r) {
+        // This token's rows of the tile: [lo, hi).
+        const int64_t lo = std::max<int64_t>(0, first_visible(u0 + r) - c0);
+        const int64_t hi = std::min(kKvTile, kv_end + u0 + r - c0);
+        float* pr = p + r * kKvTile;
+        float tile_max = -std::numeric_limits<float>::infinity();
+        for (int64_t j = lo; j < hi; ++j) tile_max = std::max(tile_max, pr[j] *= shape.scale);
+        if (tile_max == -std::numeric_limits<float>::infinity()) {  // no visible row
+          std::fill_n(pr, kKvTile, 0.0f);
+          continue;
+        }
+        if (tile_max > running_max[r]) {
+          const float rescale = std::exp(running_max[r] - tile_max);
+          for (int64_t i = 0; i < dv; ++i) acc[r * dv + i] *= rescale;
+          running_sum[r] *= rescale;
+          running_max[r] = tile_max;
+        }
+        std::fill(pr, pr + lo, 0.0f);
+        for (int64_t j = lo; j < hi; ++j) pr[j] = std::exp(pr[j] - running_max[r]);
+        std::fill(pr + hi, pr + kKvTile, 0.0f);
+        // Four sums side by side: one chain of 64 dependent adds cost more than the exponentials.
+        double sums[4] = {};
+        for (int64_t j = 0; j < kKvTile; ++j) sums[j % 4] += pr[j];
+        running_sum[r] = static_cast<float>(running_sum[r] + ((sums[0] + sums[1]) + (sums[2] + sums[3])));
+      }
+      table.tile.accumulate(dv, p, rows, values, acc);
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      const float inv = running_sum[r] == 0.0f ? 0.0f : 1.0f / running_sum[r];
+      float* o = out + (u0 + r) * row_stride + head * d;
+      for (int64_t i = 0; i < d; ++i) o[i] = acc[r * dv + i] * inv;
     }
   }
 }

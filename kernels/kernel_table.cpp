@@ -29,6 +29,7 @@ const KernelTable& scalar_kernel_table() {
     t.name = "scalar";
     for (size_t i = 0; i < kComputeTypes.size(); ++i) t.types[i] = *type_kernels(kComputeTypes[i]);
     t.half = {accumulate_values_f16, dot_rows_f16};
+    t.tile = {tile_load_f16, tile_scores_f32, tile_accumulate_f32};
     t.q8_0_block_sums = q8_0_block_sums;
     return t;
   }();
@@ -133,7 +134,19 @@ bool agrees_with_scalar(const KernelTable& t) {
   t.half.dot_rows(16, h.data(), 16, 3, 2, h.data() + 64, sb, 3);
   ref.half.dot_rows(80, h.data(), 40, 3, 2, h.data() + 100, sa + 6, 3);
   t.half.dot_rows(80, h.data(), 40, 3, 2, h.data() + 100, sb + 6, 3);
-  return a == b && std::equal(sa, sa + 12, sb);
+  // Tiled attention: a tile of 9 rows of 20 halves loaded, five query rows
+  // of 20 against a tile, weights onto value sums of 32.
+  std::vector<float> ka(kKvTile * 20), kb(ka.size()), la(kKvTile * 32), lb(la.size());
+  ref.tile.load(20, 32, h.data(), h.data() + 20, 25, 9, ka.data(), la.data());
+  t.tile.load(20, 32, h.data(), h.data() + 20, 25, 9, kb.data(), lb.data());
+  const auto tf = test_values(static_cast<size_t>(kKvTile * 52 + 5 * 52), 5);
+  const float* tq = tf.data() + kKvTile * 52;
+  std::vector<float> ta(5 * kKvTile), tb(ta.size()), va(tq, tq + 5 * 32), vb = va;
+  ref.tile.scores(20, tq, 52, 5, tf.data(), ta.data());
+  t.tile.scores(20, tq, 52, 5, tf.data(), tb.data());
+  ref.tile.accumulate(32, tf.data(), 5, tf.data() + 5 * kKvTile, va.data());
+  t.tile.accumulate(32, tf.data(), 5, tf.data() + 5 * kKvTile, vb.data());
+  return a == b && std::equal(sa, sa + 12, sb) && ka == kb && la == lb && ta == tb && va == vb;
 }
 
 #if defined(__x86_64__) || defined(_M_X64)

@@ -40,6 +40,31 @@ struct HalfVectorKernels {
                    int64_t out_stride);
 };
 
+// Float GEMM steps of tiled attention (llama.cpp's for prompts): a tile of
+// kKvTile cache rows widened to floats, against up to kKvTile query rows.
+// Every sum is one chain of fused multiply-adds in a fixed order, so any
+// target with FMA gives the scalar reference's bits.
+inline constexpr int64_t kKvTile = 64;
+inline constexpr int64_t kTileLanes = 16;  // value rows are padded to a multiple of this
+
+struct TileAttentionKernels {
+  // Rows [0, n) of a cache tile (rows `stride` halves apart, keys at k and
+  // values at v, d of each) as floats: keys transposed (value i of row j at
+  // keys[i * kKvTile + j]), values by row (at values[j * dv + i]); rows n ..
+  // kKvTile - 1 as zeros. A value row's padding past d is left as it is.
+  void (*load)(int64_t d, int64_t dv, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, float* keys,
+               float* values);
+  // scores[r * kKvTile + j] = q_r . key j, for r < rows and j < kKvTile,
+  // where q_r is the d floats at q + r * q_stride and `keys` holds the tile
+  // transposed (value i of key j at keys[i * kKvTile + j]); the sum runs
+  // s = fma(q_r[i], key_j[i], s) for i = 0, 1, ... from s = 0.
+  void (*scores)(int64_t d, const float* q, int64_t q_stride, int64_t rows, const float* keys, float* scores);
+  // acc[r * dv + i] continues, for j = 0 .. kKvTile - 1 in order, as
+  // fma(p[r * kKvTile + j], values[j * dv + i], acc[r * dv + i]), for r <
+  // rows and i < dv (a multiple of kTileLanes): the weighted value sums.
+  void (*accumulate)(int64_t dv, const float* p, int64_t rows, const float* values, float* acc);
+};
+
 // For each of `count` Q8_0 blocks: its scale as a float and the sum of its
 // values times `factor` (what panel kernels read besides the activation
 // rows, PanelInput::kBlockSums).
@@ -49,6 +74,7 @@ struct KernelTable {
   std::string name;  // "scalar", "sse4", "avx2", "avx512" (with VNNI)
   std::array<TypeKernels, kComputeTypes.size()> types{};
   HalfVectorKernels half{};
+  TileAttentionKernels tile{};
   BlockSumsFn q8_0_block_sums = nullptr;
 
   // nullptr if the type has no kernels.

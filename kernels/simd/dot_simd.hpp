@@ -508,6 +508,109 @@ void dot_rows_f16_simd(int64_t d, const uint16_t* k, int64_t stride, int64_t row
   }
 }
 
+// Tiled attention's GEMM steps, kTileLanes columns at a time (one vector
+// with AVX-512, two with AVX2, four with 128-bit vectors): `Rows` rows of a
+// column together keep eight accumulators, each one element's FMA chain in
+// the reference's order, so FMA latency hides behind the other chains.
+template <class Arch>
+constexpr int kTileVectors = static_cast<int>(kTileLanes / xsimd::batch<float, Arch>::size);
+
+template <class Arch, int Rows>
+void tile_scores_block(int64_t d, const float* q, int64_t q_stride, const float* keys, float* scores) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int kV = kTileVectors<Arch>;
+  batch acc[Rows][kV];
+  for (auto& row : acc) {
+    for (auto& a : row) a = batch(0.0f);
+  }
+  for (int64_t i = 0; i < d; ++i) {
+    batch k[kV];
+    for (int v = 0; v < kV; ++v) k[v] = batch::load_unaligned(keys + i * kKvTile + v * batch::size);
+    for (int r = 0; r < Rows; ++r) {
+      const batch qi(q[r * q_stride + i]);
+      for (int v = 0; v < kV; ++v) acc[r][v] = TargetOps<Arch>::fma(qi, k[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < Rows; ++r) {
+    for (int v = 0; v < kV; ++v) acc[r][v].store_unaligned(scores + r * kKvTile + v * batch::size);
+  }
+}
+
+template <class Arch, int Rows>
+void tile_accumulate_block(int64_t dv, const float* p, const float* values, float* acc) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int kV = kTileVectors<Arch>;
+  batch a[Rows][kV];
+  for (int r = 0; r < Rows; ++r) {
+    for (int v = 0; v < kV; ++v) a[r][v] = batch::load_unaligned(acc + r * dv + v * batch::size);
+  }
+  for (int64_t j = 0; j < kKvTile; ++j) {
+    batch x[kV];
+    for (int v = 0; v < kV; ++v) x[v] = batch::load_unaligned(values + j * dv + v * batch::size);
+    for (int r = 0; r < Rows; ++r) {
+      const batch pj(p[r * kKvTile + j]);
+      for (int v = 0; v < kV; ++v) a[r][v] = TargetOps<Arch>::fma(pj, x[v], a[r][v]);
+    }
+  }
+  for (int r = 0; r < Rows; ++r) {
+    for (int v = 0; v < kV; ++v) a[r][v].store_unaligned(acc + r * dv + v * batch::size);
+  }
+}
+
+// Rows [r, rows) of one column in blocks of `Rows`, then of the powers of
+// two below; `block(rows_in_block, r)` runs one block.
+template <int Rows, class Block>
+void tile_row_blocks(int64_t r, int64_t rows, const Block& block) {
+  for (; r + Rows <= rows; r += Rows) block(std::integral_constant<int, Rows>{}, r);
+  if constexpr (Rows > 1) tile_row_blocks<Rows / 2>(r, rows, block);
+}
+
+template <class Arch>
+void tile_load_f16_simd(int64_t d, int64_t dv, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n,
+                        float* keys, float* values) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr int64_t kW = batch::size;
+  alignas(64) float key[kMaxHeadDim];
+  const int64_t bulk = d / kW * kW;
+  for (int64_t j = 0; j < n; ++j) {
+    const uint16_t* kj = k + j * stride;
+    const uint16_t* vj = v + j * stride;
+    for (int64_t i = 0; i < bulk; i += kW) {
+      TargetOps<Arch>::load_f16(kj + i).store_aligned(key + i);
+      TargetOps<Arch>::load_f16(vj + i).store_unaligned(values + j * dv + i);
+    }
+    for (int64_t i = bulk; i < d; ++i) {
+      key[i] = f16_to_f32(kj[i]);
+      values[j * dv + i] = f16_to_f32(vj[i]);
+    }
+    for (int64_t i = 0; i < d; ++i) keys[i * kKvTile + j] = key[i];
+  }
+  for (int64_t j = n; j < kKvTile; ++j) {
+    std::fill_n(values + j * dv, d, 0.0f);
+    for (int64_t i = 0; i < d; ++i) keys[i * kKvTile + j] = 0.0f;
+  }
+}
+
+template <class Arch>
+void tile_scores_simd(int64_t d, const float* q, int64_t q_stride, int64_t rows, const float* keys, float* scores) {
+  constexpr int kRows = 8 / kTileVectors<Arch>;
+  for (int64_t j = 0; j < kKvTile; j += kTileLanes) {
+    tile_row_blocks<kRows>(0, rows, [&](auto n, int64_t r) {
+      tile_scores_block<Arch, decltype(n)::value>(d, q + r * q_stride, q_stride, keys + j, scores + r * kKvTile + j);
+    });
+  }
+}
+
+template <class Arch>
+void tile_accumulate_simd(int64_t dv, const float* p, int64_t rows, const float* values, float* acc) {
+  constexpr int kRows = 8 / kTileVectors<Arch>;
+  for (int64_t i = 0; i < dv; i += kTileLanes) {
+    tile_row_blocks<kRows>(0, rows, [&](auto n, int64_t r) {
+      tile_accumulate_block<Arch, decltype(n)::value>(dv, p + r * kKvTile, values + i, acc + r * dv + i);
+    });
+  }
+}
+
 // Floats to halves (round to nearest even), a vector at a time.
 template <class Arch>
 void f32_to_f16_simd(const float* src, std::byte* dst, int64_t n) {
@@ -548,6 +651,7 @@ struct TableBuilder {
     set(DType::BF16, dot_vector_order<Arch, Bf16, double>, dot_tile_order<Arch, Bf16>,
         dot_tiles_vector_order<Arch, Bf16, double>, dot_tiles_tile_order<Arch, Bf16>, nullptr);
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
+    t.tile = {tile_load_f16_simd<Arch>, tile_scores_simd<Arch>, tile_accumulate_simd<Arch>};
     return t;
   }
 };

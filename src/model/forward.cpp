@@ -215,21 +215,34 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
         t = u;
       }
     };
-    // (token block, KV head) units, enough of them a task that a task is
-    // worth a thread.
-    const int64_t blocks = (T + kAttendTokens - 1) / kAttendTokens;
-    const int64_t units = blocks * c.n_head_kv;
-    const int64_t unit_macs = std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * group * std::min(T, kAttendTokens));
-    const int64_t per_task = std::clamp<int64_t>(kernels::kMinTaskMacs / unit_macs, 1, units);
-    s.pool->run((units + per_task - 1) / per_task, [&](int64_t task, int thread) {
-      const int64_t end = std::min(units, (task + 1) * per_task);
-      for (int64_t i = task * per_task; i < end;) {
-        const int64_t b = i / c.n_head_kv, kv = i % c.n_head_kv;
-        const int64_t kv_end = std::min(c.n_head_kv, kv + (end - i));
-        attend(b * kAttendTokens, std::min(T, (b + 1) * kAttendTokens), kv, kv_end, thread);
-        i += kv_end - kv;
-      }
-    });
+    if (f16_cache && T >= kernels::kTiledAttentionTokens) {
+      // llama.cpp's tiled kernel for batches this long: (query head, block
+      // of kKvTile tokens) units, the last blocks (the most rows) first.
+      const int64_t tiles = (T + kernels::kKvTile - 1) / kernels::kKvTile;
+      const int64_t window = sliding ? c.sliding_window : 0;
+      s.pool->run(tiles * c.n_head, [&](int64_t task, int) {
+        const int64_t t0 = (tiles - 1 - task / c.n_head) * kernels::kKvTile, h = task % c.n_head;
+        kernels::attend_f16_cache_tiled(*model.kernels, shape, &s.q[t0 * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
+                                        p0 + t0 + 1, window, h, std::min(kernels::kKvTile, T - t0), q_width,
+                                        &s.attn[t0 * q_width]);
+      });
+    } else {
+      // (token block, KV head) units, enough of them a task that a task is
+      // worth a thread.
+      const int64_t blocks = (T + kAttendTokens - 1) / kAttendTokens;
+      const int64_t units = blocks * c.n_head_kv;
+      const int64_t unit_macs = std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * group * std::min(T, kAttendTokens));
+      const int64_t per_task = std::clamp<int64_t>(kernels::kMinTaskMacs / unit_macs, 1, units);
+      s.pool->run((units + per_task - 1) / per_task, [&](int64_t task, int thread) {
+        const int64_t end = std::min(units, (task + 1) * per_task);
+        for (int64_t i = task * per_task; i < end;) {
+          const int64_t b = i / c.n_head_kv, kv = i % c.n_head_kv;
+          const int64_t kv_end = std::min(c.n_head_kv, kv + (end - i));
+          attend(b * kAttendTokens, std::min(T, (b + 1) * kAttendTokens), kv, kv_end, thread);
+          i += kv_end - kv;
+        }
+      });
+    }
     // Past the last attention only the rows whose logits are wanted matter:
     // keep just those (as llama.cpp does, so its one-token kernels apply).
     if (l == c.n_layer - 1 && !all_logits && rows > 1) {

@@ -196,5 +196,69 @@ TEST(Attention, F16TokensSummedTogetherEqualEachAlone) {
   }
 }
 
+// The tiled kernel for prompts: each token against softmax attention in
+// double over the rows it sees (its query kept in f32, its sums in f32:
+// closer than the one-token kernel), with grouped queries, heads narrower
+// and wider than a vector, windows, and ends in mid-tile.
+TEST(Attention, TiledMatchesSoftmaxAttention) {
+  for (const AttentionShape shape :
+       {AttentionShape{6, 6, 48, 0.2f}, AttentionShape{8, 2, 64, 0.125f}, AttentionShape{4, 1, 20, 0.3f}}) {
+    const int64_t ctx = 300, row = shape.n_head_kv * shape.head_dim, width = shape.n_head * shape.head_dim;
+    auto kf = random_floats(static_cast<size_t>(ctx * row), 61), vf = random_floats(kf.size(), 62);
+    std::vector<uint16_t> k(kf.size()), v(vf.size());
+    for (size_t i = 0; i < kf.size(); ++i) {
+      k[i] = f32_to_f16(kf[i]), kf[i] = f16_to_f32(k[i]);
+      v[i] = f32_to_f16(vf[i]), vf[i] = f16_to_f32(v[i]);
+    }
+    for (const int64_t window : {int64_t{0}, int64_t{50}}) {
+      const int64_t tokens = 130, kv_end = 100;  // token u sees up to row 99 + u
+      const auto q = random_floats(static_cast<size_t>(tokens * width), 63);
+      for (const KernelTable* table : {&scalar_kernel_table(), &select_kernel_table()}) {
+        std::vector<float> out(q.size());
+        for (int64_t h = 0; h < shape.n_head; ++h) {
+          attend_f16_cache_tiled(*table, shape, q.data(), k.data(), v.data(), kv_end, window, h, tokens, width,
+                                 out.data());
+        }
+        for (int64_t u = 0; u < tokens; ++u) {
+          const int64_t end = kv_end + u, begin = window > 0 ? std::max<int64_t>(0, end - window) : 0;
+          const std::vector<float> qu(q.begin() + u * width, q.begin() + (u + 1) * width);
+          const auto expected = reference_attention(shape, qu, kf, vf, begin, end);
+          for (int64_t i = 0; i < width; ++i) {
+            ASSERT_NEAR(out[u * width + i], expected[i], 1e-5)
+                << table->name << " head size " << shape.head_dim << " window " << window << " token " << u;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Tokens do not affect each other: a prompt's tokens all at once, in
+// uneven pieces, or one at a time give the same bits (so do thread counts).
+TEST(Attention, TiledTokensAreIndependent) {
+  const AttentionShape shape{4, 2, 40, 0.15f};
+  const int64_t ctx = 260, row = shape.n_head_kv * shape.head_dim, width = shape.n_head * shape.head_dim;
+  const auto kf = random_floats(static_cast<size_t>(ctx * row), 64), vf = random_floats(kf.size(), 65);
+  std::vector<uint16_t> k(kf.size()), v(vf.size());
+  for (size_t i = 0; i < kf.size(); ++i) k[i] = f32_to_f16(kf[i]), v[i] = f32_to_f16(vf[i]);
+  const int64_t tokens = 150, kv_end = 90;
+  const auto q = random_floats(static_cast<size_t>(tokens * width), 66);
+  const KernelTable& table = select_kernel_table();
+  std::vector<float> together(q.size()), pieces(q.size()), alone(q.size());
+  for (int64_t h = 0; h < shape.n_head; ++h) {
+    attend_f16_cache_tiled(table, shape, q.data(), k.data(), v.data(), kv_end, 0, h, tokens, width, together.data());
+    for (auto [from, to] : {std::pair<int64_t, int64_t>{0, 70}, {70, 71}, {71, 150}}) {
+      attend_f16_cache_tiled(table, shape, &q[from * width], k.data(), v.data(), kv_end + from, 0, h, to - from, width,
+                             &pieces[from * width]);
+    }
+    for (int64_t u = 0; u < tokens; ++u) {
+      attend_f16_cache_tiled(table, shape, &q[u * width], k.data(), v.data(), kv_end + u, 0, h, 1, width,
+                             &alone[u * width]);
+    }
+  }
+  EXPECT_EQ(pieces, together);
+  EXPECT_EQ(alone, together);
+}
+
 }  // namespace
 }  // namespace ullm::kernels

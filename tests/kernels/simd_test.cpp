@@ -227,6 +227,46 @@ TEST_P(SimdTargetTest, HalfVectorKernelsMatchScalar) {
   }
 }
 
+// Tiled attention's steps: head sizes off and on the vector width, row
+// counts that leave every smaller row block, partial tiles.
+TEST_P(SimdTargetTest, TileAttentionKernelsMatchScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& scalar = scalar_kernel_table();
+  const bool fused = GetParam() != "sse4";  // no FMA: a rounding per step more
+  for (int64_t d : {1, 7, 8, 20, 48, 64, 80, 128, 256}) {
+    const int64_t dv = (d + kTileLanes - 1) / kTileLanes * kTileLanes, stride = 2 * d + 3;
+    const auto kf = random_floats(static_cast<size_t>(kKvTile * stride), 51);
+    std::vector<uint16_t> kv(kf.size());
+    float_to_f16(kf.data(), reinterpret_cast<std::byte*>(kv.data()), static_cast<int64_t>(kv.size()));
+    for (int64_t n : {int64_t{1}, int64_t{37}, kKvTile}) {
+      std::vector<float> keys(static_cast<size_t>(kKvTile * d), NAN), values(static_cast<size_t>(kKvTile * dv), 0.0f);
+      auto keys2 = keys, values2 = values;
+      scalar.tile.load(d, dv, kv.data(), kv.data() + d, stride, n, keys.data(), values.data());
+      simd.tile.load(d, dv, kv.data(), kv.data() + d, stride, n, keys2.data(), values2.data());
+      ASSERT_EQ(keys, keys2) << "load d " << d << " rows " << n;
+      ASSERT_EQ(values, values2) << "load d " << d << " rows " << n;
+      for (int64_t rows : {int64_t{1}, int64_t{3}, int64_t{15}, kKvTile}) {
+        const int64_t q_stride = d + 5;
+        const auto q = random_floats(static_cast<size_t>(rows * q_stride), 52);
+        std::vector<float> expected(static_cast<size_t>(rows * kKvTile)), actual(expected.size());
+        scalar.tile.scores(d, q.data(), q_stride, rows, keys.data(), expected.data());
+        simd.tile.scores(d, q.data(), q_stride, rows, keys.data(), actual.data());
+        const auto p = random_floats(expected.size(), 53);
+        auto acc = random_floats(static_cast<size_t>(rows * dv), 54), acc2 = acc;
+        scalar.tile.accumulate(dv, p.data(), rows, values.data(), acc.data());
+        simd.tile.accumulate(dv, p.data(), rows, values.data(), acc2.data());
+        if (fused) {
+          EXPECT_EQ(actual, expected) << "scores d " << d << " rows " << rows;
+          EXPECT_EQ(acc2, acc) << "accumulate d " << d << " rows " << rows;
+        } else {
+          for (size_t i = 0; i < actual.size(); ++i) EXPECT_NEAR(actual[i], expected[i], 1e-4f * std::sqrt(d));
+          for (size_t i = 0; i < acc.size(); ++i) EXPECT_NEAR(acc2[i], acc[i], 1e-4f * (1 + std::fabs(acc[i])));
+        }
+      }
+    }
+  }
+}
+
 // Whole F16-cache attention: groups of query heads wider than one value
 // block, several key blocks, windows starting mid-block.
 TEST_P(SimdTargetTest, F16AttentionMatchesScalar) {

@@ -98,6 +98,22 @@ TEST_F(SessionTest, BatchedAndTokenByTokenPromptsAgree) {
   }
 }
 
+// Prompts of kTiledAttentionTokens or more take llama.cpp's tiled attention
+// (f32 sums) instead of the one-token kernel's f16 ones: near, not equal
+// (both within 0.04 of an F32 cache here; on the F32 weights, as
+// quantized activations would turn that into whole int8 steps).
+TEST_F(SessionTest, LongBatchedAndTokenByTokenPromptsAgree) {
+  std::vector<Token> prompt{1};
+  for (Token t = 0; prompt.size() < 100; ++t) prompt.push_back(260 + (t * 37) % 250);
+  const Model model = Model::load(test::shared_path("models/stories260K-f32.gguf"));
+  Session batched(model), stepped(model);
+  const auto all = batched.eval_all(prompt);
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    const auto row = stepped.eval(std::span<const Token>(&prompt[i], 1));
+    for (size_t v = 0; v < 512; ++v) ASSERT_NEAR(row[v], all[i * 512 + v], 0.1f) << "position " << i;
+  }
+}
+
 // A prompt long enough that matmuls, attention and the per-row work (RoPE,
 // the gated activation) split into several tasks (tasks hold a minimum of
 // work, which a tiny model's single steps lack).
