@@ -104,6 +104,60 @@ void grow(std::vector<float>& v, int64_t n) {
   if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
 }
 
+// Attention of T tokens at positions s.position.. over layer l's cache, with
+// the one-token kernels: the F32 cache's exact softmax, or the F16 cache's
+// f16 sums (ggml's one-chunk flash attention, which llama.cpp runs for
+// batches under kTiledAttentionTokens). Tokens a block of kAttendTokens and
+// the query heads of a KV head stay together: the f16 kernel sums the
+// vectors that share a KV head side by side (without grouped queries, one
+// token's successive heads).
+void attend_few_tokens(const Model::Data& model, Session::State& s, int64_t l, const kernels::AttentionShape& shape,
+                       int64_t T, bool sliding) {
+  const ModelConfig& c = model.config;
+  constexpr int64_t kAttendTokens = 4;
+  const int64_t group = c.n_head / c.n_head_kv;
+  const int64_t q_width = c.n_head * c.head_dim;
+  const int64_t p0 = s.position;
+  const auto first_visible = [&](int64_t t) {
+    const int64_t visible = p0 + t + 1;
+    return sliding ? std::max<int64_t>(0, visible - c.sliding_window) : 0;
+  };
+  // Tokens [t0, t_end) and KV heads [kv_begin, kv_end); the f16 kernel
+  // takes tokens together while they see rows from the same first one.
+  const auto attend = [&](int64_t t0, int64_t t_end, int64_t kv_begin, int64_t kv_end, int thread) {
+    for (int64_t t = t0; t < t_end;) {
+      if (s.options.kv_type == KvType::F32) {
+        kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), first_visible(t),
+                                  p0 + t + 1, kv_begin * group, kv_end * group, &s.scores[thread * s.context_length],
+                                  &s.attn[t * q_width]);
+        ++t;
+        continue;
+      }
+      int64_t u = t + 1;
+      while (u < t_end && first_visible(u) == first_visible(t)) ++u;
+      kernels::attend_f16_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
+                                first_visible(t), p0 + t + 1, kv_begin * group, kv_end * group, &s.attn[t * q_width],
+                                u - t, q_width);
+      t = u;
+    }
+  };
+  // (token block, KV head) units, enough of them a task that a task is
+  // worth a thread.
+  const int64_t blocks = (T + kAttendTokens - 1) / kAttendTokens;
+  const int64_t units = blocks * c.n_head_kv;
+  const int64_t unit_macs = std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * group * std::min(T, kAttendTokens));
+  const int64_t per_task = std::clamp<int64_t>(kernels::kMinTaskMacs / unit_macs, 1, units);
+  s.pool->run((units + per_task - 1) / per_task, [&](int64_t task, int thread) {
+    const int64_t end = std::min(units, (task + 1) * per_task);
+    for (int64_t i = task * per_task; i < end;) {
+      const int64_t b = i / c.n_head_kv, kv = i % c.n_head_kv;
+      const int64_t kv_end = std::min(c.n_head_kv, kv + (end - i));
+      attend(b * kAttendTokens, std::min(T, (b + 1) * kAttendTokens), kv, kv_end, thread);
+      i += kv_end - kv;
+    }
+  });
+}
+
 }  // namespace
 
 // Steps that first make the panel-order weight copies (RepackedWeights):
@@ -187,61 +241,19 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     });
     // Causal: token t sees the cache up to and including its own position
     // (on a sliding-window layer, only the last `sliding_window` of those).
-    // Tokens a block of kAttendTokens and the query heads of a KV head stay
-    // together: the f16 kernel sums the vectors that share a KV head side by
-    // side (without grouped queries, one token's successive heads).
-    constexpr int64_t kAttendTokens = 4;
-    const int64_t group = c.n_head / c.n_head_kv;
-    const auto first_visible = [&](int64_t t) {
-      const int64_t visible = p0 + t + 1;
-      return sliding ? std::max<int64_t>(0, visible - c.sliding_window) : 0;
-    };
-    // Tokens [t0, t_end) and KV heads [kv_begin, kv_end); the f16 kernel
-    // takes tokens together while they see rows from the same first one.
-    const auto attend = [&](int64_t t0, int64_t t_end, int64_t kv_begin, int64_t kv_end, int thread) {
-      for (int64_t t = t0; t < t_end;) {
-        if (!f16_cache) {
-          kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), first_visible(t),
-                                    p0 + t + 1, kv_begin * group, kv_end * group, &s.scores[thread * s.context_length],
-                                    &s.attn[t * q_width]);
-          ++t;
-          continue;
-        }
-        int64_t u = t + 1;
-        while (u < t_end && first_visible(u) == first_visible(t)) ++u;
-        kernels::attend_f16_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
-                                  first_visible(t), p0 + t + 1, kv_begin * group, kv_end * group, &s.attn[t * q_width],
-                                  u - t, q_width);
-        t = u;
-      }
-    };
     if (f16_cache && T >= kernels::kTiledAttentionTokens) {
       // llama.cpp's tiled kernel for batches this long: (query head, block
       // of kKvTile tokens) units, the last blocks (the most rows) first.
-      const int64_t tiles = (T + kernels::kKvTile - 1) / kernels::kKvTile;
+      const int64_t blocks = (T + kernels::kKvTile - 1) / kernels::kKvTile;
       const int64_t window = sliding ? c.sliding_window : 0;
-      s.pool->run(tiles * c.n_head, [&](int64_t task, int) {
-        const int64_t t0 = (tiles - 1 - task / c.n_head) * kernels::kKvTile, h = task % c.n_head;
+      s.pool->run(blocks * c.n_head, [&](int64_t task, int) {
+        const int64_t t0 = (blocks - 1 - task / c.n_head) * kernels::kKvTile, h = task % c.n_head;
         kernels::attend_f16_cache_tiled(*model.kernels, shape, &s.q[t0 * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
                                         p0 + t0 + 1, window, h, std::min(kernels::kKvTile, T - t0), q_width,
                                         &s.attn[t0 * q_width]);
       });
     } else {
-      // (token block, KV head) units, enough of them a task that a task is
-      // worth a thread.
-      const int64_t blocks = (T + kAttendTokens - 1) / kAttendTokens;
-      const int64_t units = blocks * c.n_head_kv;
-      const int64_t unit_macs = std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * group * std::min(T, kAttendTokens));
-      const int64_t per_task = std::clamp<int64_t>(kernels::kMinTaskMacs / unit_macs, 1, units);
-      s.pool->run((units + per_task - 1) / per_task, [&](int64_t task, int thread) {
-        const int64_t end = std::min(units, (task + 1) * per_task);
-        for (int64_t i = task * per_task; i < end;) {
-          const int64_t b = i / c.n_head_kv, kv = i % c.n_head_kv;
-          const int64_t kv_end = std::min(c.n_head_kv, kv + (end - i));
-          attend(b * kAttendTokens, std::min(T, (b + 1) * kAttendTokens), kv, kv_end, thread);
-          i += kv_end - kv;
-        }
-      });
+      attend_few_tokens(model, s, l, shape, T, sliding);
     }
     // Past the last attention only the rows whose logits are wanted matter:
     // keep just those (as llama.cpp does, so its one-token kernels apply).
