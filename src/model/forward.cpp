@@ -170,7 +170,7 @@ void attend_few_tokens(const Model::Data& model, Session::State& s, int64_t l, c
 constexpr int64_t kRepackBelowTokens = 16;
 constexpr int64_t kRepackFromTokens = 64;
 
-void forward(const Model::Data& model, Session::State& s, std::span<const Token> tokens, bool all_logits) {
+void forward(const Model::Data& model, Session::State& s, std::span<const Token> tokens, Logits wanted, float* logits) {
   const ModelConfig& c = model.config;
   const auto T = static_cast<int64_t>(tokens.size());
   if (model.repacked != nullptr && (T < kRepackBelowTokens || T >= kRepackFromTokens)) {
@@ -239,6 +239,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
         std::copy_n(&s.v[t * kv_width], kv_width, &s.v_f32[l][pos * kv_width]);
       }
     });
+    if (wanted == Logits::kNone && l == c.n_layer - 1) return;  // the cache is all that is asked for
     // Causal: token t sees the cache up to and including its own position
     // (on a sliding-window layer, only the last `sliding_window` of those).
     if (f16_cache && T >= kernels::kTiledAttentionTokens) {
@@ -257,7 +258,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     }
     // Past the last attention only the rows whose logits are wanted matter:
     // keep just those (as llama.cpp does, so its one-token kernels apply).
-    if (l == c.n_layer - 1 && !all_logits && rows > 1) {
+    if (l == c.n_layer - 1 && wanted == Logits::kLast && rows > 1) {
       std::copy_n(&s.attn[(rows - 1) * q_width], q_width, s.attn.begin());
       std::copy_n(&s.x[(rows - 1) * E], E, s.x.begin());
       rows = 1;
@@ -286,8 +287,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
   for_each_row(*s.pool, rows, E, [&](int64_t t) {
     kernels::rms_norm(&s.x[t * E], model.output_norm.data(), E, c.norm_eps, &s.xn[t * E]);
   });
-  grow(s.logits, rows * c.n_vocab);
-  project(model, *s.pool, {{model.output, s.logits.data()}}, s.xn.data(), rows, s.activations);
+  project(model, *s.pool, {{model.output, logits}}, s.xn.data(), rows, s.activations);
 }
 
 }  // namespace ullm

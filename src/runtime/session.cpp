@@ -72,9 +72,16 @@ std::span<const float> Session::run(std::span<const Token> tokens, bool all_logi
     throw ContextOverflow(fmt::format("{} tokens do not fit: context holds {}, {} in use, {} free", n, s.context_length,
                                       s.position, s.context_length - s.position));
   }
-  forward(s.model.data(), s, tokens, all_logits);
-  s.position += n;
   const int64_t rows = all_logits ? n : 1;
+  if (s.logits.size() < static_cast<size_t>(rows * c.n_vocab)) s.logits.resize(static_cast<size_t>(rows * c.n_vocab));
+  for (int64_t begin = 0; begin < n; begin += kMaxBatchTokens) {
+    const int64_t count = std::min(kMaxBatchTokens, n - begin);
+    const bool last = begin + count == n;
+    const Logits wanted = all_logits ? Logits::kAll : last ? Logits::kLast : Logits::kNone;
+    forward(s.model.data(), s, tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(count)), wanted,
+            &s.logits[static_cast<size_t>(all_logits ? begin * c.n_vocab : 0)]);
+    s.position += count;
+  }
   return {s.logits.data(), static_cast<size_t>(rows * c.n_vocab)};
 }
 

@@ -31,8 +31,18 @@ struct Session::State {
   std::unique_ptr<ThreadPool> pool;
 };
 
-// Runs the decoder over `tokens` at positions [position, position + n) and
-// writes logits for every position (all_logits) or the last one.
-void forward(const Model::Data& model, Session::State& state, std::span<const Token> tokens, bool all_logits);
+// The most tokens one forward pass takes (llama.cpp's default micro-batch):
+// a longer prompt runs as several, so scratch stays bounded and each pass
+// computes as llama.cpp's would.
+inline constexpr int64_t kMaxBatchTokens = 512;
+
+enum class Logits { kNone, kLast, kAll };
+
+// Runs the decoder over `tokens` (at most kMaxBatchTokens) at positions
+// [position, position + n), storing their keys and values in the cache, and
+// writes to `logits` those of every position (kAll: n rows), the last one
+// (kLast) or none (kNone: only the cache is wanted).
+void forward(const Model::Data& model, Session::State& state, std::span<const Token> tokens, Logits wanted,
+             float* logits);
 
 }  // namespace ullm

@@ -64,6 +64,26 @@ TEST_F(SessionTest, BeyondTrainedContextOnlyWhenAsked) {
   EXPECT_THROW(longer.eval(std::span<const Token>(prompt.data(), 1)), ContextOverflow);
 }
 
+// A prompt longer than kMaxBatchTokens runs as passes of at most that many,
+// as llama.cpp's micro-batches: the same logits as giving the passes one by
+// one, every row for eval_all and the last for eval.
+TEST_F(SessionTest, LongPromptsRunInPassesOfAtMost512Tokens) {
+  std::vector<Token> prompt(600);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<Token>((i * 53 + 7) % 512);
+  const SessionOptions options{.context_length = 700, .beyond_trained_context = true};
+  Session whole(*model_, options), passes(*model_, options), last_only(*model_, options);
+  const auto all = whole.eval_all(prompt);
+  const std::vector<float> want(all.begin(), all.end());
+  const auto first = passes.eval_all(std::span<const Token>(prompt.data(), 512));
+  std::vector<float> got(first.begin(), first.end());
+  const auto rest = passes.eval_all(std::span<const Token>(prompt.data() + 512, 88));
+  got.insert(got.end(), rest.begin(), rest.end());
+  EXPECT_TRUE(want == got);
+  const auto last = last_only.eval(prompt);
+  EXPECT_TRUE(std::ranges::equal(last, std::span<const float>(want).last(512)));
+  EXPECT_EQ(last_only.position(), 600);
+}
+
 TEST_F(SessionTest, RejectsBadTokens) {
   Session s(*model_);
   EXPECT_THROW(s.eval(std::vector<Token>{}), InvalidArgument);
