@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/dot.hpp"
+#include "kernels/exp.hpp"
 #include "kernels/fp16.hpp"
 
 namespace ullm::kernels {
@@ -88,6 +89,10 @@ void tile_scores_f32(int64_t d, const float* q, int64_t q_stride, int64_t rows, 
   }
 }
 
+void exp_shifted(float* x, int64_t n, float shift) {
+  for (int64_t j = 0; j < n; ++j) x[j] = exp_nonpositive<ScalarExpOps>(x[j] - shift);
+}
+
 void tile_accumulate_f32(int64_t dv, const float* p, int64_t rows, const float* values, float* acc) {
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t i = 0; i < dv; ++i) {
@@ -145,7 +150,7 @@ void attend_f16_cache_tiled(const KernelTable& table, const AttentionShape& shap
           running_max[r] = tile_max;
         }
         std::fill(pr, pr + lo, 0.0f);
-        for (int64_t j = lo; j < hi; ++j) pr[j] = std::exp(pr[j] - running_max[r]);
+        table.tile.exp_shifted(pr + lo, hi - lo, running_max[r]);
         std::fill(pr + hi, pr + kKvTile, 0.0f);
         // Four sums side by side: one chain of 64 dependent adds cost more than the exponentials.
         double sums[4] = {};

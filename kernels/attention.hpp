@@ -60,10 +60,11 @@ void attend_f16_cache_tiled(const KernelTable& table, const AttentionShape& shap
                             const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_end, int64_t window,
                             int64_t head, int64_t tokens, int64_t row_stride, float* out);
 
-// Scalar references of the tiled attention's float GEMM steps.
+// Scalar references of the tiled attention's steps.
 void tile_load_f16(int64_t d, int64_t dv, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, float* keys,
                    float* values);
 void tile_scores_f32(int64_t d, const float* q, int64_t q_stride, int64_t rows, const float* keys, float* scores);
+void exp_shifted(float* x, int64_t n, float shift);
 void tile_accumulate_f32(int64_t dv, const float* p, int64_t rows, const float* values, float* acc);
 
 // Scalar references of the half-precision vector kernels.

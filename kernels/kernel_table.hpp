@@ -59,6 +59,8 @@ struct TileAttentionKernels {
   // transposed (value i of key j at keys[i * kKvTile + j]); the sum runs
   // s = fma(q_r[i], key_j[i], s) for i = 0, 1, ... from s = 0.
   void (*scores)(int64_t d, const float* q, int64_t q_stride, int64_t rows, const float* keys, float* scores);
+  // x[j] = e^(x[j] - shift) for j < n, where x[j] <= shift (exp_nonpositive).
+  void (*exp_shifted)(float* x, int64_t n, float shift);
   // acc[r * dv + i] continues, for j = 0 .. kKvTile - 1 in order, as
   // fma(p[r * kKvTile + j], values[j * dv + i], acc[r * dv + i]), for r <
   // rows and i < dv (a multiple of kTileLanes): the weighted value sums.

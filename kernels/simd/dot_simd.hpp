@@ -15,6 +15,7 @@
 #include "kernels/attention.hpp"
 #include "kernels/blocks.hpp"
 #include "kernels/dot.hpp"
+#include "kernels/exp.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/kernel_table.hpp"
 #include "kernels/quantize.hpp"
@@ -592,6 +593,27 @@ void tile_load_f16_simd(int64_t d, int64_t dv, const uint16_t* k, const uint16_t
 }
 
 template <class Arch>
+struct BatchExpOps {
+  using Float = xsimd::batch<float, Arch>;
+  static Float fma(Float a, Float b, Float c) { return TargetOps<Arch>::fma(a, b, c); }
+  static Float exponent_bits(Float t) {
+    using Int = xsimd::batch<int32_t, Arch>;  // (a shift by a vector: GCC 12 warns falsely on AVX-512 immediates)
+    return xsimd::bitwise_cast<Float>(xsimd::bitwise_cast<Int>(t) << Int(23));
+  }
+  static Float zero_below(Float x, float low, Float v) { return xsimd::select(x < Float(low), Float(0.0f), v); }
+};
+
+template <class Arch>
+void exp_shifted_simd(float* x, int64_t n, float shift) {
+  using batch = xsimd::batch<float, Arch>;
+  int64_t j = 0;
+  for (; j + static_cast<int64_t>(batch::size) <= n; j += batch::size) {
+    exp_nonpositive<BatchExpOps<Arch>>(batch::load_unaligned(x + j) - batch(shift)).store_unaligned(x + j);
+  }
+  for (; j < n; ++j) x[j] = exp_nonpositive<ScalarExpOps>(x[j] - shift);
+}
+
+template <class Arch>
 void tile_scores_simd(int64_t d, const float* q, int64_t q_stride, int64_t rows, const float* keys, float* scores) {
   constexpr int kRows = 8 / kTileVectors<Arch>;
   for (int64_t j = 0; j < kKvTile; j += kTileLanes) {
@@ -651,7 +673,7 @@ struct TableBuilder {
     set(DType::BF16, dot_vector_order<Arch, Bf16, double>, dot_tile_order<Arch, Bf16>,
         dot_tiles_vector_order<Arch, Bf16, double>, dot_tiles_tile_order<Arch, Bf16>, nullptr);
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
-    t.tile = {tile_load_f16_simd<Arch>, tile_scores_simd<Arch>, tile_accumulate_simd<Arch>};
+    t.tile = {tile_load_f16_simd<Arch>, tile_scores_simd<Arch>, exp_shifted_simd<Arch>, tile_accumulate_simd<Arch>};
     return t;
   }
 };

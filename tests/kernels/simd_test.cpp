@@ -233,6 +233,19 @@ TEST_P(SimdTargetTest, TileAttentionKernelsMatchScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
   const KernelTable& scalar = scalar_kernel_table();
   const bool fused = GetParam() != "sse4";  // no FMA: a rounding per step more
+  // Exponentials: every length up to a tile and a half (vector tails), scores from -100 to 0.
+  for (int64_t n = 1; n <= 96; ++n) {
+    auto x = random_floats(static_cast<size_t>(n), 50, 50.0f);
+    for (float& v : x) v -= 50.0f;
+    auto y = x;
+    scalar.tile.exp_shifted(x.data(), n, 0.5f);
+    simd.tile.exp_shifted(y.data(), n, 0.5f);
+    if (fused) {
+      ASSERT_EQ(x, y) << "exp_shifted n " << n;
+    } else {
+      for (int64_t j = 0; j < n; ++j) ASSERT_NEAR(y[j], x[j], 1e-6f * x[j]) << "exp_shifted n " << n;
+    }
+  }
   for (int64_t d : {1, 7, 8, 20, 48, 64, 80, 128, 256}) {
     const int64_t dv = (d + kTileLanes - 1) / kTileLanes * kTileLanes, stride = 2 * d + 3;
     const auto kf = random_floats(static_cast<size_t>(kKvTile * stride), 51);
