@@ -7,10 +7,12 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <exception>
 #include <new>
 #include <random>
 #include <vector>
 
+#include "kernels/attention.hpp"
 #include "kernels/kernel_table.hpp"
 #include "kernels/matmul.hpp"
 #include "runtime/huge_pages.hpp"
@@ -346,6 +348,113 @@ void BM_FewTokens(benchmark::State& state, DType type, const char* target) {
       ->Args({5632, 2048, 1, 32})                                        \
       ->UseRealTime()                                                    \
       ->Unit(benchmark::kMillisecond)
+
+// Attention over an F16 cache, all heads of one layer on one thread, for
+// {n_head, n_head_kv, head_dim}: ops/s counts the score and value-sum
+// multiply-adds (2 ops each) against the float peak, bytes/s the cache read.
+struct AttentionInputs {
+  ullm::kernels::AttentionShape shape;
+  std::vector<float> q, out;
+  std::vector<uint16_t> k, v;
+};
+
+AttentionInputs attention_inputs(const benchmark::State& state, int64_t tokens, int64_t ctx) {
+  AttentionInputs a;
+  a.shape = {state.range(0), state.range(1), state.range(2), 0.125f};
+  const int64_t width = a.shape.n_head * a.shape.head_dim, kv = a.shape.n_head_kv * a.shape.head_dim;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist;
+  a.q.resize(static_cast<size_t>(tokens * width));
+  for (auto& x : a.q) x = dist(rng);
+  a.out.resize(a.q.size());
+  std::vector<float> cache(static_cast<size_t>(ctx * kv));
+  a.k.resize(cache.size());
+  a.v.resize(cache.size());
+  for (auto& x : cache) x = dist(rng);
+  ullm::kernels::scalar_kernel_table().to_f16(cache.data(), a.k.data(), ctx * kv);
+  for (auto& x : cache) x = dist(rng);
+  ullm::kernels::scalar_kernel_table().to_f16(cache.data(), a.v.data(), ctx * kv);
+  return a;
+}
+
+const ullm::kernels::KernelTable* table_or_skip(benchmark::State& state, const char* target) {
+  try {
+    return &ullm::kernels::select_kernel_table(target);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return nullptr;
+  }
+}
+
+void set_attention_counters(benchmark::State& state, const AttentionInputs& a, int64_t pairs, int64_t ctx) {
+  const auto iterations = static_cast<double>(state.iterations());
+  state.counters["ops/s"] = benchmark::Counter(
+      4.0 * static_cast<double>(a.shape.n_head * a.shape.head_dim * pairs) * iterations, benchmark::Counter::kIsRate);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * 2 * ctx * a.shape.n_head_kv * a.shape.head_dim *
+                          2);
+}
+
+// One decode step at position 1023 (1024 cache rows).
+void BM_AttentionDecode(benchmark::State& state, const char* target) {
+  const ullm::kernels::KernelTable* table = table_or_skip(state, target);
+  if (table == nullptr) return;
+  constexpr int64_t kCtx = 1024;
+  AttentionInputs a = attention_inputs(state, 1, kCtx);
+  for (auto _ : state) {
+    ullm::kernels::attend_f16_cache(*table, a.shape, a.q.data(), a.k.data(), a.v.data(), 0, kCtx, 0, a.shape.n_head,
+                                    a.out.data());
+    benchmark::DoNotOptimize(a.out.data());
+  }
+  set_attention_counters(state, a, kCtx, kCtx);
+}
+
+// A 512-token prompt's causal attention: the tiled kernel the forward pass
+// runs for it, or (OneToken) the one-token kernel four tokens at a time, as
+// before the tiled one.
+void run_attention_prefill(benchmark::State& state, const char* target, bool tiled) {
+  const ullm::kernels::KernelTable* table = table_or_skip(state, target);
+  if (table == nullptr) return;
+  constexpr int64_t kTokens = 512;
+  AttentionInputs a = attention_inputs(state, kTokens, kTokens);
+  const int64_t width = a.shape.n_head * a.shape.head_dim;
+  for (auto _ : state) {
+    if (tiled) {
+      for (int64_t h = 0; h < a.shape.n_head; ++h) {
+        ullm::kernels::attend_f16_cache_tiled(*table, a.shape, a.q.data(), a.k.data(), a.v.data(), 1, 0, h, kTokens,
+                                              width, a.out.data());
+      }
+    } else {
+      for (int64_t t = 0; t < kTokens; t += 4) {
+        ullm::kernels::attend_f16_cache(*table, a.shape, &a.q[t * width], a.k.data(), a.v.data(), 0, t + 1, 0,
+                                        a.shape.n_head, &a.out[t * width], 4, width);
+      }
+    }
+    benchmark::DoNotOptimize(a.out.data());
+  }
+  set_attention_counters(state, a, kTokens * (kTokens + 1) / 2, kTokens);
+}
+void BM_AttentionPrefill(benchmark::State& state, const char* target) {
+  run_attention_prefill(state, target, true);
+}
+void BM_AttentionPrefillOneToken(benchmark::State& state, const char* target) {
+  run_attention_prefill(state, target, false);
+}
+
+// {n_head, n_head_kv, head_dim}: stories15M's heads and TinyLlama's.
+#define ULLM_ATTENTION(bench, target)       \
+  BENCHMARK_CAPTURE(bench, target, #target) \
+      ->Args({6, 6, 48})                    \
+      ->Args({32, 4, 64})                   \
+      ->UseRealTime()                       \
+      ->Unit(benchmark::kMicrosecond)
+
+ULLM_ATTENTION(BM_AttentionDecode, avx2);
+ULLM_ATTENTION(BM_AttentionDecode, avx512);
+ULLM_ATTENTION(BM_AttentionPrefill, scalar);
+ULLM_ATTENTION(BM_AttentionPrefill, avx2);
+ULLM_ATTENTION(BM_AttentionPrefill, avx512);
+ULLM_ATTENTION(BM_AttentionPrefillOneToken, avx2);
+ULLM_ATTENTION(BM_AttentionPrefillOneToken, avx512);
 
 ULLM_FEW_TOKENS(Q8_0, avx512);
 ULLM_FEW_TOKENS(Q4_0, avx512);
