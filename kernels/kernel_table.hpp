@@ -40,10 +40,10 @@ struct HalfVectorKernels {
                    int64_t out_stride);
 };
 
-// Float GEMM steps of tiled attention (llama.cpp's for prompts): a tile of
-// kKvTile cache rows widened to floats, against up to kKvTile query rows.
-// Every sum is one chain of fused multiply-adds in a fixed order, so any
-// target with FMA gives the scalar reference's bits.
+// The steps of tiled attention (llama.cpp's for prompts): a tile of kKvTile
+// cache rows widened to floats, then scores, weights and value sums for up
+// to kKvTile query rows. Every sum is one chain of fused multiply-adds in a
+// fixed order, so any target with FMA gives the scalar reference's bits.
 inline constexpr int64_t kKvTile = 64;
 inline constexpr int64_t kTileLanes = 16;  // value rows are padded to a multiple of this
 
