@@ -331,6 +331,18 @@ void BM_FewTokens(benchmark::State& state, DType type, const char* target) {
       ->UseRealTime()                                                 \
       ->Unit(benchmark::kMicrosecond)
 
+// {rows, k, threads}: short rows, a small model's output head (stories15M's
+// 32000 x 288, which llama-quantize writes in Q8_0 for every quantized type:
+// rows that are not whole 256-blocks).
+#define ULLM_MATVEC_SHORT_ROWS(type, target)                          \
+  BENCHMARK_CAPTURE(BM_MatVec, type##_##target, DType::type, #target) \
+      ->Args({32000, 288, 1})                                         \
+      ->UseRealTime()                                                 \
+      ->Unit(benchmark::kMicrosecond)
+
+ULLM_MATVEC_SHORT_ROWS(Q8_0, avx2);
+ULLM_MATVEC_SHORT_ROWS(Q8_0, avx512);
+
 // {rows, k, threads}: TinyLlama's FFN-up shape, 512 tokens.
 #define ULLM_MATMAT(type, target)                                     \
   BENCHMARK_CAPTURE(BM_MatMat, type##_##target, DType::type, #target) \
