@@ -113,20 +113,23 @@ struct VectorOrderSums {
 
 // `rest` (< 64) values from p as floats (a row's tail, or a whole short
 // row): p itself for F32; 16-bit values converted into `buffer` a batch at a
-// time (one by one halves convert slowly) from a copy padded with zeros to
-// whole batches.
+// time (one by one halves convert slowly), a last partial batch from a copy
+// padded with zeros.
 template <class Arch, typename T>
 const float* tail_floats(const T* p, int64_t rest, float* buffer) {
   if constexpr (std::is_same_v<T, float>) {
     return p;
   } else {
     using batch = xsimd::batch<float, Arch>;
-    const int64_t padded_size = (rest + batch::size - 1) / batch::size * batch::size;
-    alignas(64) T padded[64];
-    std::memcpy(padded, p, static_cast<size_t>(rest) * sizeof(T));
-    std::memset(padded + rest, 0, static_cast<size_t>(padded_size - rest) * sizeof(T));
-    const FloatRow<Arch, T> row{padded};
-    for (int64_t i = 0; i < rest; i += batch::size) row.at(i).store_aligned(buffer + i);
+    const int64_t whole = rest / batch::size * batch::size;
+    const FloatRow<Arch, T> row{p};
+    for (int64_t i = 0; i < whole; i += batch::size) row.at(i).store_aligned(buffer + i);
+    if (whole < rest) {
+      alignas(64) T padded[batch::size] = {};
+      std::memcpy(padded, p + whole, static_cast<size_t>(rest - whole) * sizeof(T));
+      const FloatRow<Arch, T> last{padded};
+      last.at(0).store_aligned(buffer + whole);
+    }
     return buffer;
   }
 }
