@@ -108,9 +108,9 @@ void grow(std::vector<float>& v, int64_t n) {
 // the one-token kernels: the F32 cache's exact softmax, or the F16 cache's
 // f16 sums (ggml's one-chunk flash attention, which llama.cpp runs for
 // batches under kTiledAttentionTokens). Tokens a block of kAttendTokens and
-// the query heads of a KV head stay together: the f16 kernel sums the
-// vectors that share a KV head side by side (without grouped queries, one
-// token's successive heads).
+// the query heads of a KV head stay together where they can: the f16
+// kernel sums the vectors that share a KV head side by side (without
+// grouped queries, one token's successive heads).
 void attend_few_tokens(const Model::Data& model, Session::State& s, int64_t l, const kernels::AttentionShape& shape,
                        int64_t T, bool sliding) {
   const ModelConfig& c = model.config;
@@ -122,13 +122,13 @@ void attend_few_tokens(const Model::Data& model, Session::State& s, int64_t l, c
     const int64_t visible = p0 + t + 1;
     return sliding ? std::max<int64_t>(0, visible - c.sliding_window) : 0;
   };
-  // Tokens [t0, t_end) and KV heads [kv_begin, kv_end); the f16 kernel
+  // Tokens [t0, t_end) and query heads [h_begin, h_end); the f16 kernel
   // takes tokens together while they see rows from the same first one.
-  const auto attend = [&](int64_t t0, int64_t t_end, int64_t kv_begin, int64_t kv_end, int thread) {
+  const auto attend = [&](int64_t t0, int64_t t_end, int64_t h_begin, int64_t h_end, int thread) {
     for (int64_t t = t0; t < t_end;) {
       if (s.options.kv_type == KvType::F32) {
         kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), first_visible(t),
-                                  p0 + t + 1, kv_begin * group, kv_end * group, &s.scores[thread * s.context_length],
+                                  p0 + t + 1, h_begin, h_end, &s.scores[thread * s.context_length],
                                   &s.attn[t * q_width]);
         ++t;
         continue;
@@ -136,24 +136,31 @@ void attend_few_tokens(const Model::Data& model, Session::State& s, int64_t l, c
       int64_t u = t + 1;
       while (u < t_end && first_visible(u) == first_visible(t)) ++u;
       kernels::attend_f16_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
-                                first_visible(t), p0 + t + 1, kv_begin * group, kv_end * group, &s.attn[t * q_width],
-                                u - t, q_width);
+                                first_visible(t), p0 + t + 1, h_begin, h_end, &s.attn[t * q_width], u - t, q_width);
       t = u;
     }
   };
-  // (token block, KV head) units, enough of them a task that a task is
-  // worth a thread.
+  // Units of (token block, KV head): its query heads together, unless there
+  // are fewer units than threads (a decode step of a model with few KV
+  // heads), when each KV head's query heads split into up to `group`
+  // slices (a head computes the same alone, tested). A task takes enough
+  // units to be worth a thread.
   const int64_t blocks = (T + kAttendTokens - 1) / kAttendTokens;
-  const int64_t units = blocks * c.n_head_kv;
-  const int64_t unit_macs = std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * group * std::min(T, kAttendTokens));
+  const int64_t slices =
+      std::clamp<int64_t>((s.pool->size() + blocks * c.n_head_kv - 1) / (blocks * c.n_head_kv), 1, group);
+  const int64_t parts = c.n_head_kv * slices;  // a block's units
+  const auto first_head = [&](int64_t part) { return part / slices * group + part % slices * group / slices; };
+  const int64_t units = blocks * parts;
+  const int64_t unit_macs =
+      std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * (group / slices) * std::min(T, kAttendTokens));
   const int64_t per_task = std::clamp<int64_t>(kernels::kMinTaskMacs / unit_macs, 1, units);
   s.pool->run((units + per_task - 1) / per_task, [&](int64_t task, int thread) {
     const int64_t end = std::min(units, (task + 1) * per_task);
     for (int64_t i = task * per_task; i < end;) {
-      const int64_t b = i / c.n_head_kv, kv = i % c.n_head_kv;
-      const int64_t kv_end = std::min(c.n_head_kv, kv + (end - i));
-      attend(b * kAttendTokens, std::min(T, (b + 1) * kAttendTokens), kv, kv_end, thread);
-      i += kv_end - kv;
+      const int64_t b = i / parts, part = i % parts;
+      const int64_t part_end = std::min(parts, part + (end - i));
+      attend(b * kAttendTokens, std::min(T, (b + 1) * kAttendTokens), first_head(part), first_head(part_end), thread);
+      i += part_end - part;
     }
   });
 }
