@@ -86,9 +86,12 @@ double seconds(std::chrono::steady_clock::time_point since) {
 // One measurement, as llama-bench takes it: a prompt of n_prompt tokens in
 // one eval, or n_gen evals of one token each; both start with BOS where the
 // model has one, the rest random.
-double run_once(const ullm::Model& model, int threads, int n_prompt, int n_gen, std::mt19937& rng) {
-  ullm::Session session(
-      model, {.context_length = std::max(n_prompt, n_gen), .threads = threads, .beyond_trained_context = true});
+double run_once(const ullm::Model& model, ullm::KvType kv_type, int threads, int n_prompt, int n_gen,
+                std::mt19937& rng) {
+  ullm::Session session(model, {.context_length = std::max(n_prompt, n_gen),
+                                .threads = threads,
+                                .kv_type = kv_type,
+                                .beyond_trained_context = true});
   std::uniform_int_distribution<ullm::Token> random_token(0, static_cast<ullm::Token>(model.config().n_vocab - 1));
   const ullm::Token bos = model.tokenizer().bos();
   const ullm::Token first = bos >= 0 ? bos : random_token(rng);
@@ -109,10 +112,26 @@ double run_once(const ullm::Model& model, int threads, int n_prompt, int n_gen, 
   return n_gen / seconds(start);
 }
 
+// s as the contents of a JSON string.
+std::string json_escaped(std::string_view s) {
+  std::string out;
+  for (const char ch : s) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<int>(ch));
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_path, prompts = "512", gens = "128", threads_list, target;
+  std::string model_path, prompts = "512", gens = "128", threads_list, target, kv_type = "f16";
   int repetitions = 5;
   bool json = false, no_repack = false;
   ullm::cli::ArgParser args("ullm-bench", "Measure prompt processing (pp) and generation (tg) speed in tokens/s.");
@@ -124,10 +143,13 @@ int main(int argc, char** argv) {
               "thread counts, 0 for one per physical core (default: 0)");
   args.option({"-r", "--repetitions"}, &repetitions, "N", "measurements per test (default: 5)");
   args.option({"--kernels"}, &target, "TARGET", "kernel target: scalar, sse4, avx2, avx512 (default: best)");
+  args.option({"-ctk", "--kv-type"}, &kv_type, "TYPE", "KV cache type: f16 or f32 (default: f16, as llama-bench's)");
   args.flag({"--json"}, &json, "print a JSON array with llama-bench's field names instead of a table");
   args.flag({"--no-repack"}, &no_repack, "compute from the mapped file only: faster load, slower decode");
   args.parse(argc, argv);
   if (repetitions < 1) args.usage_error("--repetitions must be at least 1");
+  if (kv_type != "f16" && kv_type != "f32") args.usage_error("--kv-type must be f16 or f32, not '" + kv_type + "'");
+  const ullm::KvType cache = kv_type == "f32" ? ullm::KvType::F32 : ullm::KvType::F16;
 
   return ullm::cli::run_main("ullm-bench", [&] {
     const std::string path = ullm::cli::resolve_model_path(model_path);
@@ -167,8 +189,8 @@ int main(int argc, char** argv) {
     for (int t : threads) {
       for (const auto& [p, n] : tests) {
         Result r{t, p, n, {}};
-        run_once(model, t, p, n, rng);  // warm-up
-        for (int i = 0; i < repetitions; ++i) r.samples.push_back(run_once(model, t, p, n, rng));
+        run_once(model, cache, t, p, n, rng);  // warm-up
+        for (int i = 0; i < repetitions; ++i) r.samples.push_back(run_once(model, cache, t, p, n, rng));
         if (!json) {
           fmt::print("| {} | {:.2f} MiB | {} | CPU ({}) | {} | {}{} | {:.2f} ± {:.2f} |\n", type, size_mib,
                      params_name(c.n_params()), model.kernel_target(), t, p > 0 ? "pp" : "tg", p > 0 ? p : n, r.mean(),
@@ -184,10 +206,12 @@ int main(int argc, char** argv) {
         const Result& r = results[i];
         fmt::print(
             "  {{\"model_filename\": \"{}\", \"model_type\": \"{}\", \"model_size\": {}, \"model_n_params\": {}, "
-            "\"backends\": \"CPU\", \"kernels\": \"{}\", \"n_threads\": {}, \"n_prompt\": {}, \"n_gen\": {}, "
-            "\"avg_ts\": {:.6f}, \"stddev_ts\": {:.6f}, \"samples_ts\": [{:.6f}]}}{}\n",
-            path, type, model.file().file_size(), c.n_params(), model.kernel_target(), r.threads, r.n_prompt, r.n_gen,
-            r.mean(), r.stddev(), fmt::join(r.samples, ", "), i + 1 < results.size() ? "," : "");
+            "\"backends\": \"CPU\", \"kernels\": \"{}\", \"n_threads\": {}, \"type_k\": \"{}\", \"type_v\": \"{}\", "
+            "\"n_prompt\": {}, \"n_gen\": {}, \"avg_ts\": {:.6f}, \"stddev_ts\": {:.6f}, \"samples_ts\": "
+            "[{:.6f}]}}{}\n",
+            json_escaped(path), type, model.file().file_size(), c.n_params(), model.kernel_target(), r.threads, kv_type,
+            kv_type, r.n_prompt, r.n_gen, r.mean(), r.stddev(), fmt::join(r.samples, ", "),
+            i + 1 < results.size() ? "," : "");
       }
       fmt::print("]\n");
     }
