@@ -9,6 +9,10 @@
 #include <cstdint>
 
 namespace ullm::kernels {
+// Internal linkage on purpose (see fp16.hpp): the per-target files include
+// this under their own instruction-set flags, and merged copies could run
+// AVX-512 code on any CPU.
+namespace {
 
 // Cody and Waite's reduction x = n ln 2 + r, |r| <= ln 2 / 2, then Cephes'
 // degree-5 polynomial for e^r: within 2 ulps of libm's expf (tested); 0 for
@@ -43,4 +47,5 @@ struct ScalarExpOps {
   static float zero_below(float x, float low, float v) { return x < low ? 0.0f : v; }
 };
 
+}  // namespace
 }  // namespace ullm::kernels
