@@ -89,8 +89,21 @@ void tile_scores_f32(int64_t d, const float* q, int64_t q_stride, int64_t rows, 
   }
 }
 
-void exp_shifted(float* x, int64_t n, float shift) {
-  for (int64_t j = 0; j < n; ++j) x[j] = exp_nonpositive<ScalarExpOps>(x[j] - shift);
+float tile_scale_max(float* x, int64_t lo, int64_t hi, float scale) {
+  float max = -std::numeric_limits<float>::infinity();
+  for (int64_t j = lo; j < hi; ++j) max = std::max(max, x[j] *= scale);
+  return max;
+}
+
+double tile_exp_sum(float* x, int64_t lo, int64_t hi, float shift) {
+  double sums[16] = {};
+  for (int64_t j = 0; j < kKvTile; ++j) {
+    x[j] = j >= lo && j < hi ? exp_nonpositive<ScalarExpOps>(x[j] - shift) : 0.0f;
+    sums[j % 16] += x[j];
+  }
+  double t[4];
+  for (int m = 0; m < 4; ++m) t[m] = (sums[m] + sums[m + 4]) + (sums[m + 8] + sums[m + 12]);
+  return (t[0] + t[1]) + (t[2] + t[3]);
 }
 
 void tile_accumulate_f32(int64_t dv, const float* p, int64_t rows, const float* values, float* acc) {
@@ -137,8 +150,7 @@ void attend_f16_cache_tiled(const KernelTable& table, const AttentionShape& shap
         const int64_t lo = std::max<int64_t>(0, first_visible(u0 + r) - c0);
         const int64_t hi = std::min(kKvTile, kv_end + u0 + r - c0);
         float* pr = p + r * kKvTile;
-        float tile_max = -std::numeric_limits<float>::infinity();
-        for (int64_t j = lo; j < hi; ++j) tile_max = std::max(tile_max, pr[j] *= shape.scale);
+        const float tile_max = table.tile.scale_max(pr, lo, hi, shape.scale);
         if (tile_max == -std::numeric_limits<float>::infinity()) {  // no visible row
           std::fill_n(pr, kKvTile, 0.0f);
           continue;
@@ -149,13 +161,7 @@ void attend_f16_cache_tiled(const KernelTable& table, const AttentionShape& shap
           running_sum[r] *= rescale;
           running_max[r] = tile_max;
         }
-        std::fill(pr, pr + lo, 0.0f);
-        table.tile.exp_shifted(pr + lo, hi - lo, running_max[r]);
-        std::fill(pr + hi, pr + kKvTile, 0.0f);
-        // Four sums side by side: one chain of 64 dependent adds cost more than the exponentials.
-        double sums[4] = {};
-        for (int64_t j = 0; j < kKvTile; ++j) sums[j % 4] += pr[j];
-        running_sum[r] = static_cast<float>(running_sum[r] + ((sums[0] + sums[1]) + (sums[2] + sums[3])));
+        running_sum[r] = static_cast<float>(running_sum[r] + table.tile.exp_sum(pr, lo, hi, running_max[r]));
       }
       table.tile.accumulate(dv, p, rows, values, acc);
     }

@@ -64,7 +64,8 @@ void attend_f16_cache_tiled(const KernelTable& table, const AttentionShape& shap
 void tile_load_f16(int64_t d, int64_t dv, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, float* keys,
                    float* values);
 void tile_scores_f32(int64_t d, const float* q, int64_t q_stride, int64_t rows, const float* keys, float* scores);
-void exp_shifted(float* x, int64_t n, float shift);
+float tile_scale_max(float* x, int64_t lo, int64_t hi, float scale);
+double tile_exp_sum(float* x, int64_t lo, int64_t hi, float shift);
 void tile_accumulate_f32(int64_t dv, const float* p, int64_t rows, const float* values, float* acc);
 
 // Scalar references of the half-precision vector kernels.

@@ -29,7 +29,7 @@ const KernelTable& scalar_kernel_table() {
     t.name = "scalar";
     for (size_t i = 0; i < kComputeTypes.size(); ++i) t.types[i] = *type_kernels(kComputeTypes[i]);
     t.half = {accumulate_values_f16, dot_rows_f16};
-    t.tile = {tile_load_f16, tile_scores_f32, exp_shifted, tile_accumulate_f32};
+    t.tile = {tile_load_f16, tile_scores_f32, tile_scale_max, tile_exp_sum, tile_accumulate_f32};
     t.q8_0_block_sums = q8_0_block_sums;
     return t;
   }();
@@ -146,10 +146,11 @@ bool agrees_with_scalar(const KernelTable& t) {
   t.tile.scores(20, tq, 52, 5, tf.data(), tb.data());
   ref.tile.accumulate(32, tf.data(), 5, tf.data() + 5 * kKvTile, va.data());
   t.tile.accumulate(32, tf.data(), 5, tf.data() + 5 * kKvTile, vb.data());
-  std::vector<float> ea(tf.begin(), tf.begin() + 21), eb = ea;  // values in [-2, 2): below the shift of 2
-  ref.tile.exp_shifted(ea.data(), 21, 2.0f);
-  t.tile.exp_shifted(eb.data(), 21, 2.0f);
-  return a == b && std::equal(sa, sa + 12, sb) && ka == kb && la == lb && ta == tb && va == vb && ea == eb;
+  std::vector<float> ea(tf.begin(), tf.begin() + kKvTile), eb = ea;  // in [-2, 2): scaled by 0.5, below 1
+  const bool max_agrees = ref.tile.scale_max(ea.data(), 3, 50, 0.5f) == t.tile.scale_max(eb.data(), 3, 50, 0.5f);
+  const bool sum_agrees = ref.tile.exp_sum(ea.data(), 3, 50, 1.0f) == t.tile.exp_sum(eb.data(), 3, 50, 1.0f);
+  return a == b && std::equal(sa, sa + 12, sb) && ka == kb && la == lb && ta == tb && va == vb && max_agrees &&
+         sum_agrees && ea == eb;
 }
 
 #if defined(__x86_64__) || defined(_M_X64)

@@ -59,8 +59,16 @@ struct TileAttentionKernels {
   // transposed (value i of key j at keys[i * kKvTile + j]); the sum runs
   // s = fma(q_r[i], key_j[i], s) for i = 0, 1, ... from s = 0.
   void (*scores)(int64_t d, const float* q, int64_t q_stride, int64_t rows, const float* keys, float* scores);
-  // x[j] = e^(x[j] - shift) for j < n, where x[j] <= shift (exp_nonpositive).
-  void (*exp_shifted)(float* x, int64_t n, float shift);
+  // x[j] *= scale for j in [lo, hi); returns the largest of them (-inf if
+  // none).
+  float (*scale_max)(float* x, int64_t lo, int64_t hi, float scale);
+  // x[j] = e^(x[j] - shift) (exp_nonpositive: x[j] <= shift) for j in [lo,
+  // hi) and 0 for the rest of [0, kKvTile); returns their sum in double:
+  // sixteen sums s_m of the x[j] with j % 16 == m in order, then t_m =
+  // (s_m + s_m+4) + (s_m+8 + s_m+12) and (t0 + t1) + (t2 + t3) (sixteen
+  // short chains: one of 64 dependent adds had cost more than the
+  // exponentials).
+  double (*exp_sum)(float* x, int64_t lo, int64_t hi, float shift);
   // acc[r * dv + i] continues, for j = 0 .. kKvTile - 1 in order, as
   // fma(p[r * kKvTile + j], values[j * dv + i], acc[r * dv + i]), for r <
   // rows and i < dv (a multiple of kTileLanes): the weighted value sums.

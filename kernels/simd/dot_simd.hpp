@@ -6,9 +6,11 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
@@ -598,13 +600,42 @@ struct BatchExpOps {
 };
 
 template <class Arch>
-void exp_shifted_simd(float* x, int64_t n, float shift) {
+float tile_scale_max_simd(float* x, int64_t lo, int64_t hi, float scale) {
   using batch = xsimd::batch<float, Arch>;
-  int64_t j = 0;
-  for (; j + static_cast<int64_t>(batch::size) <= n; j += batch::size) {
-    exp_nonpositive<BatchExpOps<Arch>>(batch::load_unaligned(x + j) - batch(shift)).store_unaligned(x + j);
+  batch max(-std::numeric_limits<float>::infinity());
+  int64_t j = lo;
+  for (; j + static_cast<int64_t>(batch::size) <= hi; j += batch::size) {
+    const batch v = batch::load_unaligned(x + j) * batch(scale);
+    v.store_unaligned(x + j);
+    max = xsimd::select(max < v, v, max);  // std::max's choice, NaNs included
   }
-  for (; j < n; ++j) x[j] = exp_nonpositive<ScalarExpOps>(x[j] - shift);
+  alignas(64) float lanes[batch::size];  // (xsimd 8.1 has no horizontal maximum)
+  max.store_aligned(lanes);
+  float out = -std::numeric_limits<float>::infinity();
+  for (const float lane : lanes) out = std::max(out, lane);
+  for (; j < hi; ++j) out = std::max(out, x[j] *= scale);
+  return out;
+}
+
+template <class Arch>
+double tile_exp_sum_simd(float* x, int64_t lo, int64_t hi, float shift) {
+  using batch = xsimd::batch<float, Arch>;
+  using Double4 = double __attribute__((vector_size(32)));  // (GCC's generic vectors: see dot_rows_short)
+  alignas(64) static constexpr auto kIndex = [] {
+    std::array<float, kKvTile> index{};
+    for (size_t j = 0; j < index.size(); ++j) index[j] = static_cast<float>(j);
+    return index;
+  }();
+  for (int64_t j = 0; j < kKvTile; j += batch::size) {
+    const batch index = batch::load_aligned(kIndex.data() + j);
+    const auto visible = index >= batch(static_cast<float>(lo)) && index < batch(static_cast<float>(hi));
+    const batch e = exp_nonpositive<BatchExpOps<Arch>>(batch::load_unaligned(x + j) - batch(shift));
+    xsimd::select(visible, e, batch(0.0f)).store_unaligned(x + j);
+  }
+  Double4 sums[4] = {};  // lane m of sums[k]: the reference's sum 4k + m
+  for (int64_t j = 0; j < kKvTile; j += 4) sums[j / 4 % 4] += Double4{x[j], x[j + 1], x[j + 2], x[j + 3]};
+  const Double4 t = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+  return (t[0] + t[1]) + (t[2] + t[3]);
 }
 
 template <class Arch>
@@ -667,7 +698,8 @@ struct TableBuilder {
     set(DType::BF16, dot_vector_order<Arch, Bf16, double>, dot_tile_order<Arch, Bf16>,
         dot_tiles_vector_order<Arch, Bf16, double>, dot_tiles_tile_order<Arch, Bf16>, nullptr);
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
-    t.tile = {tile_load_f16_simd<Arch>, tile_scores_simd<Arch>, exp_shifted_simd<Arch>, tile_accumulate_simd<Arch>};
+    t.tile = {tile_load_f16_simd<Arch>, tile_scores_simd<Arch>, tile_scale_max_simd<Arch>, tile_exp_sum_simd<Arch>,
+              tile_accumulate_simd<Arch>};
     return t;
   }
 };

@@ -233,17 +233,25 @@ TEST_P(SimdTargetTest, TileAttentionKernelsMatchScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
   const KernelTable& scalar = scalar_kernel_table();
   const bool fused = GetParam() != "sse4";  // no FMA: a rounding per step more
-  // Exponentials: every length up to a tile and a half (vector tails), scores from -100 to 0.
-  for (int64_t n = 1; n <= 96; ++n) {
-    auto x = random_floats(static_cast<size_t>(n), 50, 50.0f);
-    for (float& v : x) v -= 50.0f;
-    auto y = x;
-    scalar.tile.exp_shifted(x.data(), n, 0.5f);
-    simd.tile.exp_shifted(y.data(), n, 0.5f);
-    if (fused) {
-      ASSERT_EQ(x, y) << "exp_shifted n " << n;
-    } else {
-      for (int64_t j = 0; j < n; ++j) ASSERT_NEAR(y[j], x[j], 1e-6f * x[j]) << "exp_shifted n " << n;
+  // Softmax weights: every visible range [lo, hi) of a tile that starts
+  // at 0, 5 or 13 (vector tails), scores up to 100 below the shift.
+  for (const int64_t lo : {0, 5, 13}) {
+    for (int64_t hi = lo; hi <= kKvTile; ++hi) {
+      auto x = random_floats(static_cast<size_t>(kKvTile), 50, 50.0f);
+      auto y = x;
+      const float max = scalar.tile.scale_max(x.data(), lo, hi, 1.5f);
+      ASSERT_EQ(simd.tile.scale_max(y.data(), lo, hi, 1.5f), max) << "scale_max [" << lo << ", " << hi << ")";
+      ASSERT_EQ(x, y) << "scale_max [" << lo << ", " << hi << ")";
+      const float shift = hi > lo ? max : 0.0f;
+      const double sum = scalar.tile.exp_sum(x.data(), lo, hi, shift),
+                   simd_sum = simd.tile.exp_sum(y.data(), lo, hi, shift);
+      if (fused) {
+        ASSERT_EQ(x, y) << "exp_sum [" << lo << ", " << hi << ")";
+        ASSERT_EQ(simd_sum, sum) << "exp_sum [" << lo << ", " << hi << ")";
+      } else {
+        for (int64_t j = 0; j < kKvTile; ++j) ASSERT_NEAR(y[j], x[j], 1e-6f * x[j]) << "exp_sum j " << j;
+        ASSERT_NEAR(simd_sum, sum, 1e-6 * sum);
+      }
     }
   }
   for (int64_t d : {1, 7, 8, 20, 48, 64, 80, 128, 256}) {
