@@ -512,45 +512,29 @@ void dot_rows_f16_simd(int64_t d, const uint16_t* k, int64_t stride, int64_t row
 template <class Arch>
 constexpr int kTileVectors = static_cast<int>(kTileLanes / xsimd::batch<float, Arch>::size);
 
-template <class Arch, int Rows>
-void tile_scores_block(int64_t d, const float* q, int64_t q_stride, const float* keys, float* scores) {
+// One block of either step: c[r][0, kTileLanes) for r < Rows continues, for
+// k = 0 .. n - 1 in order, as fma(a[r][k], b[k][...], c), from zero
+// (FromZero) or from c's values; rows of a, b and c lie *_stride floats apart.
+template <class Arch, int Rows, bool FromZero>
+void tile_gemm_block(int64_t n, const float* a, int64_t a_stride, const float* b, int64_t b_stride, float* c,
+                     int64_t c_stride) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int kV = kTileVectors<Arch>;
   batch acc[Rows][kV];
-  for (auto& row : acc) {
-    for (auto& a : row) a = batch(0.0f);
+  for (int r = 0; r < Rows; ++r) {
+    for (int v = 0; v < kV; ++v)
+      acc[r][v] = FromZero ? batch(0.0f) : batch::load_unaligned(c + r * c_stride + v * batch::size);
   }
-  for (int64_t i = 0; i < d; ++i) {
-    batch k[kV];
-    for (int v = 0; v < kV; ++v) k[v] = batch::load_unaligned(keys + i * kKvTile + v * batch::size);
+  for (int64_t k = 0; k < n; ++k) {
+    batch bk[kV];
+    for (int v = 0; v < kV; ++v) bk[v] = batch::load_unaligned(b + k * b_stride + v * batch::size);
     for (int r = 0; r < Rows; ++r) {
-      const batch qi(q[r * q_stride + i]);
-      for (int v = 0; v < kV; ++v) acc[r][v] = TargetOps<Arch>::fma(qi, k[v], acc[r][v]);
+      const batch ak(a[r * a_stride + k]);
+      for (int v = 0; v < kV; ++v) acc[r][v] = TargetOps<Arch>::fma(ak, bk[v], acc[r][v]);
     }
   }
   for (int r = 0; r < Rows; ++r) {
-    for (int v = 0; v < kV; ++v) acc[r][v].store_unaligned(scores + r * kKvTile + v * batch::size);
-  }
-}
-
-template <class Arch, int Rows>
-void tile_accumulate_block(int64_t dv, const float* p, const float* values, float* acc) {
-  using batch = xsimd::batch<float, Arch>;
-  constexpr int kV = kTileVectors<Arch>;
-  batch a[Rows][kV];
-  for (int r = 0; r < Rows; ++r) {
-    for (int v = 0; v < kV; ++v) a[r][v] = batch::load_unaligned(acc + r * dv + v * batch::size);
-  }
-  for (int64_t j = 0; j < kKvTile; ++j) {
-    batch x[kV];
-    for (int v = 0; v < kV; ++v) x[v] = batch::load_unaligned(values + j * dv + v * batch::size);
-    for (int r = 0; r < Rows; ++r) {
-      const batch pj(p[r * kKvTile + j]);
-      for (int v = 0; v < kV; ++v) a[r][v] = TargetOps<Arch>::fma(pj, x[v], a[r][v]);
-    }
-  }
-  for (int r = 0; r < Rows; ++r) {
-    for (int v = 0; v < kV; ++v) a[r][v].store_unaligned(acc + r * dv + v * batch::size);
+    for (int v = 0; v < kV; ++v) acc[r][v].store_unaligned(c + r * c_stride + v * batch::size);
   }
 }
 
@@ -643,7 +627,8 @@ void tile_scores_simd(int64_t d, const float* q, int64_t q_stride, int64_t rows,
   constexpr int kRows = 8 / kTileVectors<Arch>;
   for (int64_t j = 0; j < kKvTile; j += kTileLanes) {
     tile_row_blocks<kRows>(0, rows, [&](auto n, int64_t r) {
-      tile_scores_block<Arch, decltype(n)::value>(d, q + r * q_stride, q_stride, keys + j, scores + r * kKvTile + j);
+      tile_gemm_block<Arch, decltype(n)::value, true>(d, q + r * q_stride, q_stride, keys + j, kKvTile,
+                                                      scores + r * kKvTile + j, kKvTile);
     });
   }
 }
@@ -653,7 +638,8 @@ void tile_accumulate_simd(int64_t dv, const float* p, int64_t rows, const float*
   constexpr int kRows = 8 / kTileVectors<Arch>;
   for (int64_t i = 0; i < dv; i += kTileLanes) {
     tile_row_blocks<kRows>(0, rows, [&](auto n, int64_t r) {
-      tile_accumulate_block<Arch, decltype(n)::value>(dv, p + r * kKvTile, values + i, acc + r * dv + i);
+      tile_gemm_block<Arch, decltype(n)::value, false>(kKvTile, p + r * kKvTile, kKvTile, values + i, dv,
+                                                       acc + r * dv + i, dv);
     });
   }
 }
