@@ -210,6 +210,17 @@ void BM_PeakInt8DotVnni512Lanes(benchmark::State& state) {
 }
 BENCHMARK(BM_PeakInt8DotVnni512Lanes)->UseRealTime()->Threads(1)->Threads(2);
 
+// The kernels of `target`, or nullptr with the benchmark skipped (a target
+// this CPU lacks).
+const ullm::kernels::KernelTable* table_or_skip(benchmark::State& state, const char* target) {
+  try {
+    return &ullm::kernels::select_kernel_table(target);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return nullptr;
+  }
+}
+
 // Weight memory as a loaded model holds it (the repacked copy's huge pages;
 // mapped files are page-aligned). Heap vectors start 16 bytes past a page,
 // which splits every 64-byte load over two cache lines and made a figure
@@ -232,13 +243,8 @@ enum class Layout { kMapped, kRepacked, kAsLoaded };
 
 void run_matmul(benchmark::State& state, DType type, const char* target, int64_t tokens,
                 Layout layout = Layout::kMapped) {
-  const ullm::kernels::KernelTable* table = nullptr;
-  try {
-    table = &ullm::kernels::select_kernel_table(target);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return;
-  }
+  const ullm::kernels::KernelTable* table = table_or_skip(state, target);
+  if (table == nullptr) return;
   const int64_t rows = state.range(0), k = state.range(1);
   const int threads = static_cast<int>(state.range(2));
   std::mt19937 rng(1);
@@ -387,15 +393,6 @@ AttentionInputs attention_inputs(const benchmark::State& state, int64_t tokens, 
   for (auto& x : cache) x = dist(rng);
   ullm::kernels::scalar_kernel_table().to_f16(cache.data(), a.v.data(), ctx * kv);
   return a;
-}
-
-const ullm::kernels::KernelTable* table_or_skip(benchmark::State& state, const char* target) {
-  try {
-    return &ullm::kernels::select_kernel_table(target);
-  } catch (const std::exception& e) {
-    state.SkipWithError(e.what());
-    return nullptr;
-  }
 }
 
 void set_attention_counters(benchmark::State& state, const AttentionInputs& a, int64_t pairs, int64_t ctx) {
