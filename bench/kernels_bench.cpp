@@ -428,10 +428,8 @@ void run_attention_prefill(benchmark::State& state, const char* target, bool til
   const int64_t width = a.shape.n_head * a.shape.head_dim;
   for (auto _ : state) {
     if (tiled) {
-      for (int64_t h = 0; h < a.shape.n_head; ++h) {
-        ullm::kernels::attend_f16_cache_tiled(*table, a.shape, a.q.data(), a.k.data(), a.v.data(), 1, 0, h, kTokens,
-                                              width, a.out.data());
-      }
+      ullm::kernels::attend_f16_cache_tiled(*table, a.shape, a.q.data(), a.k.data(), a.v.data(), 1, 0, 0,
+                                            a.shape.n_head, kTokens, width, a.out.data());
     } else {
       for (int64_t t = 0; t < kTokens; t += 4) {
         ullm::kernels::attend_f16_cache(*table, a.shape, &a.q[t * width], a.k.data(), a.v.data(), 0, t + 1, 0,

@@ -118,57 +118,70 @@ void tile_accumulate_f32(int64_t dv, const float* p, int64_t rows, const float* 
 
 void attend_f16_cache_tiled(const KernelTable& table, const AttentionShape& shape, const float* q,
                             const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_end, int64_t window,
-                            int64_t head, int64_t tokens, int64_t row_stride, float* out) {
+                            int64_t head_begin, int64_t head_end, int64_t tokens, int64_t row_stride, float* out) {
   const int64_t d = shape.head_dim;
   const int64_t dv = (d + kTileLanes - 1) / kTileLanes * kTileLanes;
   const int64_t kv_row = shape.n_head_kv * d;
-  const int64_t kv_offset = head / (shape.n_head / shape.n_head_kv) * d;
+  const int64_t group = shape.n_head / shape.n_head_kv;
+  const int64_t most_heads = std::min(group, head_end - head_begin);
   const auto first_visible = [&](int64_t u) { return window > 0 ? std::max<int64_t>(0, kv_end + u - window) : 0; };
-  // Per block of kKvTile tokens: the tile's keys (transposed) and values
-  // as floats (values padded with zeros to dv), the scores (then weights),
-  // and the tokens' value sums.
-  std::vector<float> scratch(static_cast<size_t>(kKvTile * (d + 2 * dv + kKvTile)));
+  // The tile's keys (transposed) and values as floats (values padded with
+  // zeros to dv), the scores (then weights) of one head's block of tokens,
+  // and per head of the KV head its tokens' value sums, maxima and sums.
+  std::vector<float> scratch(static_cast<size_t>(kKvTile * (d + dv + kKvTile) + most_heads * kKvTile * (dv + 2)));
   float* keys = scratch.data();
   float* values = keys + kKvTile * d;
-  float* acc = values + kKvTile * dv;
-  float* p = acc + kKvTile * dv;
-  float running_max[kKvTile], running_sum[kKvTile];
-  for (int64_t u0 = 0; u0 < tokens; u0 += kKvTile) {
-    const int64_t rows = std::min(kKvTile, tokens - u0);
-    const float* q0 = q + u0 * row_stride + head * d;
-    std::fill_n(acc, rows * dv, 0.0f);
-    std::fill_n(running_max, rows, -std::numeric_limits<float>::infinity());
-    std::fill_n(running_sum, rows, 0.0f);
-    const int64_t end = kv_end + u0 + rows - 1;  // past the last row any token sees
-    for (int64_t c0 = first_visible(u0) / kKvTile * kKvTile; c0 < end; c0 += kKvTile) {
-      const int64_t n = std::min(kKvTile, end - c0);
-      const int64_t at = c0 * kv_row + kv_offset;
-      table.tile.load(d, dv, k_cache + at, v_cache + at, kv_row, n, keys, values);
-      table.tile.scores(d, q0, row_stride, rows, keys, p);
-      for (int64_t r = 0; r < rows; ++r) {
-        // This token's rows of the tile: [lo, hi).
-        const int64_t lo = std::max<int64_t>(0, first_visible(u0 + r) - c0);
-        const int64_t hi = std::min(kKvTile, kv_end + u0 + r - c0);
-        float* pr = p + r * kKvTile;
-        const float tile_max = table.tile.scale_max(pr, lo, hi, shape.scale);
-        if (tile_max == -std::numeric_limits<float>::infinity()) {  // no visible row
-          std::fill_n(pr, kKvTile, 0.0f);
-          continue;
+  float* p = values + kKvTile * dv;
+  float* acc = p + kKvTile * kKvTile;
+  float* running_max = acc + most_heads * kKvTile * dv;
+  float* running_sum = running_max + most_heads * kKvTile;
+  for (int64_t kv_head = head_begin / group; kv_head * group < head_end; ++kv_head) {
+    const int64_t h_begin = std::max(head_begin, kv_head * group), h_end = std::min(head_end, (kv_head + 1) * group);
+    const int64_t heads = h_end - h_begin;
+    for (int64_t u0 = 0; u0 < tokens; u0 += kKvTile) {
+      const int64_t rows = std::min(kKvTile, tokens - u0);
+      std::fill_n(acc, heads * kKvTile * dv, 0.0f);
+      std::fill_n(running_max, heads * kKvTile, -std::numeric_limits<float>::infinity());
+      std::fill_n(running_sum, heads * kKvTile, 0.0f);
+      const int64_t end = kv_end + u0 + rows - 1;  // past the last row any token sees
+      for (int64_t c0 = first_visible(u0) / kKvTile * kKvTile; c0 < end; c0 += kKvTile) {
+        const int64_t at = c0 * kv_row + kv_head * d;
+        table.tile.load(d, dv, k_cache + at, v_cache + at, kv_row, std::min(kKvTile, end - c0), keys, values);
+        for (int64_t h = 0; h < heads; ++h) {  // the query heads sharing this tile
+          float* head_acc = acc + h * kKvTile * dv;
+          float* head_max = running_max + h * kKvTile;
+          float* head_sum = running_sum + h * kKvTile;
+          table.tile.scores(d, q + u0 * row_stride + (h_begin + h) * d, row_stride, rows, keys, p);
+          for (int64_t r = 0; r < rows; ++r) {
+            // This token's rows of the tile: [lo, hi).
+            const int64_t lo = std::max<int64_t>(0, first_visible(u0 + r) - c0);
+            const int64_t hi = std::min(kKvTile, kv_end + u0 + r - c0);
+            float* pr = p + r * kKvTile;
+            const float tile_max = table.tile.scale_max(pr, lo, hi, shape.scale);
+            if (tile_max == -std::numeric_limits<float>::infinity()) {  // no visible row
+              std::fill_n(pr, kKvTile, 0.0f);
+              continue;
+            }
+            if (tile_max > head_max[r]) {
+              const float rescale = std::exp(head_max[r] - tile_max);
+              for (int64_t i = 0; i < dv; ++i) head_acc[r * dv + i] *= rescale;
+              head_sum[r] *= rescale;
+              head_max[r] = tile_max;
+            }
+            head_sum[r] = static_cast<float>(head_sum[r] + table.tile.exp_sum(pr, lo, hi, head_max[r]));
+          }
+          table.tile.accumulate(dv, p, rows, values, head_acc);
         }
-        if (tile_max > running_max[r]) {
-          const float rescale = std::exp(running_max[r] - tile_max);
-          for (int64_t i = 0; i < dv; ++i) acc[r * dv + i] *= rescale;
-          running_sum[r] *= rescale;
-          running_max[r] = tile_max;
-        }
-        running_sum[r] = static_cast<float>(running_sum[r] + table.tile.exp_sum(pr, lo, hi, running_max[r]));
       }
-      table.tile.accumulate(dv, p, rows, values, acc);
-    }
-    for (int64_t r = 0; r < rows; ++r) {
-      const float inv = running_sum[r] == 0.0f ? 0.0f : 1.0f / running_sum[r];
-      float* o = out + (u0 + r) * row_stride + head * d;
-      for (int64_t i = 0; i < d; ++i) o[i] = acc[r * dv + i] * inv;
+      for (int64_t h = 0; h < heads; ++h) {
+        for (int64_t r = 0; r < rows; ++r) {
+          const float sum = running_sum[h * kKvTile + r];
+          const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+          const float* a = acc + (h * kKvTile + r) * dv;
+          float* o = out + (u0 + r) * row_stride + (h_begin + h) * d;
+          for (int64_t i = 0; i < d; ++i) o[i] = a[i] * inv;
+        }
+      }
     }
   }
 }

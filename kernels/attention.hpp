@@ -44,21 +44,22 @@ void attend_f16_cache(const KernelTable& table, const AttentionShape& shape, con
 
 // F16 cache, a prompt of kTiledAttentionTokens or more (llama.cpp's tiled
 // flash attention, which its CPU backend runs for batches that long): query
-// head `head` of `tokens` successive positions, token u's query at
-// q + u * row_stride + head * d and its output at out + u * row_stride +
-// head * d. Token u sees cache positions [kv_end + u - window, kv_end + u)
-// (from 0 if window is 0 or reaches past it). The query stays in f32; cache
-// rows are widened to floats kKvTile at a time (tiles aligned to position
-// 0, as llama.cpp walks its cache); per tile, each query's scores (an FMA
-// chain over the dimensions, then times the scale), its running maximum
-// and sum (the tile's exponentials added in double), and its f32 value sums
+// heads [head_begin, head_end) of `tokens` successive positions, token u's
+// query for head h at q + u * row_stride + h * d and its output at
+// out + u * row_stride + h * d. Token u sees cache positions
+// [kv_end + u - window, kv_end + u) (from 0 if window is 0 or reaches past
+// it). The query stays in f32; cache rows are widened to floats kKvTile at
+// a time (tiles aligned to position 0, as llama.cpp walks its cache), once
+// for all the heads of a KV head; per tile, each query's scores (an FMA
+// chain over the dimensions, then times the scale), its running maximum and
+// sum (the tile's exponentials added in double), and its f32 value sums
 // (rescaled when the maximum grows, then the tile's FMA chain over rows).
-// Tokens do not affect each other's results: any split of the tokens gives
-// the same bits.
+// Queries do not affect each other's results: any split of the tokens or
+// heads gives the same bits.
 inline constexpr int64_t kTiledAttentionTokens = 64;
 void attend_f16_cache_tiled(const KernelTable& table, const AttentionShape& shape, const float* q,
                             const uint16_t* k_cache, const uint16_t* v_cache, int64_t kv_end, int64_t window,
-                            int64_t head, int64_t tokens, int64_t row_stride, float* out);
+                            int64_t head_begin, int64_t head_end, int64_t tokens, int64_t row_stride, float* out);
 
 // Scalar references of the tiled attention's steps.
 void tile_load_f16(int64_t d, int64_t dv, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n, float* keys,

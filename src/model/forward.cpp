@@ -104,13 +104,29 @@ void grow(std::vector<float>& v, int64_t n) {
   if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
 }
 
+// The query heads of a layer's attention in parts for threads: a KV head's
+// query heads together (they share its key and value reads), unless `blocks`
+// blocks of tokens times the KV heads give fewer units than threads (a
+// decode step, or a short prompt, of a model with few KV heads), when each
+// KV head's query heads split into up to `group` slices (a head computes the
+// same alone, tested).
+struct HeadParts {
+  int64_t group, slices, count;  // count: parts of all heads
+  HeadParts(const ModelConfig& c, int64_t blocks, int threads)
+      : group(c.n_head / c.n_head_kv),
+        slices(std::clamp<int64_t>((threads + blocks * c.n_head_kv - 1) / (blocks * c.n_head_kv), 1, group)),
+        count(c.n_head_kv * slices) {}
+  // The first query head of part `part` (of `count` the end).
+  int64_t first_head(int64_t part) const { return part / slices * group + part % slices * group / slices; }
+};
+
 // Attention of T tokens at positions s.position.. over layer l's cache, with
 // the one-token kernels: the F32 cache's exact softmax, or the F16 cache's
 // f16 sums (ggml's one-chunk flash attention, which llama.cpp runs for
 // batches under kTiledAttentionTokens). Tokens a block of kAttendTokens and
-// the query heads of a KV head stay together where they can: the f16
-// kernel sums the vectors that share a KV head side by side (without
-// grouped queries, one token's successive heads).
+// the query heads of a KV head (HeadParts) stay together: the f16 kernel
+// sums the vectors that share a KV head side by side (without grouped
+// queries, one token's successive heads).
 void attend_few_tokens(const Model::Data& model, Session::State& s, int64_t l, const kernels::AttentionShape& shape,
                        int64_t T, bool sliding) {
   const ModelConfig& c = model.config;
@@ -140,26 +156,21 @@ void attend_few_tokens(const Model::Data& model, Session::State& s, int64_t l, c
       t = u;
     }
   };
-  // Units of (token block, KV head): its query heads together, unless there
-  // are fewer units than threads (a decode step of a model with few KV
-  // heads), when each KV head's query heads split into up to `group`
-  // slices (a head computes the same alone, tested). A task takes enough
-  // units to be worth a thread.
+  // Units of (token block, part of the heads); a task takes enough units to
+  // be worth a thread.
   const int64_t blocks = (T + kAttendTokens - 1) / kAttendTokens;
-  const int64_t slices =
-      std::clamp<int64_t>((s.pool->size() + blocks * c.n_head_kv - 1) / (blocks * c.n_head_kv), 1, group);
-  const int64_t parts = c.n_head_kv * slices;  // a block's units
-  const auto first_head = [&](int64_t part) { return part / slices * group + part % slices * group / slices; };
-  const int64_t units = blocks * parts;
+  const HeadParts parts(c, blocks, s.pool->size());
+  const int64_t units = blocks * parts.count;
   const int64_t unit_macs =
-      std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * (group / slices) * std::min(T, kAttendTokens));
+      std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * (group / parts.slices) * std::min(T, kAttendTokens));
   const int64_t per_task = std::clamp<int64_t>(kernels::kMinTaskMacs / unit_macs, 1, units);
   s.pool->run((units + per_task - 1) / per_task, [&](int64_t task, int thread) {
     const int64_t end = std::min(units, (task + 1) * per_task);
     for (int64_t i = task * per_task; i < end;) {
-      const int64_t b = i / parts, part = i % parts;
-      const int64_t part_end = std::min(parts, part + (end - i));
-      attend(b * kAttendTokens, std::min(T, (b + 1) * kAttendTokens), first_head(part), first_head(part_end), thread);
+      const int64_t b = i / parts.count, part = i % parts.count;
+      const int64_t part_end = std::min(parts.count, part + (end - i));
+      attend(b * kAttendTokens, std::min(T, (b + 1) * kAttendTokens), parts.first_head(part),
+             parts.first_head(part_end), thread);
       i += part_end - part;
     }
   });
@@ -250,15 +261,17 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
     // Causal: token t sees the cache up to and including its own position
     // (on a sliding-window layer, only the last `sliding_window` of those).
     if (f16_cache && T >= kernels::kTiledAttentionTokens) {
-      // llama.cpp's tiled kernel for batches this long: (query head, block
-      // of kKvTile tokens) units, the last blocks (the most rows) first.
+      // llama.cpp's tiled kernel for batches this long: (block of kKvTile
+      // tokens, part of the heads) units, the last blocks (the most rows)
+      // first.
       const int64_t blocks = (T + kernels::kKvTile - 1) / kernels::kKvTile;
+      const HeadParts parts(c, blocks, s.pool->size());
       const int64_t window = sliding ? c.sliding_window : 0;
-      s.pool->run(blocks * c.n_head, [&](int64_t task, int) {
-        const int64_t t0 = (blocks - 1 - task / c.n_head) * kernels::kKvTile, h = task % c.n_head;
+      s.pool->run(blocks * parts.count, [&](int64_t task, int) {
+        const int64_t t0 = (blocks - 1 - task / parts.count) * kernels::kKvTile, part = task % parts.count;
         kernels::attend_f16_cache_tiled(*model.kernels, shape, &s.q[t0 * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
-                                        p0 + t0 + 1, window, h, std::min(kernels::kKvTile, T - t0), q_width,
-                                        &s.attn[t0 * q_width]);
+                                        p0 + t0 + 1, window, parts.first_head(part), parts.first_head(part + 1),
+                                        std::min(kernels::kKvTile, T - t0), q_width, &s.attn[t0 * q_width]);
       });
     } else {
       attend_few_tokens(model, s, l, shape, T, sliding);

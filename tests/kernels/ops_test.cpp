@@ -235,11 +235,14 @@ TEST(Attention, TiledMatchesSoftmaxAttention) {
       const int64_t tokens = 130, kv_end = 100;  // token u sees up to row 99 + u
       const auto q = random_floats(static_cast<size_t>(tokens * width), 63);
       for (const KernelTable* table : {&scalar_kernel_table(), &select_kernel_table()}) {
-        std::vector<float> out(q.size());
-        for (int64_t h = 0; h < shape.n_head; ++h) {
-          attend_f16_cache_tiled(*table, shape, q.data(), k.data(), v.data(), kv_end, window, h, tokens, width,
-                                 out.data());
+        std::vector<float> out(q.size()), alone(q.size());
+        attend_f16_cache_tiled(*table, shape, q.data(), k.data(), v.data(), kv_end, window, 0, shape.n_head, tokens,
+                               width, out.data());
+        for (int64_t h = 0; h < shape.n_head; ++h) {  // a head alone comes out the same
+          attend_f16_cache_tiled(*table, shape, q.data(), k.data(), v.data(), kv_end, window, h, h + 1, tokens, width,
+                                 alone.data());
         }
+        ASSERT_EQ(alone, out) << table->name << " head size " << shape.head_dim << " window " << window;
         for (int64_t u = 0; u < tokens; ++u) {
           const int64_t end = kv_end + u, begin = window > 0 ? std::max<int64_t>(0, end - window) : 0;
           const std::vector<float> qu(q.begin() + u * width, q.begin() + (u + 1) * width);
@@ -267,13 +270,14 @@ TEST(Attention, TiledTokensAreIndependent) {
   const KernelTable& table = select_kernel_table();
   std::vector<float> together(q.size()), pieces(q.size()), alone(q.size());
   for (int64_t h = 0; h < shape.n_head; ++h) {
-    attend_f16_cache_tiled(table, shape, q.data(), k.data(), v.data(), kv_end, 0, h, tokens, width, together.data());
+    attend_f16_cache_tiled(table, shape, q.data(), k.data(), v.data(), kv_end, 0, h, h + 1, tokens, width,
+                           together.data());
     for (auto [from, to] : {std::pair<int64_t, int64_t>{0, 70}, {70, 71}, {71, 150}}) {
-      attend_f16_cache_tiled(table, shape, &q[from * width], k.data(), v.data(), kv_end + from, 0, h, to - from, width,
-                             &pieces[from * width]);
+      attend_f16_cache_tiled(table, shape, &q[from * width], k.data(), v.data(), kv_end + from, 0, h, h + 1, to - from,
+                             width, &pieces[from * width]);
     }
     for (int64_t u = 0; u < tokens; ++u) {
-      attend_f16_cache_tiled(table, shape, &q[u * width], k.data(), v.data(), kv_end + u, 0, h, 1, width,
+      attend_f16_cache_tiled(table, shape, &q[u * width], k.data(), v.data(), kv_end + u, 0, h, h + 1, 1, width,
                              &alone[u * width]);
     }
   }
