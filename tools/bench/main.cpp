@@ -182,9 +182,12 @@ int main(int argc, char** argv) {
     const double size_mib = static_cast<double>(model.file().file_size()) / (1 << 20);
     std::mt19937 rng(42);
     std::vector<Result> results;
+    // As llama-bench, the cache types get columns only when not the default.
+    const bool kv_columns = kv_type != "f16";
     if (!json) {
-      fmt::print("| model | size | params | backend | threads | test | t/s |\n");
-      fmt::print("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
+      fmt::print("| model | size | params | backend | threads |{} test | t/s |\n",
+                 kv_columns ? " type_k | type_v |" : "");
+      fmt::print("| --- | ---: | ---: | --- | ---: |{} ---: | ---: |\n", kv_columns ? " ---: | ---: |" : "");
     }
     for (int t : threads) {
       for (const auto& [p, n] : tests) {
@@ -192,9 +195,10 @@ int main(int argc, char** argv) {
         run_once(model, cache, t, p, n, rng);  // warm-up
         for (int i = 0; i < repetitions; ++i) r.samples.push_back(run_once(model, cache, t, p, n, rng));
         if (!json) {
-          fmt::print("| {} | {:.2f} MiB | {} | CPU ({}) | {} | {}{} | {:.2f} ± {:.2f} |\n", type, size_mib,
-                     params_name(c.n_params()), model.kernel_target(), t, p > 0 ? "pp" : "tg", p > 0 ? p : n, r.mean(),
-                     r.stddev());
+          fmt::print("| {} | {:.2f} MiB | {} | CPU ({}) | {} |{} {}{} | {:.2f} ± {:.2f} |\n", type, size_mib,
+                     params_name(c.n_params()), model.kernel_target(), t,
+                     kv_columns ? fmt::format(" {} | {} |", kv_type, kv_type) : "", p > 0 ? "pp" : "tg", p > 0 ? p : n,
+                     r.mean(), r.stddev());
           std::fflush(stdout);
         }
         results.push_back(std::move(r));
