@@ -622,26 +622,28 @@ double tile_exp_sum_simd(float* x, int64_t lo, int64_t hi, float shift) {
   return (t[0] + t[1]) + (t[2] + t[3]);
 }
 
-template <class Arch>
-void tile_scores_simd(int64_t d, const float* q, int64_t q_stride, int64_t rows, const float* keys, float* scores) {
+// A whole step: c[r][0, columns) for r < rows, in column blocks of
+// kTileLanes and row blocks of eight accumulators.
+template <class Arch, bool FromZero>
+void tile_gemm(int64_t n, const float* a, int64_t a_stride, int64_t rows, const float* b, int64_t b_stride,
+               int64_t columns, float* c, int64_t c_stride) {
   constexpr int kRows = 8 / kTileVectors<Arch>;
-  for (int64_t j = 0; j < kKvTile; j += kTileLanes) {
-    tile_row_blocks<kRows>(0, rows, [&](auto n, int64_t r) {
-      tile_gemm_block<Arch, decltype(n)::value, true>(d, q + r * q_stride, q_stride, keys + j, kKvTile,
-                                                      scores + r * kKvTile + j, kKvTile);
+  for (int64_t j = 0; j < columns; j += kTileLanes) {
+    tile_row_blocks<kRows>(0, rows, [&](auto block_rows, int64_t r) {
+      tile_gemm_block<Arch, decltype(block_rows)::value, FromZero>(n, a + r * a_stride, a_stride, b + j, b_stride,
+                                                                   c + r * c_stride + j, c_stride);
     });
   }
 }
 
 template <class Arch>
+void tile_scores_simd(int64_t d, const float* q, int64_t q_stride, int64_t rows, const float* keys, float* scores) {
+  tile_gemm<Arch, true>(d, q, q_stride, rows, keys, kKvTile, kKvTile, scores, kKvTile);
+}
+
+template <class Arch>
 void tile_accumulate_simd(int64_t dv, const float* p, int64_t rows, const float* values, float* acc) {
-  constexpr int kRows = 8 / kTileVectors<Arch>;
-  for (int64_t i = 0; i < dv; i += kTileLanes) {
-    tile_row_blocks<kRows>(0, rows, [&](auto n, int64_t r) {
-      tile_gemm_block<Arch, decltype(n)::value, false>(kKvTile, p + r * kKvTile, kKvTile, values + i, dv,
-                                                       acc + r * dv + i, dv);
-    });
-  }
+  tile_gemm<Arch, false>(kKvTile, p, kKvTile, rows, values, dv, dv, acc, dv);
 }
 
 // Floats to halves (round to nearest even), a vector at a time.
