@@ -166,11 +166,16 @@ void SessionFlags::add_to(ArgParser& args) {
   args.option({"--kv-type"}, &kv_type, "TYPE", "KV cache type: f16 or f32 (default: f16)");
 }
 
+KvType parse_kv_type(const ArgParser& args, const std::string& value) {
+  if (value != "f16" && value != "f32") args.usage_error("--kv-type must be f16 or f32, not '" + value + "'");
+  return value == "f32" ? KvType::F32 : KvType::F16;
+}
+
 SessionOptions SessionFlags::options(const ArgParser& args) const {
-  if (kv_type != "f16" && kv_type != "f32") args.usage_error("--kv-type must be f16 or f32, not '" + kv_type + "'");
+  const KvType cache = parse_kv_type(args, kv_type);
   if (threads < 0) args.usage_error("-t must be 0 (one per physical core) or more");
   if (ctx < 0) args.usage_error("-c must be 0 (the model's context) or more");
-  return {.context_length = ctx, .threads = threads, .kv_type = kv_type == "f32" ? KvType::F32 : KvType::F16};
+  return {.context_length = ctx, .threads = threads, .kv_type = cache};
 }
 
 void SamplingFlags::add_to(ArgParser& args) {

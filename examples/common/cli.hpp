@@ -54,6 +54,9 @@ class ArgParser {
   std::vector<Positional> positionals_;
 };
 
+// A --kv-type value ("f16" or "f32"); exits with a usage error otherwise.
+KvType parse_kv_type(const ArgParser& args, const std::string& value);
+
 // -t, -c and --kv-type, for the programs that run a Session.
 struct SessionFlags {
   int threads = 0;

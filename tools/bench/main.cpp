@@ -148,8 +148,7 @@ int main(int argc, char** argv) {
   args.flag({"--no-repack"}, &no_repack, "compute from the mapped file only: faster load, slower decode");
   args.parse(argc, argv);
   if (repetitions < 1) args.usage_error("--repetitions must be at least 1");
-  if (kv_type != "f16" && kv_type != "f32") args.usage_error("--kv-type must be f16 or f32, not '" + kv_type + "'");
-  const ullm::KvType cache = kv_type == "f32" ? ullm::KvType::F32 : ullm::KvType::F16;
+  const ullm::KvType cache = ullm::cli::parse_kv_type(args, kv_type);
 
   return ullm::cli::run_main("ullm-bench", [&] {
     const std::string path = ullm::cli::resolve_model_path(model_path);
