@@ -34,7 +34,6 @@ std::vector<int> parse_list(const std::string& text, const std::string& flag) {
   return out;
 }
 
-// llama.cpp's names for general.file_type.
 // llama.cpp's name for the file's type; where the file does not say, guessed
 // from its most common tensor type, as llama.cpp guesses.
 std::string file_type_name(const ullm::gguf::File& f) {
@@ -65,7 +64,7 @@ std::string params_name(int64_t n) {
 }
 
 struct Result {
-  int threads, n_prompt, n_gen;
+  int threads, n_prompt, n_gen, n_depth;
   std::vector<double> samples;  // tokens per second
   double mean() const { return std::accumulate(samples.begin(), samples.end(), 0.0) / samples.size(); }
   double stddev() const {
@@ -81,34 +80,36 @@ double seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-// One measurement: a fresh session, then either one batch of n_prompt tokens
-// or n_gen single-token steps after a BOS.
-// One measurement, as llama-bench takes it: a prompt of n_prompt tokens in
-// one eval, or n_gen evals of one token each; both start with BOS where the
-// model has one, the rest random.
-double run_once(const ullm::Model& model, ullm::KvType kv_type, int threads, int n_prompt, int n_gen,
+// Random tokens, led by BOS where the model has one, as llama-bench makes
+// its prompts.
+std::vector<ullm::Token> random_prompt(const ullm::Model& model, int n, std::mt19937& rng) {
+  std::uniform_int_distribution<ullm::Token> random_token(0, static_cast<ullm::Token>(model.config().n_vocab - 1));
+  std::vector<ullm::Token> tokens(static_cast<size_t>(n));
+  for (ullm::Token& t : tokens) t = random_token(rng);
+  if (n > 0 && model.tokenizer().bos() >= 0) tokens[0] = model.tokenizer().bos();
+  return tokens;
+}
+
+// One measurement, as llama-bench takes it: a fresh session filled with
+// n_depth tokens (not timed), then either a prompt of n_prompt tokens in one
+// eval or n_gen evals of one token each, the first BOS where the model has
+// one.
+double run_once(const ullm::Model& model, ullm::KvType kv_type, int threads, int n_prompt, int n_gen, int n_depth,
                 std::mt19937& rng) {
-  ullm::Session session(model, {.context_length = std::max(n_prompt, n_gen),
+  ullm::Session session(model, {.context_length = n_depth + std::max(n_prompt, n_gen),
                                 .threads = threads,
                                 .kv_type = kv_type,
                                 .beyond_trained_context = true});
-  std::uniform_int_distribution<ullm::Token> random_token(0, static_cast<ullm::Token>(model.config().n_vocab - 1));
-  const ullm::Token bos = model.tokenizer().bos();
-  const ullm::Token first = bos >= 0 ? bos : random_token(rng);
+  if (n_depth > 0) session.eval(random_prompt(model, n_depth, rng));
   if (n_prompt > 0) {
-    std::vector<ullm::Token> prompt(static_cast<size_t>(n_prompt));
-    prompt[0] = first;
-    for (size_t i = 1; i < prompt.size(); ++i) prompt[i] = random_token(rng);
+    const std::vector<ullm::Token> prompt = random_prompt(model, n_prompt, rng);
     const auto start = std::chrono::steady_clock::now();
     session.eval(prompt);
     return n_prompt / seconds(start);
   }
-  ullm::Token t = first;
+  const std::vector<ullm::Token> tokens = random_prompt(model, n_gen, rng);
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < n_gen; ++i) {
-    session.eval(std::span<const ullm::Token>(&t, 1));
-    t = random_token(rng);
-  }
+  for (const ullm::Token& t : tokens) session.eval(std::span<const ullm::Token>(&t, 1));
   return n_gen / seconds(start);
 }
 
@@ -131,7 +132,7 @@ std::string json_escaped(std::string_view s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_path, prompts = "512", gens = "128", threads_list, target, kv_type = "f16";
+  std::string model_path, prompts = "512", gens = "128", depths = "0", threads_list, target, kv_type = "f16";
   int repetitions = 5;
   bool json = false, no_repack = false;
   ullm::cli::ArgParser args("ullm-bench", "Measure prompt processing (pp) and generation (tg) speed in tokens/s.");
@@ -139,6 +140,8 @@ int main(int argc, char** argv) {
               fmt::format("model file (default: $ULLM_MODEL, else {})", ullm::cli::kDefaultModel));
   args.option({"-p", "--n-prompt"}, &prompts, "N[,N...]", "prompt lengths to test, 0 to skip (default: 512)");
   args.option({"-n", "--n-gen"}, &gens, "N[,N...]", "generation lengths to test, 0 to skip (default: 128)");
+  args.option({"-d", "--n-depth"}, &depths, "N[,N...]",
+              "tokens in the context before each test, not timed (default: 0)");
   args.option({"-t", "--threads"}, &threads_list, "N[,N...]",
               "thread counts, 0 for one per physical core (default: 0)");
   args.option({"-r", "--repetitions"}, &repetitions, "N", "measurements per test (default: 5)");
@@ -157,16 +160,24 @@ int main(int argc, char** argv) {
     const int default_threads = ullm::Session(model, {.context_length = 1}).threads();
     std::vector<int> threads = threads_list.empty() ? std::vector<int>{0} : parse_list(threads_list, "--threads");
     for (int& t : threads) t = t == 0 ? default_threads : t;
-    std::vector<std::pair<int, int>> tests;  // (n_prompt, n_gen)
+    struct Test {
+      int n_prompt, n_gen, n_depth;
+    };
+    std::vector<Test> tests;
+    const std::vector<int> depth_list = parse_list(depths, "--n-depth");
     for (int p : parse_list(prompts, "--n-prompt")) {
-      if (p > 0) tests.push_back({p, 0});
+      for (int d : depth_list) {
+        if (p > 0) tests.push_back({p, 0, d});
+      }
     }
     for (int n : parse_list(gens, "--n-gen")) {
-      if (n > 0) tests.push_back({0, n});
+      for (int d : depth_list) {
+        if (n > 0) tests.push_back({0, n, d});
+      }
     }
     if (tests.empty()) throw ullm::InvalidArgument("nothing to measure: every --n-prompt and --n-gen is 0");
-    const int longest = std::accumulate(tests.begin(), tests.end(), 0, [](int m, const auto& test) {
-      return std::max({m, test.first, test.second});
+    const int longest = std::accumulate(tests.begin(), tests.end(), 0, [](int m, const Test& test) {
+      return std::max(m, test.n_depth + std::max(test.n_prompt, test.n_gen));
     });
     if (longest > model.config().context_length) {
       fmt::print(stderr,
@@ -189,15 +200,17 @@ int main(int argc, char** argv) {
       fmt::print("| --- | ---: | ---: | --- | ---: |{} ---: | ---: |\n", kv_columns ? " ---: | ---: |" : "");
     }
     for (int t : threads) {
-      for (const auto& [p, n] : tests) {
-        Result r{t, p, n, {}};
-        run_once(model, cache, t, p, n, rng);  // warm-up
-        for (int i = 0; i < repetitions; ++i) r.samples.push_back(run_once(model, cache, t, p, n, rng));
+      for (const auto& [p, n, d] : tests) {
+        Result r{t, p, n, d, {}};
+        run_once(model, cache, t, p, n, d, rng);  // warm-up
+        for (int i = 0; i < repetitions; ++i) r.samples.push_back(run_once(model, cache, t, p, n, d, rng));
         if (!json) {
-          fmt::print("| {} | {:.2f} MiB | {} | CPU ({}) | {} |{} {}{} | {:.2f} ± {:.2f} |\n", type, size_mib,
+          // As llama-bench names it: "tg128 @ d512".
+          const std::string test =
+              fmt::format("{}{}{}", p > 0 ? "pp" : "tg", p > 0 ? p : n, d > 0 ? fmt::format(" @ d{}", d) : "");
+          fmt::print("| {} | {:.2f} MiB | {} | CPU ({}) | {} |{} {} | {:.2f} ± {:.2f} |\n", type, size_mib,
                      params_name(c.n_params()), model.kernel_target(), t,
-                     kv_columns ? fmt::format(" {} | {} |", kv_type, kv_type) : "", p > 0 ? "pp" : "tg", p > 0 ? p : n,
-                     r.mean(), r.stddev());
+                     kv_columns ? fmt::format(" {} | {} |", kv_type, kv_type) : "", test, r.mean(), r.stddev());
           std::fflush(stdout);
         }
         results.push_back(std::move(r));
@@ -210,10 +223,11 @@ int main(int argc, char** argv) {
         fmt::print(
             "  {{\"model_filename\": \"{}\", \"model_type\": \"{}\", \"model_size\": {}, \"model_n_params\": {}, "
             "\"backends\": \"CPU\", \"kernels\": \"{}\", \"n_threads\": {}, \"type_k\": \"{}\", \"type_v\": \"{}\", "
-            "\"n_prompt\": {}, \"n_gen\": {}, \"avg_ts\": {:.6f}, \"stddev_ts\": {:.6f}, \"samples_ts\": "
+            "\"n_prompt\": {}, \"n_gen\": {}, \"n_depth\": {}, \"avg_ts\": {:.6f}, \"stddev_ts\": {:.6f}, "
+            "\"samples_ts\": "
             "[{:.6f}]}}{}\n",
             json_escaped(path), type, model.file().file_size(), c.n_params(), model.kernel_target(), r.threads, kv_type,
-            kv_type, r.n_prompt, r.n_gen, r.mean(), r.stddev(), fmt::join(r.samples, ", "),
+            kv_type, r.n_prompt, r.n_gen, r.n_depth, r.mean(), r.stddev(), fmt::join(r.samples, ", "),
             i + 1 < results.size() ? "," : "");
       }
       fmt::print("]\n");
