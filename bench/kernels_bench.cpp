@@ -339,15 +339,21 @@ void BM_FewTokens(benchmark::State& state, DType type, const char* target) {
 
 // {rows, k, threads}: short rows, a small model's output head (stories15M's
 // 32000 x 288, which llama-quantize writes in Q8_0 for every quantized type:
-// rows that are not whole 256-blocks).
+// rows that are not whole 256-blocks), and rows of 64 (stories260K's width;
+// its F16 file is all such rows but ffn_down), L2-sized.
 #define ULLM_MATVEC_SHORT_ROWS(type, target)                          \
   BENCHMARK_CAPTURE(BM_MatVec, type##_##target, DType::type, #target) \
       ->Args({32000, 288, 1})                                         \
+      ->Args({4096, 64, 1})                                           \
       ->UseRealTime()                                                 \
       ->Unit(benchmark::kMicrosecond)
 
 ULLM_MATVEC_SHORT_ROWS(Q8_0, avx2);
 ULLM_MATVEC_SHORT_ROWS(Q8_0, avx512);
+ULLM_MATVEC_SHORT_ROWS(F16, avx2);
+ULLM_MATVEC_SHORT_ROWS(F16, avx512);
+ULLM_MATVEC_SHORT_ROWS(F32, avx2);
+ULLM_MATVEC_SHORT_ROWS(F32, avx512);
 
 // {rows, k, threads}: TinyLlama's FFN-up shape, 512 tokens.
 #define ULLM_MATMAT(type, target)                                     \

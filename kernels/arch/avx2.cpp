@@ -23,6 +23,10 @@ struct TargetOps<Avx2> {
     return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }
   static float reduce_16(const xsimd::batch<float, Avx2> (&v)[2]) { return reduce_8_128(_mm256_add_ps(v[1], v[0])); }
+  static void reduce_16_x4(const xsimd::batch<float, Avx2> (&v)[4][2], float* out) {
+    reduce_8_128_x4(_mm256_add_ps(v[0][1], v[0][0]), _mm256_add_ps(v[1][1], v[1][0]), _mm256_add_ps(v[2][1], v[2][0]),
+                    _mm256_add_ps(v[3][1], v[3][0]), out);
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, Avx2> v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
   }

@@ -85,11 +85,13 @@ struct TargetOps<xsimd::avx512bw> {
     return _mm512_maskz_cvtph_ps(0xffff,
                                  _mm512_maskz_cvtps_ph(0xffff, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
-  static float reduce_16(const xsimd::batch<float, xsimd::avx512bw> (&v)[1]) {
-    // The masked extracts: GCC 12 warns falsely about casts and plain extracts.
-    const __m512 a = v[0];
-    return reduce_8_128(
-        _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xff, a, 1), _mm512_maskz_extractf32x8_ps(0xff, a, 0)));
+  // Halves added: the masked extracts, as GCC 12 warns falsely about casts and plain extracts.
+  static __m256 fold_halves(__m512 a) {
+    return _mm256_add_ps(_mm512_maskz_extractf32x8_ps(0xff, a, 1), _mm512_maskz_extractf32x8_ps(0xff, a, 0));
+  }
+  static float reduce_16(const xsimd::batch<float, xsimd::avx512bw> (&v)[1]) { return reduce_8_128(fold_halves(v[0])); }
+  static void reduce_16_x4(const xsimd::batch<float, xsimd::avx512bw> (&v)[4][1], float* out) {
+    reduce_8_128_x4(fold_halves(v[0][0]), fold_halves(v[1][0]), fold_halves(v[2][0]), fold_halves(v[3][0]), out);
   }
   static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::avx512bw> v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),

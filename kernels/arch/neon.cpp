@@ -173,6 +173,9 @@ struct TargetOps<xsimd::neon64> {
     for (int b = 0; b < 4; ++b) v[b].store_aligned(lanes + 4 * b);
     return simd::reduce_16(lanes);
   }
+  static void reduce_16_x4(const xsimd::batch<float, xsimd::neon64> (&v)[4][4], float* out) {
+    for (int i = 0; i < 4; ++i) out[i] = reduce_16(v[i]);
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::neon64> v) {
     vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v)));
   }

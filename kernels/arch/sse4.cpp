@@ -89,6 +89,9 @@ struct TargetOps<xsimd::sse4_2> {
     for (int b = 0; b < 4; ++b) v[b].store_aligned(lanes + 4 * b);
     return simd::reduce_16(lanes);
   }
+  static void reduce_16_x4(const xsimd::batch<float, xsimd::sse4_2> (&v)[4][4], float* out) {
+    for (int i = 0; i < 4; ++i) out[i] = reduce_16(v[i]);
+  }
   static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::sse4_2> v) {
     alignas(16) float f[4];
     v.store_aligned(f);

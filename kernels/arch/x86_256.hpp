@@ -34,6 +34,20 @@ inline float reduce_8_128(__m256 t) {
   return _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)));
 }
 
+// reduce_8_128 of four vectors at once, into out[0..3]: the four halves'
+// sums side by side, then their pairs, then the pairs' sums (the same
+// additions of the same operands).
+inline void reduce_8_128_x4(__m256 t0, __m256 t1, __m256 t2, __m256 t3, float* out) {
+  const __m256 u01 = _mm256_add_ps(_mm256_permute2f128_ps(t0, t1, 0x31), _mm256_permute2f128_ps(t0, t1, 0x20));
+  const __m256 u23 = _mm256_add_ps(_mm256_permute2f128_ps(t2, t3, 0x31), _mm256_permute2f128_ps(t2, t3, 0x20));
+  // Lanes 0-3: t0's and t2's (u0 + u2, u1 + u3); lanes 4-7: t1's and t3's.
+  const __m256 pairs = _mm256_add_ps(_mm256_shuffle_ps(u01, u23, _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm256_shuffle_ps(u01, u23, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m256 sums = _mm256_add_ps(pairs, _mm256_movehdup_ps(pairs));  // t0, t2 in lanes 0, 2; t1, t3 in 4, 6
+  const __m256 ordered = _mm256_permutevar8x32_ps(sums, _mm256_setr_epi32(0, 4, 2, 6, 1, 3, 5, 7));
+  _mm_storeu_ps(out, _mm256_castps256_ps128(ordered));
+}
+
 inline __m256i load_256(const void* p) {
   return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }

@@ -106,10 +106,14 @@ struct VectorOrderSums {
       for (int b = 0; b < kB; ++b) acc[j][b] = a[j][b];
     }
   }
+  // The four groups added into one group of 16 lanes, which reduce_16 sums.
+  void lanes(batch (&out)[kB]) const {
+    for (int b = 0; b < kB; ++b) out[b] = (acc[0][b] + acc[2][b]) + (acc[1][b] + acc[3][b]);
+  }
   float reduce() const {
-    batch lanes[kB];
-    for (int b = 0; b < kB; ++b) lanes[b] = (acc[0][b] + acc[2][b]) + (acc[1][b] + acc[3][b]);
-    return TargetOps<Arch>::reduce_16(lanes);
+    batch out[kB];
+    lanes(out);
+    return TargetOps<Arch>::reduce_16(out);
   }
 };
 
@@ -148,14 +152,28 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
     return reinterpret_cast<const T*>(base + static_cast<size_t>(i) * stride);
   };
   const int64_t bulk = n & ~int64_t{63}, rest = n - bulk;
+  using Sums = VectorOrderSums<Arch>;
+  using Lanes = typename Sums::batch[kTileRows][Sums::kB];
   Tail sums[kTileTokens][kTileRows];
+  // Token t's sums from its rows' lanes: a whole tile's four rows reduced
+  // together (one at a time, the reductions' shuffles had outweighed 64-value
+  // rows' multiply-adds).
+  const auto reduce_rows = [&](int t, const Lanes& lanes) {
+    if (rows == kTileRows) {
+      float four[kTileRows];
+      TargetOps<Arch>::reduce_16_x4(lanes, four);
+      for (int r = 0; r < rows; ++r) sums[t][r] = four[r];
+    } else {
+      for (int r = 0; r < rows; ++r) sums[t][r] = TargetOps<Arch>::reduce_16(lanes[r]);
+    }
+  };
   if constexpr (std::is_same_v<T, float>) {
     for (int t = 0; t < tokens; ++t) {
       for (int r = 0; r < rows; ++r) {
-        VectorOrderSums<Arch> bulk_sums;
-        bulk_sums.zero();
-        bulk_sums.add(bulk, FloatRow<Arch, T>{row(w, w_stride, r)}, FloatRow<Arch, T>{row(x, x_stride, t)});
-        sums[t][r] = bulk_sums.reduce();
+        Sums bulk_sum;
+        bulk_sum.zero();
+        bulk_sum.add(bulk, FloatRow<Arch, T>{row(w, w_stride, r)}, FloatRow<Arch, T>{row(x, x_stride, t)});
+        sums[t][r] = bulk_sum.reduce();
       }
     }
   } else {
@@ -163,24 +181,46 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
     // row widening them again had doubled the conversions: compute-bound).
     constexpr int64_t kStretch = 512;
     alignas(64) float x_floats[kTileTokens][kStretch];
-    VectorOrderSums<Arch> bulk_sums[kTileTokens][kTileRows];
-    for (int t = 0; t < tokens; ++t) {
-      for (int r = 0; r < rows; ++r) bulk_sums[t][r].zero();
-    }
-    for (int64_t s = 0; s < bulk; s += kStretch) {
-      const int64_t values = std::min(kStretch, bulk - s);
+    const auto widen = [&](int64_t s, int64_t values) {
       for (int t = 0; t < tokens; ++t) {
         const FloatRow<Arch, T> xt{row(x, x_stride, t) + s};
-        for (int64_t i = 0; i < values; i += VectorOrderSums<Arch>::kW) xt.at(i).store_aligned(x_floats[t] + i);
+        for (int64_t i = 0; i < values; i += Sums::kW) xt.at(i).store_aligned(x_floats[t] + i);
       }
+    };
+    if (bulk <= kStretch) {
+      // One stretch (most small models' rows): each sum from zero to its
+      // lanes in registers. (Carried in memory, as below, its zeroing and
+      // stores had cost more than its multiply-adds on 64-value rows.)
+      widen(0, bulk);
       for (int t = 0; t < tokens; ++t) {
+        Lanes lanes;
         for (int r = 0; r < rows; ++r) {
-          bulk_sums[t][r].add(values, FloatRow<Arch, T>{row(w, w_stride, r) + s}, FloatRow<Arch, float>{x_floats[t]});
+          Sums bulk_sum;
+          bulk_sum.zero();
+          bulk_sum.add(bulk, FloatRow<Arch, T>{row(w, w_stride, r)}, FloatRow<Arch, float>{x_floats[t]});
+          bulk_sum.lanes(lanes[r]);
+        }
+        reduce_rows(t, lanes);
+      }
+    } else {
+      Sums bulk_sums[kTileTokens][kTileRows];
+      for (int t = 0; t < tokens; ++t) {
+        for (int r = 0; r < rows; ++r) bulk_sums[t][r].zero();
+      }
+      for (int64_t s = 0; s < bulk; s += kStretch) {
+        const int64_t values = std::min(kStretch, bulk - s);
+        widen(s, values);
+        for (int t = 0; t < tokens; ++t) {
+          for (int r = 0; r < rows; ++r) {
+            bulk_sums[t][r].add(values, FloatRow<Arch, T>{row(w, w_stride, r) + s}, FloatRow<Arch, float>{x_floats[t]});
+          }
         }
       }
-    }
-    for (int t = 0; t < tokens; ++t) {
-      for (int r = 0; r < rows; ++r) sums[t][r] = bulk_sums[t][r].reduce();
+      for (int t = 0; t < tokens; ++t) {
+        Lanes lanes;
+        for (int r = 0; r < rows; ++r) bulk_sums[t][r].lanes(lanes[r]);
+        reduce_rows(t, lanes);
+      }
     }
   }
   if (rest > 0) {
@@ -246,14 +286,46 @@ void tile_order_block(int64_t n, const T* const* w, const T* const* x, float* ou
       }
     }
   }
-  for (int r = 0; r < Rows; ++r) {
-    for (int t = 0; t < Tokens; ++t) {
-      alignas(64) float lanes[16];
-      for (int b = 0; b < kB; ++b) acc[r][t][b].store_aligned(lanes + kW * b);
-      const FloatRow<Arch, T> wr{w[r]}, xt{x[t]};
-      for (int64_t i = full; i < n; ++i) lanes[i - full] = std::fma(wr.scalar(i), xt.scalar(i), lanes[i - full]);
-      out[t * out_stride + r] = reduce_16(lanes);
+  if (full < n) {
+    // The partial chunk's products added lane by lane, as a vector: the
+    // lanes past the row's end add w = -0 times x = 0, which leaves every
+    // sum as it was (+0 would turn a -0 into +0).
+    alignas(64) float w_tail[Rows][16], x_tail[Tokens][16];
+    for (int r = 0; r < Rows; ++r) {
+      const FloatRow<Arch, T> wr{w[r]};
+      for (int64_t i = 0; i < 16; ++i) w_tail[r][i] = full + i < n ? wr.scalar(full + i) : -0.0f;
     }
+    for (int t = 0; t < Tokens; ++t) {
+      const FloatRow<Arch, T> xt{x[t]};
+      for (int64_t i = 0; i < 16; ++i) x_tail[t][i] = full + i < n ? xt.scalar(full + i) : 0.0f;
+    }
+    for (int r = 0; r < Rows; ++r) {
+      for (int t = 0; t < Tokens; ++t) {
+        for (int b = 0; b < kB; ++b) {
+          acc[r][t][b] = TargetOps<Arch>::fma(batch::load_aligned(w_tail[r] + kW * b),
+                                              batch::load_aligned(x_tail[t] + kW * b), acc[r][t][b]);
+        }
+      }
+    }
+  }
+  // The (row, token) sums reduced four at a time where the block has a
+  // multiple of four, else one by one. (One by one through memory, the
+  // reductions had outweighed the multiply-adds of 64-value rows.)
+  constexpr int kPairs = Rows * Tokens;
+  const auto lanes = [&](int pair) -> const batch(&)[kB] { return acc[pair / Tokens][pair % Tokens]; };
+  const auto store = [&](int pair, float sum) { out[(pair % Tokens) * out_stride + pair / Tokens] = sum; };
+  if constexpr (kPairs % 4 == 0) {
+    for (int pair = 0; pair < kPairs; pair += 4) {
+      batch four[4][kB];
+      for (int i = 0; i < 4; ++i) {
+        for (int b = 0; b < kB; ++b) four[i][b] = lanes(pair + i)[b];
+      }
+      float sums[4];
+      TargetOps<Arch>::reduce_16_x4(four, sums);
+      for (int i = 0; i < 4; ++i) store(pair + i, sums[i]);
+    }
+  } else {
+    for (int pair = 0; pair < kPairs; ++pair) store(pair, TargetOps<Arch>::reduce_16(lanes(pair)));
   }
 }
 

@@ -21,7 +21,9 @@ struct TargetOps;
 // v rounded to the nearest half (even on ties), as a float, and
 //   static float reduce_16(const batch (&v)[16 / batch::size]);
 // the 16 logical lanes of v summed as a 512-bit reduction sums them: halves,
-// then quarters, then (l0 + l2) + (l1 + l3) (see reduce_16 in dot_simd.hpp).
+// then quarters, then (l0 + l2) + (l1 + l3) (see reduce_16 in dot_simd.hpp), and
+//   static void reduce_16_x4(const batch (&v)[4][16 / batch::size], float* out);
+// out[i] = reduce_16(v[i]) for four vectors at once.
 
 }  // namespace ullm::kernels::simd
 
