@@ -119,24 +119,60 @@ struct VectorOrderSums {
 
 // `rest` (< 64) values from p as floats (a row's tail, or a whole short
 // row): p itself for F32; 16-bit values converted into `buffer` a batch at a
-// time (one by one halves convert slowly), a last partial batch from a copy
-// padded with zeros.
+// time (one by one halves convert slowly), a last partial batch as the batch
+// ending at `rest` (overlapping the one before), or where `rest` is less
+// than a batch, from a copy padded with zeros. (A padded copy after whole
+// batches had stalled on store forwarding: its narrow stores read back
+// wide.)
 template <class Arch, typename T>
 const float* tail_floats(const T* p, int64_t rest, float* buffer) {
   if constexpr (std::is_same_v<T, float>) {
     return p;
   } else {
     using batch = xsimd::batch<float, Arch>;
-    const int64_t whole = rest / batch::size * batch::size;
+    constexpr int64_t kW = batch::size;
+    const int64_t whole = rest / kW * kW;
     const FloatRow<Arch, T> row{p};
-    for (int64_t i = 0; i < whole; i += batch::size) row.at(i).store_aligned(buffer + i);
-    if (whole < rest) {
-      alignas(64) T padded[batch::size] = {};
-      std::memcpy(padded, p + whole, static_cast<size_t>(rest - whole) * sizeof(T));
+    for (int64_t i = 0; i < whole; i += kW) row.at(i).store_aligned(buffer + i);
+    if (whole == rest) return buffer;
+    if (whole > 0) {
+      row.at(rest - kW).store_unaligned(buffer + rest - kW);
+    } else {
+      alignas(64) T padded[kW] = {};
+      std::memcpy(padded, p, static_cast<size_t>(rest) * sizeof(T));
       const FloatRow<Arch, T> last{padded};
-      last.at(0).store_aligned(buffer + whole);
+      last.at(0).store_aligned(buffer);
     }
     return buffer;
+  }
+}
+
+// The tails' products added one at a time, in order, to the sums of
+// `Tokens` tokens by kTileRows rows: fused into float sums, or rounded to
+// float and added in double. The tile's chains run side by side with
+// compile-time bounds, so they stay in registers (bounded by the tile's
+// actual rows and tokens, GCC had kept them in memory: a store-forwarding
+// delay on every add, a third of stories260K's F16 ffn_down).
+template <int Tokens, typename Tail>
+void add_tail_products(int64_t rest, int rows, int tokens, const float* const* w_tail, const float* const* x_tail,
+                       Tail (&sums)[kTileTokens][kTileRows]) {
+  Tail acc[Tokens][kTileRows];
+  for (int t = 0; t < Tokens; ++t) {
+    for (int r = 0; r < kTileRows; ++r) acc[t][r] = t < tokens && r < rows ? sums[t][r] : Tail{0};
+  }
+  for (int64_t i = 0; i < rest; ++i) {
+    for (int t = 0; t < Tokens; ++t) {
+      for (int r = 0; r < kTileRows; ++r) {
+        if constexpr (std::is_same_v<Tail, double>) {
+          acc[t][r] += static_cast<double>(w_tail[r][i] * x_tail[t][i]);
+        } else {
+          acc[t][r] = std::fma(w_tail[r][i], x_tail[t][i], acc[t][r]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < tokens; ++t) {
+    for (int r = 0; r < rows; ++r) sums[t][r] = acc[t][r];
   }
 }
 
@@ -230,16 +266,13 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
     for (int t = 0; t < tokens; ++t) {
       x_tail[t] = tail_floats<Arch>(row(x, x_stride, t) + bulk, rest, buffer[kTileRows + t]);
     }
-    for (int64_t i = 0; i < rest; ++i) {
-      for (int t = 0; t < tokens; ++t) {
-        for (int r = 0; r < rows; ++r) {
-          if constexpr (std::is_same_v<Tail, double>) {
-            sums[t][r] += static_cast<double>(w_tail[r][i] * x_tail[t][i]);
-          } else {
-            sums[t][r] = std::fma(w_tail[r][i], x_tail[t][i], sums[t][r]);
-          }
-        }
-      }
+    // A partial tile's missing rows and tokens repeat its first; their sums are dropped.
+    for (int r = rows; r < kTileRows; ++r) w_tail[r] = w_tail[0];
+    for (int t = tokens; t < kTileTokens; ++t) x_tail[t] = x_tail[0];
+    if (tokens == 1) {
+      add_tail_products<1>(rest, rows, tokens, w_tail, x_tail, sums);
+    } else {
+      add_tail_products<kTileTokens>(rest, rows, tokens, w_tail, x_tail, sums);
     }
   }
   for (int t = 0; t < tokens; ++t) {
