@@ -58,8 +58,8 @@ bool agrees_with_scalar(const KernelTable& t) {
     const TypeKernels& k = t.types[i];
     const TypeKernels& ra = *ref.find(r.activation_type);
     const TypeKernels& ka = *t.find(r.activation_type);
-    if (r.dot == nullptr) continue;  // an activation-only format
-    for (int64_t n : {32, 96, 256, 768, 2080}) {
+    if (r.dot == nullptr) continue;                        // an activation-only format
+    for (int64_t n : {32, 45, 96, 172, 256, 768, 2080}) {  // 45, 172: float rows with partial batches
       if (n % dtype_info(type).block_size != 0 || n % dtype_info(r.activation_type).block_size != 0) continue;
       const auto wf = test_values(static_cast<size_t>(4 * n), static_cast<uint32_t>(n));
       const auto xf = test_values(static_cast<size_t>(4 * n), static_cast<uint32_t>(n) + 7);
