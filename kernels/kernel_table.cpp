@@ -76,11 +76,19 @@ bool agrees_with_scalar(const KernelTable& t) {
         if (k.dot(n, wj, x.data()) != r.dot(n, wj, x.data())) return false;
         if (k.dot_tiled(n, wj, x.data()) != r.dot_tiled(n, wj, x.data())) return false;
       }
-      for (auto [tile, dot] : {std::pair{k.dot_tile, r.dot}, std::pair{k.dot_tiled_tile, r.dot_tiled}}) {
+      // The activations widened, as dot_tiled_tile_wide reads them.
+      std::vector<float> wide(static_cast<size_t>(4 * n));
+      for (int j = 0; j < 4; ++j) ra.to_float(x.data() + j * xrow, wide.data() + j * n, n);
+      const std::byte* narrow_x = x.data();
+      const auto* wide_x = reinterpret_cast<const std::byte*>(wide.data());
+      const size_t wide_row = static_cast<size_t>(n) * sizeof(float);
+      for (auto [tile, dot, tile_x, tile_xrow] :
+           {std::tuple{k.dot_tile, r.dot, narrow_x, xrow}, std::tuple{k.dot_tiled_tile, r.dot_tiled, narrow_x, xrow},
+            std::tuple{k.dot_tiled_tile_wide, r.dot_tiled, wide_x, wide_row}}) {
         if (tile == nullptr) continue;
         for (int tokens = 1; tokens <= kTileTokens; ++tokens) {
           float out[kTileTokens * kTileRows];
-          tile(n, w.data(), wrow, x.data(), xrow, tokens, out, kTileRows);
+          tile(n, w.data(), wrow, tile_x, tile_xrow, tokens, out, kTileRows);
           for (int tk = 0; tk < tokens; ++tk) {
             for (int row = 0; row < kTileRows; ++row) {
               if (out[tk * kTileRows + row] != dot(n, w.data() + row * wrow, x.data() + tk * xrow)) return false;

@@ -36,6 +36,11 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
   row_bytes_ = row_size(type_, k);
   data_.resize(row_bytes_ * static_cast<size_t>(n_tokens));
   for (int64_t t = 0; t < n_tokens; ++t) ak->from_float(x + t * k, data_.data() + t * row_bytes_, k);
+  widened_.clear();
+  if (wk->dot_tiled_tile_wide != nullptr && n_tokens > 1) {
+    widened_.resize(static_cast<size_t>(n_tokens * k));
+    for (int64_t t = 0; t < n_tokens; ++t) ak->to_float(row(t), widened_.data() + t * k, k);
+  }
   const PanelKernel& kernel = wk->panel;
   has_panel_ = (kernel.fn != nullptr || kernel.repacked != nullptr) && (type_ == DType::Q8_0 || type_ == DType::Q8_K);
   panel_input_ = kernel.input;
@@ -131,14 +136,23 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
     row_begin += whole;
   }
   const DotFn dot = many_tokens ? wk->dot_tiled : wk->dot;
-  const DotTileFn dot_tile = dot == wk->dot ? wk->dot_tile : wk->dot_tiled_tile;
+  DotTileFn dot_tile = dot == wk->dot ? wk->dot_tile : wk->dot_tiled_tile;
+  // The activation rows the tiles read: as prepared, or widened to floats.
+  const std::byte* x_rows = x.row(0);
+  size_t x_row_bytes = x.row_bytes();
+  if (many_tokens && wk->dot_tiled_tile_wide != nullptr && x.widened() != nullptr) {
+    dot_tile = wk->dot_tiled_tile_wide;
+    x_rows = reinterpret_cast<const std::byte*>(x.widened());
+    x_row_bytes = static_cast<size_t>(k) * sizeof(float);
+  }
   if (dot_tile != nullptr) {
     // Whole tiles share loads; the edges take the one-at-a-time path below.
     for (; row_begin + kTileRows <= row_end; row_begin += kTileRows) {
       const std::byte* wrow = w.data + static_cast<size_t>(row_begin) * w_row_bytes;
       for (int64_t t = 0; t < x.tokens(); t += kTileTokens) {
         const int tokens = static_cast<int>(std::min<int64_t>(kTileTokens, x.tokens() - t));
-        dot_tile(k, wrow, w_row_bytes, x.row(t), x.row_bytes(), tokens, y + t * rows + row_begin, rows);
+        dot_tile(k, wrow, w_row_bytes, x_rows + static_cast<size_t>(t) * x_row_bytes, x_row_bytes, tokens,
+                 y + t * rows + row_begin, rows);
       }
     }
   }

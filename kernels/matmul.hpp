@@ -24,6 +24,10 @@ class PreparedActivations {
   // reads, so a matmul with such weights runs at full speed.
   bool suits_fully(const KernelTable& table, DType weight_type, int64_t k) const;
   size_t row_bytes() const { return row_bytes_; }
+  // The rows widened to floats (k apart), prepared for several tokens whose
+  // weight type reads them so (TypeKernels::dot_tiled_tile_wide); nullptr
+  // otherwise.
+  const float* widened() const { return widened_.empty() ? nullptr : widened_.data(); }
   int64_t tokens() const { return n_tokens_; }
   int64_t k() const { return k_; }
   DType type() const { return type_; }
@@ -36,6 +40,7 @@ class PreparedActivations {
   void prepare_lane_pairs();
 
   std::vector<std::byte> data_;
+  std::vector<float> widened_;
   // What the weight type's panel kernel reads besides the rows, if it has one.
   std::vector<float> panel_scales_;
   std::vector<int32_t> panel_sums_;

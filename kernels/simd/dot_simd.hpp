@@ -297,8 +297,8 @@ void dot_tiles_vector_order(int64_t n, const std::byte* w, size_t w_stride, cons
 // last chunk partial. `Rows` weight rows times `Tokens` activation rows at a
 // time, every product's accumulator in registers, so each load feeds several
 // multiply-adds (one product at a time was bound by its two loads).
-template <class Arch, typename T, int Rows, int Tokens>
-void tile_order_block(int64_t n, const T* const* w, const T* const* x, float* out, int64_t out_stride) {
+template <class Arch, typename TW, typename TX, int Rows, int Tokens>
+void tile_order_block(int64_t n, const TW* const* w, const TX* const* x, float* out, int64_t out_stride) {
   using batch = xsimd::batch<float, Arch>;
   constexpr int kW = static_cast<int>(batch::size);
   constexpr int kB = 16 / kW;
@@ -312,9 +312,9 @@ void tile_order_block(int64_t n, const T* const* w, const T* const* x, float* ou
   for (int64_t c = 0; c < full; c += 16) {
     for (int b = 0; b < kB; ++b) {
       batch xv[Tokens];
-      for (int t = 0; t < Tokens; ++t) xv[t] = FloatRow<Arch, T>{x[t]}.at(c + kW * b);
+      for (int t = 0; t < Tokens; ++t) xv[t] = FloatRow<Arch, TX>{x[t]}.at(c + kW * b);
       for (int r = 0; r < Rows; ++r) {
-        const batch wv = FloatRow<Arch, T>{w[r]}.at(c + kW * b);
+        const batch wv = FloatRow<Arch, TW>{w[r]}.at(c + kW * b);
         for (int t = 0; t < Tokens; ++t) acc[r][t][b] = TargetOps<Arch>::fma(wv, xv[t], acc[r][t][b]);
       }
     }
@@ -325,11 +325,11 @@ void tile_order_block(int64_t n, const T* const* w, const T* const* x, float* ou
     // sum as it was (+0 would turn a -0 into +0).
     alignas(64) float w_tail[Rows][16], x_tail[Tokens][16];
     for (int r = 0; r < Rows; ++r) {
-      const FloatRow<Arch, T> wr{w[r]};
+      const FloatRow<Arch, TW> wr{w[r]};
       for (int64_t i = 0; i < 16; ++i) w_tail[r][i] = full + i < n ? wr.scalar(full + i) : -0.0f;
     }
     for (int t = 0; t < Tokens; ++t) {
-      const FloatRow<Arch, T> xt{x[t]};
+      const FloatRow<Arch, TX> xt{x[t]};
       for (int64_t i = 0; i < 16; ++i) x_tail[t][i] = full + i < n ? xt.scalar(full + i) : 0.0f;
     }
     for (int r = 0; r < Rows; ++r) {
@@ -367,28 +367,32 @@ float dot_tile_order(int64_t n, const std::byte* w, const std::byte* x) {
   const T* wr = reinterpret_cast<const T*>(w);
   const T* xr = reinterpret_cast<const T*>(x);
   float out;
-  tile_order_block<Arch, T, 1, 1>(n, &wr, &xr, &out, 1);
+  tile_order_block<Arch, T, T, 1, 1>(n, &wr, &xr, &out, 1);
   return out;
 }
 
 // kTileRows rows x `tokens` tokens in the tiled order, as blocks of two rows
 // by as many tokens as keep eight registers of accumulators (sixteen lanes
 // each: two tokens in 256-bit registers, four in 512-bit, one in 128-bit).
-template <class Arch, typename T>
+// Activations of type TX: the weights' own (16-bit activations converted
+// again for every tile), or floats widened from them once for all tiles.
+template <class Arch, typename TW, typename TX = TW>
 void dot_tiles_tile_order(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride,
                           int tokens, float* out, int64_t out_stride) {
   constexpr int kB = 16 / static_cast<int>(xsimd::batch<float, Arch>::size);
   constexpr int kTokens = std::max(1, 4 / kB);
-  const T* wr[kTileRows];
-  const T* xr[kTileTokens];
-  for (int r = 0; r < kTileRows; ++r) wr[r] = reinterpret_cast<const T*>(w + static_cast<size_t>(r) * w_stride);
-  for (int t = 0; t < tokens; ++t) xr[t] = reinterpret_cast<const T*>(x + static_cast<size_t>(t) * x_stride);
+  const TW* wr[kTileRows];
+  const TX* xr[kTileTokens];
+  for (int r = 0; r < kTileRows; ++r) wr[r] = reinterpret_cast<const TW*>(w + static_cast<size_t>(r) * w_stride);
+  for (int t = 0; t < tokens; ++t) xr[t] = reinterpret_cast<const TX*>(x + static_cast<size_t>(t) * x_stride);
   for (int r = 0; r < kTileRows; r += 2) {
     int t = 0;
     for (; t + kTokens <= tokens; t += kTokens) {
-      tile_order_block<Arch, T, 2, kTokens>(n, wr + r, xr + t, out + t * out_stride + r, out_stride);
+      tile_order_block<Arch, TW, TX, 2, kTokens>(n, wr + r, xr + t, out + t * out_stride + r, out_stride);
     }
-    for (; t < tokens; ++t) tile_order_block<Arch, T, 2, 1>(n, wr + r, xr + t, out + t * out_stride + r, out_stride);
+    for (; t < tokens; ++t) {
+      tile_order_block<Arch, TW, TX, 2, 1>(n, wr + r, xr + t, out + t * out_stride + r, out_stride);
+    }
   }
 }
 
@@ -763,6 +767,17 @@ void f32_to_f16_simd(const float* src, std::byte* dst, int64_t n) {
   for (; i < n; ++i) out[i] = f32_to_f16(src[i]);
 }
 
+template <class Arch>
+void f16_to_f32_simd(const std::byte* src, float* out, int64_t n) {
+  using batch = xsimd::batch<float, Arch>;
+  const auto* in = reinterpret_cast<const uint16_t*>(src);
+  int64_t i = 0;
+  for (; i + static_cast<int64_t>(batch::size) <= n; i += batch::size) {
+    TargetOps<Arch>::load_f16(in + i).store_unaligned(out + i);
+  }
+  for (; i < n; ++i) out[i] = f16_to_f32(in[i]);
+}
+
 }  // namespace
 
 // Builds the kernel table of one target with its float dot products; the
@@ -790,6 +805,13 @@ struct TableBuilder {
         dot_tiles_vector_order<Arch, uint16_t, double>, dot_tiles_tile_order<Arch, uint16_t>, f32_to_f16_simd<Arch>);
     set(DType::BF16, dot_vector_order<Arch, Bf16, double>, dot_tile_order<Arch, Bf16>,
         dot_tiles_vector_order<Arch, Bf16, double>, dot_tiles_tile_order<Arch, Bf16>, nullptr);
+    for (size_t i = 0; i < kComputeTypes.size(); ++i) {
+      if (kComputeTypes[i] == DType::F16) {
+        t.types[i].to_float = f16_to_f32_simd<Arch>;
+        t.types[i].dot_tiled_tile_wide = dot_tiles_tile_order<Arch, uint16_t, float>;
+      }
+      if (kComputeTypes[i] == DType::BF16) t.types[i].dot_tiled_tile_wide = dot_tiles_tile_order<Arch, Bf16, float>;
+    }
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
     t.tile = {tile_load_f16_simd<Arch>, tile_scores_simd<Arch>, tile_scale_max_simd<Arch>, tile_exp_sum_simd<Arch>,
               tile_accumulate_simd<Arch>};
