@@ -131,7 +131,6 @@ void attend_few_tokens(const Model::Data& model, Session::State& s, int64_t l, c
                        int64_t T, bool sliding) {
   const ModelConfig& c = model.config;
   constexpr int64_t kAttendTokens = 4;
-  const int64_t group = c.n_head / c.n_head_kv;
   const int64_t q_width = c.n_head * c.head_dim;
   const int64_t p0 = s.position;
   const auto first_visible = [&](int64_t t) {
@@ -162,7 +161,7 @@ void attend_few_tokens(const Model::Data& model, Session::State& s, int64_t l, c
   const HeadParts parts(c, blocks, s.pool->size());
   const int64_t units = blocks * parts.count;
   const int64_t unit_macs =
-      std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * (group / parts.slices) * std::min(T, kAttendTokens));
+      std::max<int64_t>(1, 2 * (p0 + T) * c.head_dim * (parts.group / parts.slices) * std::min(T, kAttendTokens));
   const int64_t per_task = std::clamp<int64_t>(kernels::kMinTaskMacs / unit_macs, 1, units);
   s.pool->run((units + per_task - 1) / per_task, [&](int64_t task, int thread) {
     const int64_t end = std::min(units, (task + 1) * per_task);
