@@ -96,7 +96,7 @@ std::vector<ullm::Token> random_prompt(const ullm::Model& model, int n, std::mt1
 // one.
 double run_once(const ullm::Model& model, ullm::KvType kv_type, int threads, int n_prompt, int n_gen, int n_depth,
                 std::mt19937& rng) {
-  ullm::Session session(model, {.context_length = n_depth + std::max(n_prompt, n_gen),
+  ullm::Session session(model, {.context_length = int64_t{n_depth} + std::max(n_prompt, n_gen),
                                 .threads = threads,
                                 .kv_type = kv_type,
                                 .beyond_trained_context = true});
@@ -176,8 +176,8 @@ int main(int argc, char** argv) {
       }
     }
     if (tests.empty()) throw ullm::InvalidArgument("nothing to measure: every --n-prompt and --n-gen is 0");
-    const int longest = std::accumulate(tests.begin(), tests.end(), 0, [](int m, const Test& test) {
-      return std::max(m, test.n_depth + std::max(test.n_prompt, test.n_gen));
+    const int64_t longest = std::accumulate(tests.begin(), tests.end(), int64_t{0}, [](int64_t m, const Test& test) {
+      return std::max(m, int64_t{test.n_depth} + std::max(test.n_prompt, test.n_gen));
     });
     if (longest > model.config().context_length) {
       fmt::print(stderr,
