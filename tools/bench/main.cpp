@@ -132,7 +132,8 @@ std::string json_escaped(std::string_view s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_path, prompts = "512", gens = "128", depths = "0", threads_list, target, kv_type = "f16";
+  std::string model_path, prompts = "512", gens = "128", depths = "0", threads_list, target, kv_type = "f16",
+                          output = "md";
   int repetitions = 5;
   bool json = false, no_repack = false;
   ullm::cli::ArgParser args("ullm-bench", "Measure prompt processing (pp) and generation (tg) speed in tokens/s.");
@@ -147,10 +148,17 @@ int main(int argc, char** argv) {
   args.option({"-r", "--repetitions"}, &repetitions, "N", "measurements per test (default: 5)");
   args.option({"--kernels"}, &target, "TARGET", "kernel target: scalar, sse4, avx2, avx512 (default: best)");
   args.option({"-ctk", "--kv-type"}, &kv_type, "TYPE", "KV cache type: f16 or f32 (default: f16, as llama-bench's)");
-  args.flag({"--json"}, &json, "print a JSON array with llama-bench's field names instead of a table");
+  args.option({"-o", "--output"}, &output, "FORMAT",
+              "md (a table), json (an array) or jsonl (an object a line, as each test ends); the JSON has "
+              "llama-bench's field names (default: md)");
+  args.flag({"--json"}, &json, "the same as -o json");
   args.flag({"--no-repack"}, &no_repack, "compute from the mapped file only: faster load, slower decode");
   args.parse(argc, argv);
   if (repetitions < 1) args.usage_error("--repetitions must be at least 1");
+  if (json) output = "json";
+  if (output != "md" && output != "json" && output != "jsonl") {
+    args.usage_error(fmt::format("--output must be md, json or jsonl, not '{}'", output));
+  }
   const ullm::KvType cache = ullm::cli::parse_kv_type(args, kv_type);
 
   return ullm::cli::run_main("ullm-bench", [&] {
@@ -194,7 +202,17 @@ int main(int argc, char** argv) {
     std::vector<Result> results;
     // As llama-bench, the cache types get columns only when not the default.
     const bool kv_columns = kv_type != "f16";
-    if (!json) {
+    // One test's result as llama-bench's JSON object.
+    const auto json_object = [&](const Result& r) {
+      return fmt::format(
+          "{{\"model_filename\": \"{}\", \"model_type\": \"{}\", \"model_size\": {}, \"model_n_params\": {}, "
+          "\"backends\": \"CPU\", \"kernels\": \"{}\", \"n_threads\": {}, \"type_k\": \"{}\", \"type_v\": \"{}\", "
+          "\"n_prompt\": {}, \"n_gen\": {}, \"n_depth\": {}, \"avg_ts\": {:.6f}, \"stddev_ts\": {:.6f}, "
+          "\"samples_ts\": [{:.6f}]}}",
+          json_escaped(path), type, model.file().file_size(), c.n_params(), model.kernel_target(), r.threads, kv_type,
+          kv_type, r.n_prompt, r.n_gen, r.n_depth, r.mean(), r.stddev(), fmt::join(r.samples, ", "));
+    };
+    if (output == "md") {
       fmt::print("| model | size | params | backend | threads |{} test | t/s |\n",
                  kv_columns ? " type_k | type_v |" : "");
       fmt::print("| --- | ---: | ---: | --- | ---: |{} ---: | ---: |\n", kv_columns ? " ---: | ---: |" : "");
@@ -204,31 +222,24 @@ int main(int argc, char** argv) {
         Result r{t, p, n, d, {}};
         run_once(model, cache, t, p, n, d, rng);  // warm-up
         for (int i = 0; i < repetitions; ++i) r.samples.push_back(run_once(model, cache, t, p, n, d, rng));
-        if (!json) {
+        if (output == "md") {
           // As llama-bench names it: "tg128 @ d512".
           const std::string test =
               fmt::format("{}{}{}", p > 0 ? "pp" : "tg", p > 0 ? p : n, d > 0 ? fmt::format(" @ d{}", d) : "");
           fmt::print("| {} | {:.2f} MiB | {} | CPU ({}) | {} |{} {} | {:.2f} ± {:.2f} |\n", type, size_mib,
                      params_name(c.n_params()), model.kernel_target(), t,
                      kv_columns ? fmt::format(" {} | {} |", kv_type, kv_type) : "", test, r.mean(), r.stddev());
-          std::fflush(stdout);
+        } else if (output == "jsonl") {
+          fmt::print("{}\n", json_object(r));
         }
+        std::fflush(stdout);
         results.push_back(std::move(r));
       }
     }
-    if (json) {
+    if (output == "json") {
       fmt::print("[\n");
       for (size_t i = 0; i < results.size(); ++i) {
-        const Result& r = results[i];
-        fmt::print(
-            "  {{\"model_filename\": \"{}\", \"model_type\": \"{}\", \"model_size\": {}, \"model_n_params\": {}, "
-            "\"backends\": \"CPU\", \"kernels\": \"{}\", \"n_threads\": {}, \"type_k\": \"{}\", \"type_v\": \"{}\", "
-            "\"n_prompt\": {}, \"n_gen\": {}, \"n_depth\": {}, \"avg_ts\": {:.6f}, \"stddev_ts\": {:.6f}, "
-            "\"samples_ts\": "
-            "[{:.6f}]}}{}\n",
-            json_escaped(path), type, model.file().file_size(), c.n_params(), model.kernel_target(), r.threads, kv_type,
-            kv_type, r.n_prompt, r.n_gen, r.n_depth, r.mean(), r.stddev(), fmt::join(r.samples, ", "),
-            i + 1 < results.size() ? "," : "");
+        fmt::print("  {}{}\n", json_object(results[i]), i + 1 < results.size() ? "," : "");
       }
       fmt::print("]\n");
     }
