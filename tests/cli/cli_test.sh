@@ -136,6 +136,8 @@ check "bench depth json" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 0 -n
 check "bench depth past memory" expect_exit 1 "KV cache for 2147483775 positions" "$bin/ullm-bench" -m "$tmp/synth.gguf" -p 0 -n 128 -d 2147483647
 check "bench jsonl" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 8 -n 4 -t 1 -r 1 -o jsonl | python3 -c 'import json,sys; d=[json.loads(l) for l in sys.stdin]; assert len(d)==2 and d[0][\"n_prompt\"]==8 and d[1][\"n_gen\"]==4'"
 check "bench bad output" expect_exit 2 "output must be md, json or jsonl" "$bin/ullm-bench" -m "$tmp/synth.gguf" -o csv
+check "bench prompt and generation" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 0 -n 0 -pg 8,4 -t 1 -r 1 | grep -q '| pp8+tg4 |'"
+check "bench bad -pg" expect_exit 1 "two positive counts" "$bin/ullm-bench" -m "$tmp/synth.gguf" -pg 8
 check "bench kv type" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 16 -n 0 -t 1 -r 1 -ctk f32 --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[0][\"type_k\"]==\"f32\" and d[0][\"type_v\"]==\"f32\"'"
 check "bench kv type columns" bash -c "'$bin/ullm-bench' -m '$tmp/synth.gguf' -p 16 -n 0 -t 1 -r 1 -ctk f32 | grep -q '| type_k | type_v |'"
 check "bench bad kv type" expect_exit 2 "kv-type must be f16 or f32" "$bin/ullm-bench" -m "$tmp/synth.gguf" -ctk q4_0

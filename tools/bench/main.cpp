@@ -91,26 +91,23 @@ std::vector<ullm::Token> random_prompt(const ullm::Model& model, int n, std::mt1
 }
 
 // One measurement, as llama-bench takes it: a fresh session filled with
-// n_depth tokens (not timed), then either a prompt of n_prompt tokens in one
-// eval or n_gen evals of one token each, the first BOS where the model has
-// one.
+// n_depth tokens (not timed), then a prompt of n_prompt tokens in one eval
+// and n_gen evals of one token each (one of them, or both for a -pg test),
+// each of the two starting with BOS where the model has one. Tokens per
+// second over both.
 double run_once(const ullm::Model& model, ullm::KvType kv_type, int threads, int n_prompt, int n_gen, int n_depth,
                 std::mt19937& rng) {
-  ullm::Session session(model, {.context_length = int64_t{n_depth} + std::max(n_prompt, n_gen),
+  ullm::Session session(model, {.context_length = int64_t{n_depth} + n_prompt + n_gen,
                                 .threads = threads,
                                 .kv_type = kv_type,
                                 .beyond_trained_context = true});
   if (n_depth > 0) session.eval(random_prompt(model, n_depth, rng));
-  if (n_prompt > 0) {
-    const std::vector<ullm::Token> prompt = random_prompt(model, n_prompt, rng);
-    const auto start = std::chrono::steady_clock::now();
-    session.eval(prompt);
-    return n_prompt / seconds(start);
-  }
-  const std::vector<ullm::Token> tokens = random_prompt(model, n_gen, rng);
+  const std::vector<ullm::Token> prompt = random_prompt(model, n_prompt, rng);
+  const std::vector<ullm::Token> generated = random_prompt(model, n_gen, rng);
   const auto start = std::chrono::steady_clock::now();
-  for (const ullm::Token& t : tokens) session.eval(std::span<const ullm::Token>(&t, 1));
-  return n_gen / seconds(start);
+  if (n_prompt > 0) session.eval(prompt);
+  for (const ullm::Token& t : generated) session.eval(std::span<const ullm::Token>(&t, 1));
+  return (n_prompt + n_gen) / seconds(start);
 }
 
 // s as the contents of a JSON string.
@@ -132,8 +129,8 @@ std::string json_escaped(std::string_view s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_path, prompts = "512", gens = "128", depths = "0", threads_list, target, kv_type = "f16",
-                          output = "md";
+  std::string model_path, prompts = "512", gens = "128", depths = "0", prompt_gen, threads_list, target,
+                          kv_type = "f16", output = "md";
   int repetitions = 5;
   bool json = false, no_repack = false;
   ullm::cli::ArgParser args("ullm-bench", "Measure prompt processing (pp) and generation (tg) speed in tokens/s.");
@@ -141,6 +138,7 @@ int main(int argc, char** argv) {
               fmt::format("model file (default: $ULLM_MODEL, else {})", ullm::cli::kDefaultModel));
   args.option({"-p", "--n-prompt"}, &prompts, "N[,N...]", "prompt lengths to test, 0 to skip (default: 512)");
   args.option({"-n", "--n-gen"}, &gens, "N[,N...]", "generation lengths to test, 0 to skip (default: 128)");
+  args.option({"-pg"}, &prompt_gen, "P,G", "also a prompt of P tokens then G generated, timed together (test ppP+tgG)");
   args.option({"-d", "--n-depth"}, &depths, "N[,N...]",
               "tokens in the context before each test, not timed (default: 0)");
   args.option({"-t", "--threads"}, &threads_list, "N[,N...]",
@@ -183,9 +181,16 @@ int main(int argc, char** argv) {
         if (n > 0) tests.push_back({0, n, d});
       }
     }
+    if (!prompt_gen.empty()) {
+      const std::vector<int> pg = parse_list(prompt_gen, "-pg");
+      if (pg.size() != 2 || pg[0] == 0 || pg[1] == 0) {
+        throw ullm::InvalidArgument(fmt::format("-pg: '{}' is not two positive counts P,G", prompt_gen));
+      }
+      for (int d : depth_list) tests.push_back({pg[0], pg[1], d});
+    }
     if (tests.empty()) throw ullm::InvalidArgument("nothing to measure: every --n-prompt and --n-gen is 0");
     const int64_t longest = std::accumulate(tests.begin(), tests.end(), int64_t{0}, [](int64_t m, const Test& test) {
-      return std::max(m, int64_t{test.n_depth} + std::max(test.n_prompt, test.n_gen));
+      return std::max(m, int64_t{test.n_depth} + test.n_prompt + test.n_gen);
     });
     if (longest > model.config().context_length) {
       fmt::print(stderr,
@@ -223,9 +228,10 @@ int main(int argc, char** argv) {
         run_once(model, cache, t, p, n, d, rng);  // warm-up
         for (int i = 0; i < repetitions; ++i) r.samples.push_back(run_once(model, cache, t, p, n, d, rng));
         if (output == "md") {
-          // As llama-bench names it: "tg128 @ d512".
-          const std::string test =
-              fmt::format("{}{}{}", p > 0 ? "pp" : "tg", p > 0 ? p : n, d > 0 ? fmt::format(" @ d{}", d) : "");
+          // As llama-bench names them: "pp512", "tg128 @ d512", "pp512+tg128".
+          const std::string test = fmt::format("{}{}{}", p > 0 ? fmt::format("pp{}", p) : "", p > 0 && n > 0 ? "+" : "",
+                                               n > 0 ? fmt::format("tg{}", n) : "") +
+                                   (d > 0 ? fmt::format(" @ d{}", d) : "");
           fmt::print("| {} | {:.2f} MiB | {} | CPU ({}) | {} |{} {} | {:.2f} ± {:.2f} |\n", type, size_mib,
                      params_name(c.n_params()), model.kernel_target(), t,
                      kv_columns ? fmt::format(" {} | {} |", kv_type, kv_type) : "", test, r.mean(), r.stddev());
