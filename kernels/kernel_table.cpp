@@ -76,7 +76,7 @@ bool agrees_with_scalar(const KernelTable& t) {
         if (k.dot(n, wj, x.data()) != r.dot(n, wj, x.data())) return false;
         if (k.dot_tiled(n, wj, x.data()) != r.dot_tiled(n, wj, x.data())) return false;
       }
-      // The activations widened, as dot_tiled_tile_wide reads them.
+      // The activations widened, as the wide tile kernels read them.
       std::vector<float> wide(static_cast<size_t>(4 * n));
       for (int j = 0; j < 4; ++j) ra.to_float(x.data() + j * xrow, wide.data() + j * n, n);
       const std::byte* narrow_x = x.data();
@@ -84,6 +84,7 @@ bool agrees_with_scalar(const KernelTable& t) {
       const size_t wide_row = static_cast<size_t>(n) * sizeof(float);
       for (auto [tile, dot, tile_x, tile_xrow] :
            {std::tuple{k.dot_tile, r.dot, narrow_x, xrow}, std::tuple{k.dot_tiled_tile, r.dot_tiled, narrow_x, xrow},
+            std::tuple{k.dot_tile_wide, r.dot, wide_x, wide_row},
             std::tuple{k.dot_tiled_tile_wide, r.dot_tiled, wide_x, wide_row}}) {
         if (tile == nullptr) continue;
         for (int tokens = 1; tokens <= kTileTokens; ++tokens) {

@@ -37,7 +37,7 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
   data_.resize(row_bytes_ * static_cast<size_t>(n_tokens));
   for (int64_t t = 0; t < n_tokens; ++t) ak->from_float(x + t * k, data_.data() + t * row_bytes_, k);
   widened_.clear();
-  if (wk->dot_tiled_tile_wide != nullptr && n_tokens > 1) {
+  if (wk->dot_tile_wide != nullptr || (wk->dot_tiled_tile_wide != nullptr && n_tokens > 1)) {
     widened_.resize(static_cast<size_t>(n_tokens * k));
     for (int64_t t = 0; t < n_tokens; ++t) ak->to_float(row(t), widened_.data() + t * k, k);
   }
@@ -140,8 +140,9 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
   // The activation rows the tiles read: as prepared, or widened to floats.
   const std::byte* x_rows = x.row(0);
   size_t x_row_bytes = x.row_bytes();
-  if (many_tokens && wk->dot_tiled_tile_wide != nullptr && x.widened() != nullptr) {
-    dot_tile = wk->dot_tiled_tile_wide;
+  const DotTileFn wide_tile = dot == wk->dot ? wk->dot_tile_wide : wk->dot_tiled_tile_wide;
+  if (wide_tile != nullptr && x.widened() != nullptr) {
+    dot_tile = wide_tile;
     x_rows = reinterpret_cast<const std::byte*>(x.widened());
     x_row_bytes = static_cast<size_t>(k) * sizeof(float);
   }

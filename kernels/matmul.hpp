@@ -24,9 +24,9 @@ class PreparedActivations {
   // reads, so a matmul with such weights runs at full speed.
   bool suits_fully(const KernelTable& table, DType weight_type, int64_t k) const;
   size_t row_bytes() const { return row_bytes_; }
-  // The rows widened to floats (k apart), prepared for several tokens whose
-  // weight type reads them so (TypeKernels::dot_tiled_tile_wide); nullptr
-  // otherwise.
+  // The rows widened to floats (k apart), prepared where the weight type
+  // reads them so (TypeKernels::dot_tile_wide, dot_tiled_tile_wide);
+  // nullptr otherwise.
   const float* widened() const { return widened_.empty() ? nullptr : widened_.data(); }
   int64_t tokens() const { return n_tokens_; }
   int64_t k() const { return k_; }

@@ -114,10 +114,11 @@ struct TypeKernels {
   // Optional: `dot_tiled` in tiles, where it differs from `dot` (the float
   // formats).
   DotTileFn dot_tiled_tile = nullptr;
-  // Optional: `dot_tiled_tile` reading the activations as floats, widened
-  // from the activation type once per matmul (PreparedActivations::widened)
-  // instead of in every tile: 16-bit float weights, whose many-token kernels
-  // then convert only the weights.
+  // Optional: `dot_tile` and `dot_tiled_tile` reading the activations as
+  // floats, widened from the activation type once per matmul
+  // (PreparedActivations::widened) instead of in every tile: 16-bit float
+  // weights, whose kernels then convert only the weights.
+  DotTileFn dot_tile_wide = nullptr;
   DotTileFn dot_tiled_tile_wide = nullptr;
   // Optional: panels of rows times any number of tokens, in `dot_tiled`'s order.
   PanelKernel panel{};

@@ -181,12 +181,15 @@ void add_tail_products(int64_t rest, int rows, int tokens, const float* const* w
 // at a time — fused into the float sum for F32, added in double for 16-bit
 // inputs (Tail). Each tail is a chain of dependent adds; the tile's chains run
 // side by side, so odd row lengths cost little more than even ones.
-template <class Arch, typename T, typename Tail>
+// Activations of type TX: the weights' own, or floats already widened from
+// them (16-bit weights' PreparedActivations::widened).
+template <class Arch, typename T, typename Tail, typename TX = T>
 void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride,
                            int rows, int tokens, float* out, int64_t out_stride) {
   const auto row = [](const std::byte* base, size_t stride, int i) {
     return reinterpret_cast<const T*>(base + static_cast<size_t>(i) * stride);
   };
+  const auto x_row = [&](int t) { return reinterpret_cast<const TX*>(x + static_cast<size_t>(t) * x_stride); };
   const int64_t bulk = n & ~int64_t{63}, rest = n - bulk;
   using Sums = VectorOrderSums<Arch>;
   using Lanes = typename Sums::batch[kTileRows][Sums::kB];
@@ -208,19 +211,26 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
       for (int r = 0; r < rows; ++r) {
         Sums bulk_sum;
         bulk_sum.zero();
-        bulk_sum.add(bulk, FloatRow<Arch, T>{row(w, w_stride, r)}, FloatRow<Arch, T>{row(x, x_stride, t)});
+        bulk_sum.add(bulk, FloatRow<Arch, T>{row(w, w_stride, r)}, FloatRow<Arch, TX>{x_row(t)});
         sums[t][r] = bulk_sum.reduce();
       }
     }
   } else {
     // The activations widened once for all rows, a stretch at a time (each
-    // row widening them again had doubled the conversions: compute-bound).
+    // row widening them again had doubled the conversions: compute-bound),
+    // unless they come widened.
     constexpr int64_t kStretch = 512;
     alignas(64) float x_floats[kTileTokens][kStretch];
+    const float* x_stretch[kTileTokens];  // token t's stretch as floats
     const auto widen = [&](int64_t s, int64_t values) {
       for (int t = 0; t < tokens; ++t) {
-        const FloatRow<Arch, T> xt{row(x, x_stride, t) + s};
-        for (int64_t i = 0; i < values; i += Sums::kW) xt.at(i).store_aligned(x_floats[t] + i);
+        if constexpr (std::is_same_v<TX, float>) {
+          x_stretch[t] = x_row(t) + s;
+        } else {
+          const FloatRow<Arch, TX> xt{x_row(t) + s};
+          for (int64_t i = 0; i < values; i += Sums::kW) xt.at(i).store_aligned(x_floats[t] + i);
+          x_stretch[t] = x_floats[t];
+        }
       }
     };
     if (bulk <= kStretch) {
@@ -233,7 +243,7 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
         for (int r = 0; r < rows; ++r) {
           Sums bulk_sum;
           bulk_sum.zero();
-          bulk_sum.add(bulk, FloatRow<Arch, T>{row(w, w_stride, r)}, FloatRow<Arch, float>{x_floats[t]});
+          bulk_sum.add(bulk, FloatRow<Arch, T>{row(w, w_stride, r)}, FloatRow<Arch, float>{x_stretch[t]});
           bulk_sum.lanes(lanes[r]);
         }
         reduce_rows(t, lanes);
@@ -248,7 +258,8 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
         widen(s, values);
         for (int t = 0; t < tokens; ++t) {
           for (int r = 0; r < rows; ++r) {
-            bulk_sums[t][r].add(values, FloatRow<Arch, T>{row(w, w_stride, r) + s}, FloatRow<Arch, float>{x_floats[t]});
+            bulk_sums[t][r].add(values, FloatRow<Arch, T>{row(w, w_stride, r) + s},
+                                FloatRow<Arch, float>{x_stretch[t]});
           }
         }
       }
@@ -261,10 +272,10 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
   }
   if (rest > 0) {
     alignas(64) float buffer[kTileRows + kTileTokens][64];
-    const float *w_tail[kTileRows], *x_tail[kTileTokens];
+    const float *w_tail[kTileRows] = {}, *x_tail[kTileTokens] = {};  // (zeroed: GCC cannot tell tokens >= 1)
     for (int r = 0; r < rows; ++r) w_tail[r] = tail_floats<Arch>(row(w, w_stride, r) + bulk, rest, buffer[r]);
     for (int t = 0; t < tokens; ++t) {
-      x_tail[t] = tail_floats<Arch>(row(x, x_stride, t) + bulk, rest, buffer[kTileRows + t]);
+      x_tail[t] = tail_floats<Arch>(x_row(t) + bulk, rest, buffer[kTileRows + t]);
     }
     // A partial tile's missing rows and tokens repeat its first; their sums are dropped.
     for (int r = rows; r < kTileRows; ++r) w_tail[r] = w_tail[0];
@@ -287,10 +298,10 @@ float dot_vector_order(int64_t n, const std::byte* w, const std::byte* x) {
   return out;
 }
 
-template <class Arch, typename T, typename Tail>
+template <class Arch, typename T, typename Tail, typename TX = T>
 void dot_tiles_vector_order(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride,
                             int tokens, float* out, int64_t out_stride) {
-  dot_tile_vector_order<Arch, T, Tail>(n, w, w_stride, x, x_stride, kTileRows, tokens, out, out_stride);
+  dot_tile_vector_order<Arch, T, Tail, TX>(n, w, w_stride, x, x_stride, kTileRows, tokens, out, out_stride);
 }
 
 // ggml's tiled-GEMM order: one group of 16 lanes over 16-element chunks, the
@@ -814,9 +825,13 @@ struct TableBuilder {
     for (size_t i = 0; i < kComputeTypes.size(); ++i) {
       if (kComputeTypes[i] == DType::F16) {
         t.types[i].to_float = f16_to_f32_simd<Arch>;
+        t.types[i].dot_tile_wide = dot_tiles_vector_order<Arch, uint16_t, double, float>;
         t.types[i].dot_tiled_tile_wide = dot_tiles_tile_order<Arch, uint16_t, float>;
       }
-      if (kComputeTypes[i] == DType::BF16) t.types[i].dot_tiled_tile_wide = dot_tiles_tile_order<Arch, Bf16, float>;
+      if (kComputeTypes[i] == DType::BF16) {
+        t.types[i].dot_tile_wide = dot_tiles_vector_order<Arch, Bf16, double, float>;
+        t.types[i].dot_tiled_tile_wide = dot_tiles_tile_order<Arch, Bf16, float>;
+      }
     }
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
     t.tile = {tile_load_f16_simd<Arch>, tile_scores_simd<Arch>, tile_scale_max_simd<Arch>, tile_exp_sum_simd<Arch>,
