@@ -233,10 +233,11 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
         }
       }
     };
-    if (bulk <= kStretch) {
-      // One stretch (most small models' rows): each sum from zero to its
-      // lanes in registers. (Carried in memory, as below, its zeroing and
-      // stores had cost more than its multiply-adds on 64-value rows.)
+    if (bulk <= kStretch || std::is_same_v<TX, float>) {
+      // One stretch (most small models' rows, or any row against widened
+      // activations): each sum from zero to its lanes in registers. (Carried
+      // in memory, as below, its zeroing and stores had cost more than its
+      // multiply-adds on 64-value rows.)
       widen(0, bulk);
       for (int t = 0; t < tokens; ++t) {
         Lanes lanes;
