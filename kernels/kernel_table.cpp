@@ -76,9 +76,12 @@ bool agrees_with_scalar(const KernelTable& t) {
         if (k.dot(n, wj, x.data()) != r.dot(n, wj, x.data())) return false;
         if (k.dot_tiled(n, wj, x.data()) != r.dot_tiled(n, wj, x.data())) return false;
       }
-      // The activations widened, as the wide tile kernels read them.
-      std::vector<float> wide(static_cast<size_t>(4 * n));
-      for (int j = 0; j < 4; ++j) ra.to_float(x.data() + j * xrow, wide.data() + j * n, n);
+      // The activations widened, as the wide tile kernels read them (where the type has those).
+      std::vector<float> wide;
+      if (k.dot_tile_wide != nullptr || k.dot_tiled_tile_wide != nullptr) {
+        wide.resize(static_cast<size_t>(4 * n));
+        for (int j = 0; j < 4; ++j) ra.to_float(x.data() + j * xrow, wide.data() + j * n, n);
+      }
       const std::byte* narrow_x = x.data();
       const auto* wide_x = reinterpret_cast<const std::byte*>(wide.data());
       const size_t wide_row = static_cast<size_t>(n) * sizeof(float);

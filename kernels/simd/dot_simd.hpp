@@ -207,6 +207,9 @@ void dot_tile_vector_order(int64_t n, const std::byte* w, size_t w_stride, const
     }
   };
   if constexpr (std::is_same_v<T, float>) {
+    // F32 rows reduce one at a time, as soon as each is summed: through the
+    // shared path below (lanes kept for four rows, then reduce_rows) they
+    // measured 4-8 % slower on 64- and 288-value rows.
     for (int t = 0; t < tokens; ++t) {
       for (int r = 0; r < rows; ++r) {
         Sums bulk_sum;
