@@ -63,8 +63,15 @@ std::string params_name(int64_t n) {
   return fmt::format("{:.2f}M", static_cast<double>(n) / 1e6);
 }
 
+// A test as llama-bench runs it: a prompt, a generation or both, after
+// n_depth tokens already in the context.
+struct Test {
+  int n_prompt, n_gen, n_depth;
+};
+
 struct Result {
-  int threads, n_prompt, n_gen, n_depth;
+  int threads;
+  Test test;
   std::vector<double> samples;  // tokens per second
   double mean() const { return std::accumulate(samples.begin(), samples.end(), 0.0) / samples.size(); }
   double stddev() const {
@@ -166,9 +173,6 @@ int main(int argc, char** argv) {
     const int default_threads = ullm::Session(model, {.context_length = 1}).threads();
     std::vector<int> threads = threads_list.empty() ? std::vector<int>{0} : parse_list(threads_list, "--threads");
     for (int& t : threads) t = t == 0 ? default_threads : t;
-    struct Test {
-      int n_prompt, n_gen, n_depth;
-    };
     std::vector<Test> tests;
     const std::vector<int> depth_list = parse_list(depths, "--n-depth");
     for (int p : parse_list(prompts, "--n-prompt")) {
@@ -215,7 +219,7 @@ int main(int argc, char** argv) {
           "\"n_prompt\": {}, \"n_gen\": {}, \"n_depth\": {}, \"avg_ts\": {:.6f}, \"stddev_ts\": {:.6f}, "
           "\"samples_ts\": [{:.6f}]}}",
           json_escaped(path), type, model.file().file_size(), c.n_params(), model.kernel_target(), r.threads, kv_type,
-          kv_type, r.n_prompt, r.n_gen, r.n_depth, r.mean(), r.stddev(), fmt::join(r.samples, ", "));
+          kv_type, r.test.n_prompt, r.test.n_gen, r.test.n_depth, r.mean(), r.stddev(), fmt::join(r.samples, ", "));
     };
     if (output == "md") {
       fmt::print("| model | size | params | backend | threads |{} test | t/s |\n",
@@ -223,8 +227,9 @@ int main(int argc, char** argv) {
       fmt::print("| --- | ---: | ---: | --- | ---: |{} ---: | ---: |\n", kv_columns ? " ---: | ---: |" : "");
     }
     for (int t : threads) {
-      for (const auto& [p, n, d] : tests) {
-        Result r{t, p, n, d, {}};
+      for (const Test& test : tests) {
+        const auto [p, n, d] = test;
+        Result r{t, test, {}};
         run_once(model, cache, t, p, n, d, rng);  // warm-up
         for (int i = 0; i < repetitions; ++i) r.samples.push_back(run_once(model, cache, t, p, n, d, rng));
         if (output == "md") {
