@@ -341,8 +341,7 @@ inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
   return dot_groups<Chains>(q, x, 8, start);
 }
 #else
-// maddubs' pairs of products summed over `groups` groups in 16 bits: eight
-// groups of 4-bit values stay below 2^15 (8 * 2 * 15 * 128), four of 5-bit.
+// maddubs' pairs of products summed over `groups` groups in 16 bits.
 inline __m256i pair_sums(const Int* q, const int8_t* x, int groups) {
   __m256i pairs = _mm256_maddubs_epi16(q[0], PanelIsa::splat(four_bytes(x)));
   for (int g = 1; g < groups; ++g) {
@@ -350,21 +349,29 @@ inline __m256i pair_sums(const Int* q, const int8_t* x, int groups) {
   }
   return pairs;
 }
-// The pair sums of 32 values widened to int32 lanes through madd with
-// `factor` (16-bit pairs: ones, or a sub-block scale), added to `sum`.
-template <int Bits>
-inline Int add_pair_sums_32(Int sum, const Int (&q)[8], const int8_t* x, Int factor) {
-  static_assert(Bits == 4 || Bits == 5);
-  constexpr int kGroups = Bits == 4 ? 8 : 4;
-  for (int g = 0; g < 8; g += kGroups) {
-    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pair_sums(q + g, x + 4 * g, kGroups), factor));
+// The pair sums of `Groups` groups of unsigned `Bits`-bit values widened to
+// int32 lanes through madd with `factor` (16-bit pairs: ones, or a sub-block
+// scale), added to `sum`. maddubs' pairs reach 2 (2^Bits - 1) 128, so eight
+// groups of 4-bit values share a 16-bit sum below 2^15, four of 5-bit, two
+// of 6-bit.
+template <int Bits, int Groups>
+inline Int add_pair_sums(Int sum, const Int (&q)[Groups], const int8_t* x, Int factor) {
+  static_assert(Bits >= 4 && Bits <= 6);
+  constexpr int kShared = std::min(Groups, Bits == 4 ? 8 : Bits == 5 ? 4 : 2);
+  static_assert(Groups % kShared == 0);
+  for (int g = 0; g < Groups; g += kShared) {
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pair_sums(q + g, x + 4 * g, kShared), factor));
+    // The sum stays one chain in program order: otherwise GCC gathers a
+    // block's products first and adds them at the end, sending most of them
+    // to the stack (Q6_K decode 5 % slower).
+    __asm__("" : "+x"(sum));
   }
   return sum;
 }
 // (AVX2 adds the 16-bit pair sums before widening: one chain.)
 template <int Bits, int>
 inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
-  return add_pair_sums_32<Bits>(start, q, x, _mm256_set1_epi16(1));
+  return add_pair_sums<Bits>(start, q, x, _mm256_set1_epi16(1));
 }
 #endif
 
@@ -522,55 +529,56 @@ inline Int signed_scale(Int v, int k) {
 #endif
 }
 
-// sum += scale * (the dot product of 32 packed values with x), per lane.
-template <int Bits, int Chains>
-inline Int add_scaled_dot_32(Int sum, const Int (&q)[8], const int8_t* x, Int scale) {
+// sum += scale * (the dot product of `Groups` groups of packed values with
+// x), per lane.
+template <int Bits, int Chains, int Groups>
+inline Int add_scaled_dot(Int sum, const Int (&q)[Groups], const int8_t* x, Int scale) {
 #ifdef __AVX512F__
-  return _mm512_add_epi32(sum, _mm512_mullo_epi32(dot_32<Bits, Chains>(q, x, PanelIsa::splat(0)), scale));
+  return _mm512_add_epi32(sum, _mm512_mullo_epi32(dot_groups<Chains>(q, x, Groups, PanelIsa::splat(0)), scale));
 #else
-  return add_pair_sums_32<Bits>(sum, q, x, scale);
-#endif
-}
-
-// sum += scale * (the dot product of 16 packed values with x), per lane.
-// AVX2: maddubs pairs of 6-bit values reach 2 * 63 * 128, so two groups at
-// most share a 16-bit sum before madd widens them.
-template <int Chains>
-inline Int add_scaled_dot_16(Int sum, const Int (&q)[4], const int8_t* x, Int scale) {
-#ifdef __AVX512F__
-  return _mm512_add_epi32(sum, _mm512_mullo_epi32(dot_groups<Chains>(q, x, 4, PanelIsa::splat(0)), scale));
-#else
-  for (int g = 0; g < 4; g += 2) sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pair_sums(q + g, x + 4 * g, 2), scale));
-  return sum;
+  return add_pair_sums<Bits>(sum, q, x, scale);
 #endif
 }
 
 // Q4_K and Q5_K: per super-block, the integer sums of the eight sub-blocks
 // times their scales, and the minimums times the sub-block sums of x, each
 // converted once and scaled. Q5_K adds bit j of qh[l] as bit 4 of value l of
-// sub-block j. Piece c: sub-blocks 2c (low nibbles) and 2c + 1 (high).
+// sub-block j. Piece c: sub-blocks 2c (low nibbles) and 2c + 1 (high), from
+// qs bytes 32c.. (values 0-15 of each from the first 16, 16-31 from the
+// rest). With AVX2, Q5_K's pieces are those halves (piece 4 half + c), so
+// that only the current half's qh bytes are carried: sixteen registers held
+// neither a whole piece beside both halves' qh bytes nor eight unpacked
+// scales and minimums (they stay bytes until used), and GCC sent a third of
+// a block's vectors to the stack and back.
 template <bool FifthBit>
 struct PanelQ4Or5K : SumsFromZero {
   using Block = std::conditional_t<FifthBit, BlockQ5_K, BlockQ4_K>;
   using Act = BlockQ8_K;
+  static constexpr int kBits = FifthBit ? 5 : 4;
   static constexpr int kValues = kQK_K;
   static constexpr int32_t kSumFactor = 0;
-  static constexpr int kPieces = 4;
+  static constexpr int kHalvesPerPiece = FifthBit && kPanelRows == 8 ? 1 : 2;
+  static constexpr int kPieces = 4 * 2 / kHalvesPerPiece;
   static constexpr int kSums = 1;
+  struct QhChunk {
+    Int high[4];  // qh bytes 0-15 or 16-31, for the current half
+  };
   struct QhChunks {
     Int high[2][4];  // qh bytes 0-15 and 16-31
   };
-  using Carry = std::conditional_t<FifthBit, QhChunks, NoCarry>;
+  using Carry = std::conditional_t<FifthBit, std::conditional_t<kHalvesPerPiece == 1, QhChunk, QhChunks>, NoCarry>;
   struct Head {
-    Int scale[8];      // unsigned_scale of each sub-block's sc
-    Int min_pairs[8];  // (m, m) of sub-block i against bsums 2i, 2i + 1
+    Int scale_bytes[2];  // sc of sub-blocks 0-3 and 4-7, one byte each
+    Int min_bytes[2];    // m, likewise
     PanelIsa::Float d, dmin;
   };
   struct Piece {
-    Int q[2][8];  // sub-block 2c + s, group
+    Int q[2][4 * kHalvesPerPiece];  // sub-block 2c + s, group
   };
+  static int sub_block_pair(int piece) { return piece % 4; }
+  static int first_half(int piece) { return piece / 4; }
   template <class Source>
-  static void read_head(const Source& src, int64_t b, Carry& carry, Head& head) {
+  static void read_head(const Source& src, int64_t b, Carry&, Head& head) {
     // Bytes 0-15 of every row: d and dmin, then the 12 scale bytes; see
     // k_scale_min: sub-blocks 0-3 in the low six bits of scale bytes 0-3
     // (sc) and 4-7 (m), sub-blocks 4-7 in bytes 8-11 plus those bytes' top
@@ -582,55 +590,61 @@ struct PanelQ4Or5K : SumsFromZero {
     head.dmin = halves_to_float(raw[0], true);
     const Int(&u)[3] = reinterpret_cast<const Int(&)[3]>(raw[1]);
     const Int low6 = PanelIsa::bytes(0x3f), low4 = PanelIsa::bytes(0x0f), top2 = PanelIsa::bytes(0x30);
-    const Int sc_bytes[2] = {
-        PanelIsa::and_(u[0], low6),
-        PanelIsa::or_(PanelIsa::and_(u[2], low4), PanelIsa::and_(PanelIsa::shift_right(u[0], 2), top2))};
-    const Int m_bytes[2] = {PanelIsa::and_(u[1], low6),
-                            PanelIsa::or_(PanelIsa::and_(PanelIsa::shift_right(u[2], 4), low4),
-                                          PanelIsa::and_(PanelIsa::shift_right(u[1], 2), top2))};
-    for (int j = 0; j < 8; ++j) {
-      head.scale[j] = unsigned_scale(sc_bytes[j / 4], j % 4);
-      head.min_pairs[j] = unsigned_byte_pair(m_bytes[j / 4], j % 4);
-    }
-    if constexpr (FifthBit) {
-      for (int half = 0; half < 2; ++half) {
-        src.template chunk<Block>(b, offsetof(Block, qh) + 16 * half, carry.high[half]);
-      }
-    }
+    head.scale_bytes[0] = PanelIsa::and_(u[0], low6);
+    head.scale_bytes[1] =
+        PanelIsa::or_(PanelIsa::and_(u[2], low4), PanelIsa::and_(PanelIsa::shift_right(u[0], 2), top2));
+    head.min_bytes[0] = PanelIsa::and_(u[1], low6);
+    head.min_bytes[1] = PanelIsa::or_(PanelIsa::and_(PanelIsa::shift_right(u[2], 4), low4),
+                                      PanelIsa::and_(PanelIsa::shift_right(u[1], 2), top2));
   }
   template <class Source>
-  static void read_piece(const Source& src, int64_t b, int c, Carry& carry, Piece& piece) {
-    for (int half = 0; half < 2; ++half) {
+  static void read_piece(const Source& src, int64_t b, int i, Carry& carry, Piece& piece) {
+    const int c = sub_block_pair(i);
+    for (int k = 0; k < kHalvesPerPiece; ++k) {
+      const int half = first_half(i) + k;
       Int u[4];
       src.template chunk<Block>(b, offsetof(Block, qs) + 32 * c + 16 * half, u);
+      const Int* high = nullptr;
+      if constexpr (kHalvesPerPiece == 1 && FifthBit) {
+        if (c == 0) src.template chunk<Block>(b, offsetof(Block, qh) + 16 * half, carry.high);
+        high = carry.high;
+      } else if constexpr (FifthBit) {
+        if (i == 0) {
+          for (int h = 0; h < 2; ++h) src.template chunk<Block>(b, offsetof(Block, qh) + 16 * h, carry.high[h]);
+        }
+        high = carry.high[half];
+      }
       for (int g = 0; g < 4; ++g) {
-        Int& low = piece.q[0][4 * half + g];
-        Int& upper = piece.q[1][4 * half + g];
+        Int& low = piece.q[0][4 * k + g];
+        Int& upper = piece.q[1][4 * k + g];
         low = PanelIsa::low_nibbles(u[g]);
         upper = PanelIsa::high_nibbles(u[g]);
         if constexpr (FifthBit) {
-          low = PanelIsa::or_(low, PanelIsa::bits_to_4(carry.high[half][g], 2 * c, 0x10));
-          upper = PanelIsa::or_(upper, PanelIsa::bits_to_4(carry.high[half][g], 2 * c + 1, 0x10));
+          low = PanelIsa::or_(low, PanelIsa::bits_to_4(high[g], 2 * c, 0x10));
+          upper = PanelIsa::or_(upper, PanelIsa::bits_to_4(high[g], 2 * c + 1, 0x10));
         }
       }
     }
   }
   template <int Tokens, int Chains>
-  static void add_piece(const Head& head, const Piece& piece, int c, const Act* const (&x)[Tokens],
+  static void add_piece(const Head& head, const Piece& piece, int i, const Act* const (&x)[Tokens],
                         Int (&sums)[kSums][Tokens]) {
     for (int s = 0; s < 2; ++s) {
-      const int j = 2 * c + s;
+      const int j = 2 * sub_block_pair(i) + s;
+      const Int scale = unsigned_scale(head.scale_bytes[j / 4], j % 4);
       for (int t = 0; t < Tokens; ++t) {
-        sums[0][t] =
-            add_scaled_dot_32<(FifthBit ? 5 : 4), Chains>(sums[0][t], piece.q[s], x[t]->qs + 32 * j, head.scale[j]);
+        const int8_t* xj = x[t]->qs + 32 * j + 16 * first_half(i);
+        sums[0][t] = add_scaled_dot<kBits, Chains>(sums[0][t], piece.q[s], xj, scale);
       }
     }
   }
   template <int Tokens>
   static void finish(const Head& head, const Act* const (&x)[Tokens], const int64_t (&)[Tokens],
                      const PanelActivations&, const Int (&sums)[kSums][Tokens], PanelIsa::Float (&acc)[Tokens]) {
+    Int min_pairs[8];  // (m, m) of sub-block i against bsums 2i, 2i + 1
+    for (int j = 0; j < 8; ++j) min_pairs[j] = unsigned_byte_pair(head.min_bytes[j / 4], j % 4);
     for (int t = 0; t < Tokens; ++t) {
-      const Int mins = add_bsum_products(PanelIsa::splat(0), head.min_pairs, *x[t]);
+      const Int mins = add_bsum_products(PanelIsa::splat(0), min_pairs, *x[t]);
       const PanelIsa::Float xd = PanelIsa::splat(x[t]->d);
       acc[t] = PanelIsa::fma(PanelIsa::to_float(sums[0][t]), PanelIsa::mul(head.d, xd), acc[t]);
       acc[t] = PanelIsa::fnma(PanelIsa::to_float(mins), PanelIsa::mul(head.dmin, xd), acc[t]);
@@ -640,73 +654,78 @@ struct PanelQ4Or5K : SumsFromZero {
 
 // Q6_K: 6-bit values q standing for q - 32, sixteen sub-blocks of 16 with
 // signed 8-bit scales. Per super-block one integer sum,
-// sum_j sc_j (q.x over j - 32 bsum_j), converted once and scaled. Piece
-// 2h + p: from half h (128 values), ql's 32-byte run p (low nibbles: quarter
-// p, high: quarter p + 2), sub-blocks 8h + 2 quarter + s.
+// sum_j sc_j (q.x over j - 32 bsum_j), converted once and scaled. Half h
+// (128 values) holds four quarters of 32: quarter p's low four bits are
+// nibbles of ql's 32-byte run p % 2 (low nibbles for p < 2), its top two
+// bits are bits 2p of qh's 32 bytes. Piece 4h + 2s + run reads 16 bytes of
+// each: qh bytes 16s.. (kept for the next piece) and ql run `run` bytes
+// 16s..; its values are sub-blocks 8h + 2p + s of quarters p = run and
+// run + 2. (Pieces of eight vectors: with sixteen, and the qh bytes of both
+// chunks carried, GCC spilled a third of a block's vectors to the stack.)
 struct PanelQ6_K : SumsFromZero {
   using Block = BlockQ6_K;
   using Act = BlockQ8_K;
   static constexpr int kValues = kQK_K;
   static constexpr int32_t kSumFactor = 0;
-  static constexpr int kPieces = 4;
+  static constexpr int kPieces = 8;
   static constexpr int kSums = 1;
   struct Carry {
-    Int top[2][4];  // qh bytes 0-15 and 16-31 of the current half
+    Int top[4];  // the piece's 16 qh bytes of every row
   };
+  // The scales stay bytes until used: unpacked here, the 24 vectors of
+  // scales went to the stack and back.
   struct Head {
-    Int scale[16];       // signed_scale of each sub-block's sc
-    Int scale_pairs[8];  // 256 (sc, sc') of sub-blocks 2i, 2i + 1
+    Int scales[4];  // the 16 signed scale bytes of every row
     PanelIsa::Float d;
   };
   struct Piece {
-    Int q[4][4];  // sub-blocks 8h + 2p + s (2k + s = 0, 1) and 8h + 2(p + 2) + s (2, 3); group
+    Int q[2][4];  // quarters run and run + 2; group
   };
-  static int sub_block(int piece, int k) { return 8 * (piece / 2) + 2 * (piece % 2 + 2 * (k / 2)) + k % 2; }
+  static int sub_block(int piece, int k) {
+    const int h = piece / 4, s = piece / 2 % 2, run = piece % 2;
+    return 8 * h + 2 * (run + 2 * k) + s;
+  }
   template <class Source>
   static void read_head(const Source& src, int64_t b, Carry&, Head& head) {
-    Int u[4];  // the 16 signed scale bytes of every row
-    src.template chunk<Block>(b, offsetof(Block, scales), u);
-    for (int j = 0; j < 16; ++j) head.scale[j] = signed_scale(u[j / 4], j % 4);
-    for (int i = 0; i < 8; ++i) head.scale_pairs[i] = signed_byte_pair_times_256(u[i / 2], 2 * (i % 2));
+    src.template chunk<Block>(b, offsetof(Block, scales), head.scales);
     // d ends the block: the dword ending with it, high half (no read past the block).
     static_assert(offsetof(Block, d) + 2 == sizeof(Block));
     head.d = src.template halves<Block>(b, offsetof(Block, d) - 2, true);
   }
   template <class Source>
   static void read_piece(const Source& src, int64_t b, int i, Carry& carry, Piece& piece) {
-    const int h = i / 2, run = i % 2;
-    if (run == 0) {
-      for (int s = 0; s < 2; ++s) src.template chunk<Block>(b, offsetof(Block, qh) + 32 * h + 16 * s, carry.top[s]);
-    }
-    for (int s = 0; s < 2; ++s) {
-      Int low[4];
-      src.template chunk<Block>(b, offsetof(Block, ql) + 64 * h + 32 * run + 16 * s, low);
-      for (int g = 0; g < 4; ++g) {
-        for (int k = 0; k < 2; ++k) {
-          const int quarter = run + 2 * k;
-          const Int nib = k == 0 ? PanelIsa::low_nibbles(low[g]) : PanelIsa::high_nibbles(low[g]);
-          piece.q[2 * k + s][g] = PanelIsa::or_(nib, PanelIsa::bits_to_4(carry.top[s][g], 2 * quarter, 0x30));
-        }
+    const int h = i / 4, s = i / 2 % 2, run = i % 2;
+    if (run == 0) src.template chunk<Block>(b, offsetof(Block, qh) + 32 * h + 16 * s, carry.top);
+    Int low[4];
+    src.template chunk<Block>(b, offsetof(Block, ql) + 64 * h + 32 * run + 16 * s, low);
+    for (int g = 0; g < 4; ++g) {
+      for (int k = 0; k < 2; ++k) {
+        const int quarter = run + 2 * k;
+        const Int nib = k == 0 ? PanelIsa::low_nibbles(low[g]) : PanelIsa::high_nibbles(low[g]);
+        piece.q[k][g] = PanelIsa::or_(nib, PanelIsa::bits_to_4(carry.top[g], 2 * quarter, 0x30));
       }
     }
   }
   template <int Tokens, int Chains>
   static void add_piece(const Head& head, const Piece& piece, int i, const Act* const (&x)[Tokens],
                         Int (&sums)[kSums][Tokens]) {
-    for (int k = 0; k < 4; ++k) {
+    for (int k = 0; k < 2; ++k) {
       const int j = sub_block(i, k);
+      const Int scale = signed_scale(head.scales[j / 4], j % 4);
       for (int t = 0; t < Tokens; ++t) {
-        sums[0][t] = add_scaled_dot_16<Chains>(sums[0][t], piece.q[k], x[t]->qs + 16 * j, head.scale[j]);
+        sums[0][t] = add_scaled_dot<6, Chains>(sums[0][t], piece.q[k], x[t]->qs + 16 * j, scale);
       }
     }
   }
   template <int Tokens>
   static void finish(const Head& head, const Act* const (&x)[Tokens], const int64_t (&)[Tokens],
                      const PanelActivations&, const Int (&sums)[kSums][Tokens], PanelIsa::Float (&acc)[Tokens]) {
+    Int scale_pairs[8];  // 256 (sc, sc') of sub-blocks 2i, 2i + 1
+    for (int i = 0; i < 8; ++i) scale_pairs[i] = signed_byte_pair_times_256(head.scales[i / 2], 2 * (i % 2));
     for (int t = 0; t < Tokens; ++t) {
       // 256 sum_j sc_j bsum_j, exact in int32 (|256 sc| <= 2^15, |bsum| <= 2^11);
       // the offsets are -32 times that sum, so a shift by 3 divides exactly.
-      const Int offsets = add_bsum_products(PanelIsa::splat(0), head.scale_pairs, *x[t]);
+      const Int offsets = add_bsum_products(PanelIsa::splat(0), scale_pairs, *x[t]);
       const Int sum = PanelIsa::sub(sums[0][t], PanelIsa::shift_right_signed(offsets, 3));
       acc[t] = PanelIsa::fma(PanelIsa::to_float(sum), PanelIsa::mul(head.d, PanelIsa::splat(x[t]->d)), acc[t]);
     }
@@ -754,6 +773,7 @@ __attribute__((always_inline)) inline void add_block(const typename Format::Head
   } else {
     Int sums[Format::kSums][Tokens];
     Format::template start<Tokens>(at, xa, sums);
+#pragma GCC unroll 8
     for (int i = 0; i < Format::kPieces; ++i) {
       Format::template add_piece<Tokens, kChains>(head, piece_at(i), i, x, sums);
     }
