@@ -499,6 +499,7 @@ ULLM_MATMAT(Q6_K, avx512);
       ->UseRealTime()                                                         \
       ->Unit(benchmark::kMillisecond)
 
+ULLM_REPACKED(Q8_0, avx2);
 ULLM_REPACKED(Q8_0, avx512);
 ULLM_REPACKED(Q4_0, avx2);
 ULLM_REPACKED(Q4_0, avx512);

@@ -109,6 +109,10 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
   }
   const int64_t k = w.row_length();
   const int64_t rows = w.rows();
+  if (row_begin < 0 || row_begin > row_end || row_end > rows) {
+    throw InvalidArgument(
+        fmt::format("matmul with '{}': rows [{}, {}) are not within its {} rows", w.name, row_begin, row_end, rows));
+  }
   const size_t w_row_bytes = row_size(w.dtype, k);
   // ggml tiles many-token float products and walks one-token ones row by
   // row; the two paths add in different orders, and ullm follows each.

@@ -59,8 +59,8 @@ class PreparedActivations {
 // row_end), with the kernels of `table`. `w` is a 2-D weight of shape
 // {k, rows}; `repacked`, if not null, the same weights in the table's panel
 // order (see repack_weights). Throws InvalidArgument if x was prepared for
-// another activation format or length, UnsupportedError if the table has no
-// kernels for w's type.
+// another activation format or length or the rows are not a range of w's,
+// UnsupportedError if the table has no kernels for w's type.
 void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y,
                  int64_t row_begin, int64_t row_end, const std::byte* repacked = nullptr);
 

@@ -1,5 +1,6 @@
 // The AVX2 + FMA + F16C target. Compiled with this target's flags and only
 // called after a run-time check.
+#include "kernels/arch/avx2_q8_0_panel.hpp"
 #include "kernels/arch/x86_256.hpp"
 
 namespace ullm::kernels::simd {
@@ -37,6 +38,10 @@ const KernelTable& TargetTable::operator()(Avx2) const {
   static const KernelTable table = [] {
     KernelTable t = TableBuilder{}(Avx2{}, "avx2");
     set_block_kernels<u8s8_maddubs>(t);
+    for (size_t i = 0; i < kComputeTypes.size(); ++i) {
+      if (kComputeTypes[i] != DType::Q8_0) continue;
+      t.types[i].panel = q8_0_repacked_kernel();
+    }
     return t;
   }();
   return table;

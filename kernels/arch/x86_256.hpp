@@ -89,8 +89,9 @@ struct Q8_0Weights {
     __m256i signs, magnitudes;
   };
   static __m256i per_token(__m256i) { return _mm256_setzero_si256(); }
-  static Values values(const Block& w) {
-    const __m256i v = load_256(w.qs);
+  static Values values(const Block& w) { return values_of(w.qs); }
+  static Values values_of(const int8_t* qs) {
+    const __m256i v = load_256(qs);
     return {v, _mm256_sign_epi8(v, v)};
   }
   static __m256i lanes(const Values& w, __m256i x, __m256i) {
@@ -178,8 +179,14 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
   // in memory — 3 % of a short-row decode at the tile's entry alone.
   __m256 zero = _mm256_setzero_ps();
   __asm__("" : "+x"(zero));
-  for (auto& row : acc) {
-    for (auto& a : row) a = zero;
+  // Every loop over the accumulators is unrolled, so that GCC replaces the
+  // array by registers; one loop left rolled (such as a range-for here) kept
+  // the array in memory, and each block's four FMA results went back to the
+  // stack (Q8_0 decode in L2 on Zen 1: 21 -> 24 GOP/s unrolled).
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 16
+    for (int t = 0; t < Tokens; ++t) acc[r][t] = zero;
   }
   const int64_t blocks = n / kQK8_0;
   for (int64_t first = 0; first < blocks; first += kScaleBatch) {
@@ -213,8 +220,10 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
         xv[t] = load_256(x[t][b].qs);
         xt[t] = Weights::per_token(xv[t]);
       }
+#pragma GCC unroll 16
       for (int r = 0; r < Rows; ++r) {
         const auto values = Weights::values(w[r][b]);
+#pragma GCC unroll 16
         for (int t = 0; t < Tokens; ++t) {
           if constexpr (Weights::kOffset) {
             offsets[r][t] = std::fma(_cvtsh_ss(w[r][b].m), _cvtsh_ss(x[t][b].s), offsets[r][t]);
@@ -226,7 +235,9 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
     }
   }
   alignas(32) float lanes[8];
+#pragma GCC unroll 16
   for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 16
     for (int t = 0; t < Tokens; ++t) {
       _mm256_store_ps(lanes, acc[r][t]);
       out[t * out_stride + r] = reduce_8(lanes) + offsets[r][t];

@@ -207,6 +207,11 @@ TEST(Matmul, MatchesRowByRowDots) {
   PreparedActivations wrong;
   wrong.prepare(scalar_kernel_table(), DType::F32, x.data(), tokens, k);
   EXPECT_THROW(matmul(scalar_kernel_table(), w, wrong, y.data()), InvalidArgument);
+  // Row ranges outside the weight's rows.
+  EXPECT_THROW(matmul_rows(scalar_kernel_table(), w, act, y.data(), 0, rows + 1), InvalidArgument);
+  EXPECT_THROW(matmul_rows(scalar_kernel_table(), w, act, y.data(), -1, 4), InvalidArgument);
+  EXPECT_THROW(matmul_rows(scalar_kernel_table(), w, act, y.data(), 5, 4), InvalidArgument);
+  EXPECT_NO_THROW(matmul_rows(scalar_kernel_table(), w, act, y.data(), rows, rows));
 }
 
 }  // namespace

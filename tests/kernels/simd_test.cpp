@@ -396,7 +396,8 @@ TEST_P(SimdTargetTest, RepackedMatmulsMatchScalar) {
     for (int64_t k : {block, 2048 + block}) {
       for (int64_t rows : {height, 3 * height}) {
         for (int64_t tokens : {1, 2, 7, 9, 17}) {
-          expect_matmul_matches_scalar(simd, type, k, rows, tokens, rows / 2 + 3, true, 25);
+          // Split inside a panel (rows / 2 + 3 is past the end of one panel of 4).
+          expect_matmul_matches_scalar(simd, type, k, rows, tokens, std::min(rows - 1, rows / 2 + 3), true, 25);
         }
       }
     }
@@ -452,11 +453,12 @@ TEST_P(SimdTargetTest, KQuantBitPatterns) {
 }
 
 // Q8_0 weights of every byte value (-128 too, which the quantizer never
-// writes but a file may hold) through the Q8_0 panels, which store q + 128.
+// writes but a file may hold) through the Q8_0 panels (AVX-512's store q +
+// 128), per call and repacked.
 TEST_P(SimdTargetTest, PanelQ8_0AnyWeightBytes) {
   const KernelTable& simd = select_kernel_table(GetParam());
   const PanelKernel& panel = simd.find(DType::Q8_0)->panel;
-  if (panel.fn == nullptr) GTEST_SKIP() << "no Q8_0 panels on " << GetParam();
+  if (panel.fn == nullptr && panel.repack == nullptr) GTEST_SKIP() << "no Q8_0 panels on " << GetParam();
   std::mt19937 rng(29);
   const int64_t k = 320, rows = 24, tokens = panel.min_tokens + 3;
   std::vector<BlockQ8_0> blocks(static_cast<size_t>(rows * k / kQK8_0));
@@ -473,6 +475,12 @@ TEST_P(SimdTargetTest, PanelQ8_0AnyWeightBytes) {
   std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size());
   matmul(scalar_kernel_table(), view, act, expected.data());
   matmul(simd, view, act, actual.data());
+  EXPECT_EQ(actual, expected);
+  if (panel.repack == nullptr) return;
+  std::vector<std::byte> repacked(view.bytes);
+  repack_weights(simd, view, repacked.data(), 0, rows);
+  std::fill(actual.begin(), actual.end(), 0.0f);
+  matmul_rows(simd, view, act, actual.data(), 0, rows, repacked.data());
   EXPECT_EQ(actual, expected);
 }
 

@@ -1,0 +1,150 @@
+// Q8_0 rows repacked for the AVX2 target, in Q8_0's per-lane order.
+//
+// The row tiles (x86_256.hpp) read four rows' blocks 34 bytes apart — half
+// their 32-byte loads straddle a cache line — and gather each row's f16
+// scales one by one, eight inserts per eight blocks. Repacked (once, on
+// first demand, like the other panel formats), four rows are one stream: per
+// group of up to eight blocks, each row's scales side by side (one load and
+// one conversion for eight), then the blocks' values, row after row. The
+// products are the tiles' own — the same sign trick and lanes, the same
+// scale products, the same multiply-adds in the same order — so the bits
+// are the same; only the reads change.
+//
+// A panel, per group of c <= 8 blocks:
+//   row r's c f16 scales, for r = 0..3                 8c bytes
+//   per block, per row: its 32 values                128c bytes
+// 136c bytes: exactly the four rows' c blocks.
+//
+// Included only by kernels/arch/avx2.cpp.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#include "kernels/arch/x86_256.hpp"
+#include "kernels/blocks.hpp"
+#include "kernels/type_traits.hpp"
+
+namespace ullm::kernels::simd {
+namespace {
+
+inline constexpr int kQ8_0PanelRows = 4;
+inline constexpr int kQ8_0Group = kScaleBatch;
+
+void repack_q8_0_rows(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
+  const int64_t blocks = n / kQK8_0;
+  for (int64_t r0 = 0; r0 + kQ8_0PanelRows <= rows; r0 += kQ8_0PanelRows) {
+    const BlockQ8_0* row[kQ8_0PanelRows];
+    for (int r = 0; r < kQ8_0PanelRows; ++r) {
+      row[r] = reinterpret_cast<const BlockQ8_0*>(w + static_cast<size_t>(r0 + r) * w_stride);
+    }
+    for (int64_t first = 0; first < blocks; first += kQ8_0Group) {
+      const int count = static_cast<int>(std::min<int64_t>(kQ8_0Group, blocks - first));
+      for (int r = 0; r < kQ8_0PanelRows; ++r) {
+        for (int j = 0; j < count; ++j, out += 2) std::memcpy(out, &row[r][first + j].d, 2);
+      }
+      for (int j = 0; j < count; ++j) {
+        for (int r = 0; r < kQ8_0PanelRows; ++r, out += kQK8_0) std::memcpy(out, row[r][first + j].qs, kQK8_0);
+      }
+    }
+  }
+}
+
+// `Tokens` tokens from `first_token` through one repacked panel of `blocks`
+// blocks a row: tile_256's loop over the panel's stream.
+template <int Tokens>
+void q8_0_panel_pass(const std::byte* in, int64_t blocks, const PanelActivations& x, int64_t first_token, float* out,
+                     int64_t out_stride) {
+  using Weights = Q8_0Weights<u8s8_maddubs>;
+  constexpr int kRows = kQ8_0PanelRows;
+  const BlockQ8_0* xr[Tokens];
+  const float* xd[Tokens];  // the activation blocks' scales as floats
+  for (int t = 0; t < Tokens; ++t) {
+    xr[t] = reinterpret_cast<const BlockQ8_0*>(x.rows + static_cast<size_t>(first_token + t) * x.stride);
+    xd[t] = x.scales + (first_token + t) * blocks;
+  }
+  __m256 acc[kRows][Tokens];  // (every loop over them unrolled: see tile_256)
+  __m256 zero = _mm256_setzero_ps();
+  __asm__("" : "+x"(zero));
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r) {
+#pragma GCC unroll 8
+    for (int t = 0; t < Tokens; ++t) acc[r][t] = zero;
+  }
+  for (int64_t first = 0; first < blocks; first += kQ8_0Group) {
+    const int count = static_cast<int>(std::min<int64_t>(kQ8_0Group, blocks - first));
+    const auto* wd = reinterpret_cast<const uint16_t*>(in);  // row r's scales at wd + r * count
+    alignas(32) float scale[kRows][Tokens][kQ8_0Group];
+    if (count == kQ8_0Group) {
+      for (int r = 0; r < kRows; ++r) {
+        const __m256 w_scales = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wd + r * count)));
+        for (int t = 0; t < Tokens; ++t) {
+          _mm256_store_ps(scale[r][t], _mm256_mul_ps(w_scales, _mm256_loadu_ps(xd[t] + first)));
+        }
+      }
+    } else {
+      for (int r = 0; r < kRows; ++r) {
+        for (int t = 0; t < Tokens; ++t) {
+          for (int j = 0; j < count; ++j) scale[r][t][j] = _cvtsh_ss(wd[r * count + j]) * xd[t][first + j];
+        }
+      }
+    }
+    in += kRows * count * sizeof(uint16_t);
+    for (int j = 0; j < count; ++j, in += kRows * kQK8_0) {
+      // One stream: the line 1 KiB ahead, as RepackedSource asks (a block
+      // column is two lines).
+      _mm_prefetch(reinterpret_cast<const char*>(in) + RepackedSource::kAheadBytes, _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(in) + RepackedSource::kAheadBytes + 64, _MM_HINT_T1);
+      __m256i xv[Tokens];
+      for (int t = 0; t < Tokens; ++t) xv[t] = load_256(xr[t][first + j].qs);
+#pragma GCC unroll 8
+      for (int r = 0; r < kRows; ++r) {
+        const auto values = Weights::values_of(reinterpret_cast<const int8_t*>(in) + r * kQK8_0);
+#pragma GCC unroll 8
+        for (int t = 0; t < Tokens; ++t) {
+          const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(values, xv[t], xv[t]));
+          acc[r][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scale[r][t][j]), lanes, acc[r][t]);
+        }
+      }
+    }
+  }
+  alignas(32) float lanes[8];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r) {
+#pragma GCC unroll 8
+    for (int t = 0; t < Tokens; ++t) {
+      _mm256_store_ps(lanes, acc[r][t]);
+      out[(first_token + t) * out_stride + r] = reduce_8(lanes);
+    }
+  }
+}
+
+// Every token through every panel: pairs of tokens share each block's
+// values (the tiles' 4 x 2), a last odd token goes alone.
+void repacked_q8_0_gemm(int64_t n, const std::byte* w, size_t, int64_t rows, const PanelActivations& x, float* out,
+                        int64_t out_stride) {
+  const int64_t blocks = n / kQK8_0;
+  const size_t panel_bytes = static_cast<size_t>(blocks) * kQ8_0PanelRows * sizeof(BlockQ8_0);
+  for (int64_t r0 = 0; r0 + kQ8_0PanelRows <= rows; r0 += kQ8_0PanelRows) {
+    const std::byte* panel = w + static_cast<size_t>(r0 / kQ8_0PanelRows) * panel_bytes;
+    int64_t t = 0;
+    for (; t + 2 <= x.tokens; t += 2) q8_0_panel_pass<2>(panel, blocks, x, t, out + r0, out_stride);
+    if (t < x.tokens) q8_0_panel_pass<1>(panel, blocks, x, t, out + r0, out_stride);
+  }
+}
+
+// Repacked only: without the copy, the row tiles read the file.
+constexpr PanelKernel q8_0_repacked_kernel() {
+  return {.rows = kQ8_0PanelRows,
+          .input = PanelInput::kBlockSums,
+          .sum_factor = 0,
+          .fn = nullptr,
+          .repack = repack_q8_0_rows,
+          .repacked = repacked_q8_0_gemm};
+}
+
+}  // namespace
+}  // namespace ullm::kernels::simd
