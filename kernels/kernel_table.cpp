@@ -125,7 +125,7 @@ bool agrees_with_scalar(const KernelTable& t) {
     if (got != want) return false;
     if (k.panel.repack != nullptr) {
       std::vector<std::byte> repacked(w.size());
-      repack_weights(t, view, repacked.data(), 0, rows);
+      if (!repack_weights(t, view, repacked.data(), 0, rows)) return false;
       std::fill(got.begin(), got.end(), 0.0f);
       matmul_rows(t, view, x, got.data(), 0, rows, repacked.data());
       if (got != want) return false;

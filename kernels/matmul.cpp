@@ -183,13 +183,14 @@ bool repacks(const KernelTable& table, const TensorView& w) {
          w.bytes == row_size(w.dtype, w.row_length()) * static_cast<size_t>(w.rows());
 }
 
-void repack_weights(const KernelTable& table, const TensorView& w, std::byte* out, int64_t row_begin, int64_t row_end) {
+bool repack_weights(const KernelTable& table, const TensorView& w, std::byte* out, int64_t row_begin, int64_t row_end) {
   if (!repacks(table, w)) {
     throw InvalidArgument(fmt::format("tensor '{}': {} kernels do not repack it", w.name, table.name));
   }
   const size_t row_bytes = row_size(w.dtype, w.row_length());
-  table.find(w.dtype)->panel.repack(w.row_length(), w.data + static_cast<size_t>(row_begin) * row_bytes, row_bytes,
-                                    row_end - row_begin, out + static_cast<size_t>(row_begin) * row_bytes);
+  return table.find(w.dtype)->panel.repack(w.row_length(), w.data + static_cast<size_t>(row_begin) * row_bytes,
+                                           row_bytes, row_end - row_begin,
+                                           out + static_cast<size_t>(row_begin) * row_bytes);
 }
 
 bool PreparedActivations::suits(DType weight_type, int64_t k) const {

@@ -69,8 +69,11 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
 bool repacks(const KernelTable& table, const TensorView& w);
 // Writes w's rows [row_begin, row_end) (multiples of the panel height) in
 // the table's panel order into `out`, which holds w.bytes; only for weights
-// that `repacks` accepts.
-void repack_weights(const KernelTable& table, const TensorView& w, std::byte* out, int64_t row_begin, int64_t row_end);
+// that `repacks` accepts. Returns false if those rows hold values the panel
+// kernel cannot take (AVX2's Q8_0 panels: -128, which no quantizer writes
+// but a file may hold); the copy must then not be used.
+[[nodiscard]] bool repack_weights(const KernelTable& table, const TensorView& w, std::byte* out, int64_t row_begin,
+                                  int64_t row_end);
 // Whether repacking weights of `type` pays only when the caches hold them
 // (decode from memory runs as fast on the mapped rows).
 bool repacks_only_if_cached(const KernelTable& table, DType type);

@@ -60,7 +60,9 @@ using PanelFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, int64_t
 
 // Rearranges `rows` rows (a multiple of PanelKernel::rows, w_stride bytes
 // apart) of n values into panel order, into `out` (as many bytes as the rows).
-using RepackFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out);
+// Returns false if the rows hold values the panel kernel cannot take (the
+// copy is then not to be used; the format's other kernels take any).
+using RepackFn = bool (*)(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out);
 
 // A GEMM kernel that works on panels of rows laid out so that each SIMD lane
 // holds one row (ggml's repacked layouts): a block's integer dot product is

@@ -52,7 +52,7 @@ inline constexpr size_t kQ8_0SpanBytes = size_t{128} << 10;
 // several tokens a span is read from L2 again and again).
 inline constexpr size_t kQ8_0AheadBytes = size_t{24} << 10;
 
-void repack_q8_0_pairs(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
+bool repack_q8_0_pairs(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
   const int64_t blocks = n / kQK8_0;
   const __m256i to_unsigned = _mm256_set1_epi8(static_cast<char>(0x80));
   for (int64_t r0 = 0; r0 + kQ8_0PanelRows <= rows; r0 += kQ8_0PanelRows) {
@@ -81,6 +81,7 @@ void repack_q8_0_pairs(int64_t n, const std::byte* w, size_t w_stride, int64_t r
       }
     }
   }
+  return true;
 }
 
 // Two rows' sums of eight lanes held alternately (row A's lane i in lane

@@ -89,9 +89,8 @@ struct Q8_0Weights {
     __m256i signs, magnitudes;
   };
   static __m256i per_token(__m256i) { return _mm256_setzero_si256(); }
-  static Values values(const Block& w) { return values_of(w.qs); }
-  static Values values_of(const int8_t* qs) {
-    const __m256i v = load_256(qs);
+  static Values values(const Block& w) {
+    const __m256i v = load_256(w.qs);
     return {v, _mm256_sign_epi8(v, v)};
   }
   static __m256i lanes(const Values& w, __m256i x, __m256i) {

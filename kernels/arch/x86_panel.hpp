@@ -901,7 +901,7 @@ struct Repacked {
   static size_t panel_bytes(int64_t blocks) {
     return static_cast<size_t>(blocks) * kPanelRows * sizeof(typename Format::Block);
   }
-  static void repack(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
+  static bool repack(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
     const int64_t blocks = n / Format::kValues;
     for (int64_t r0 = 0; r0 + kPanelRows <= rows; r0 += kPanelRows) {
       const RecordingSource src{{w + static_cast<size_t>(r0) * w_stride, w_stride},
@@ -910,6 +910,7 @@ struct Repacked {
       for (int64_t b = 0; b < blocks; ++b) pack(src, b, scratch);
       assert(src.out == out + static_cast<size_t>(r0 / kPanelRows + 1) * panel_bytes(blocks));
     }
+    return true;
   }
 };
 

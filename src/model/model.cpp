@@ -122,16 +122,22 @@ void RepackedWeights::make_now(const Model::Data& m) const {
     for (int64_t r = 0; r < w->rows(); r += step) tasks.push_back({w, out, r, std::min(w->rows(), r + step)});
     out += aligned(w->bytes);
   }
+  // A task whose rows the panel kernel cannot take (see repack_weights)
+  // leaves its whole matrix to be read from the file.
+  std::vector<char> refused(tasks.size(), 0);
   ThreadPool pool(physical_cores());
   pool.run(static_cast<int64_t>(tasks.size()), [&](int64_t i, int) {
     const Task& t = tasks[static_cast<size_t>(i)];
-    kernels::repack_weights(*m.kernels, *t.w, t.out, t.begin, t.end);
+    refused[static_cast<size_t>(i)] = !kernels::repack_weights(*m.kernels, *t.w, t.out, t.begin, t.end);
     if (t.w->data != m.token_embd->data) {
       const size_t row_bytes = t.w->row_bytes();
       m.file.release(t.w->data + static_cast<size_t>(t.begin) * row_bytes,
                      static_cast<size_t>(t.end - t.begin) * row_bytes);
     }
   });
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (refused[i]) copies_.erase(tasks[i].w->data);
+  }
   ready_.store(true, std::memory_order_release);
 }
 

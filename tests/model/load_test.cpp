@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <fstream>
 
+#include "kernels/blocks.hpp"
 #include "kernels/matmul.hpp"
 #include "model/model_data.hpp"
 #include "support/test_support.hpp"
@@ -110,6 +113,50 @@ TEST(ModelLoad, RepackedWeightsGiveTheSameLogits) {
     }
     EXPECT_EQ(mapped.data().repacked_copy(ffn_up), nullptr);
   }
+}
+
+// A Q8_0 weight of -128, which no quantizer writes but a file may hold:
+// where the repacked kernel cannot take it (AVX2's), that one matrix stays
+// with the file's rows, the others are still repacked, and the logits are
+// those of the unrepacked model.
+TEST(ModelLoad, RepackingLeavesMatricesItCannotTakeToTheFile) {
+  TinyModelSpec spec;
+  spec.weight_type = DType::Q8_0;
+  spec.n_embd = spec.n_ff = 256;
+  const auto path = write_tiny_model("q8_0-with-min.gguf", spec);
+  size_t offset = 0;  // of blk.0.ffn_up.weight's first value in the file
+  {
+    const gguf::File file = gguf::File::open(path);
+    const std::byte* first_data = nullptr;  // the data section's first tensor starts it
+    for (const TensorView& t : file.tensors()) {
+      if (first_data == nullptr || t.data < first_data) first_data = t.data;
+    }
+    const TensorView* up = file.find_tensor("blk.0.ffn_up.weight");
+    ASSERT_NE(up, nullptr);
+    offset = file.data_offset() + static_cast<size_t>(up->data - first_data) + offsetof(kernels::BlockQ8_0, qs);
+  }
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(offset));
+    f.put(static_cast<char>(0x80));
+  }
+  const Model repacked = Model::load(path);
+  LoadOptions no_repacking;
+  no_repacking.repack_weights = false;
+  const Model mapped = Model::load(path, no_repacking);
+  const Model::Data& m = repacked.data();
+  const TensorView& up = m.layers[0].ffn_up;
+  ASSERT_EQ(static_cast<int8_t>(up.data[offsetof(kernels::BlockQ8_0, qs)]), -128);
+  std::vector<std::byte> copy(up.bytes);
+  const bool takes_it =
+      kernels::repacks(*m.kernels, up) && kernels::repack_weights(*m.kernels, up, copy.data(), 0, up.rows());
+  Session a(repacked, {.threads = 2}), b(mapped, {.threads = 2});
+  const std::vector<Token> prompt = {1, 45, 49, 173, 170, 229, 43, 172};
+  ASSERT_TRUE(std::ranges::equal(a.eval_all(prompt), b.eval_all(prompt)));
+  EXPECT_EQ(m.repacked_copy(up) != nullptr, takes_it);
+  EXPECT_EQ(m.repacked_copy(m.layers[0].ffn_gate) != nullptr, kernels::repacks(*m.kernels, m.layers[0].ffn_gate));
+  const Token t = 200;
+  ASSERT_TRUE(std::ranges::equal(a.eval(std::span<const Token>(&t, 1)), b.eval(std::span<const Token>(&t, 1))));
 }
 
 TEST(ModelLoad, BrokenModelsAreClearErrors) {
