@@ -71,9 +71,11 @@ using RepackFn = bool (*)(int64_t n, const std::byte* w, size_t w_stride, int64_
 // per product. Q8_0's panels keep its per-lane order instead: two rows'
 // eight lanes side by side fill a 512-bit register, so one VNNI instruction,
 // one conversion and one multiply-add serve 64 products and nothing else
-// does per product (PanelInput::kLanePairs). `fn` lays panels out on the fly
-// in a small buffer; weights repacked once at load skip that (Q8_0 only when
-// the model fits in cache: from memory its row tiles decode as fast). Panels
+// does per product (PanelInput::kLanePairs; AVX2's Q8_0 panels are one
+// row a register and exist only repacked). `fn` lays panels out on the fly
+// in a small buffer; weights repacked once at load skip that (AVX-512's Q8_0
+// only when the model fits in cache: from memory its row tiles decode as
+// fast). Panels
 // add in the order of the format's `dot_tiled` (for the formats with panels,
 // also their `dot`).
 struct PanelKernel {
