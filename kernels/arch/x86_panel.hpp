@@ -20,7 +20,8 @@
 // Q8_0 has no panel here: one float per block would change the order of its
 // sums, and llama.cpp (which does not repack Q8_0 on x86) adds them per
 // lane as ullm's tiles do, so Q8_0 matches it bit for bit that way. With
-// AVX-512, avx512_q8_0_panel.hpp keeps that order in panels of row pairs.
+// AVX-512, avx512_q8_0_panel.hpp keeps that order in panels of row pairs;
+// with AVX2, avx2_q8_0_panel.hpp in repacked panels of four rows.
 //
 // Included only by kernels/arch/avx2.cpp and avx512.cpp; everything has
 // internal linkage, and each file gets the variant its flags allow.
