@@ -129,15 +129,7 @@ void q8_0_panel_pass(const std::byte* in, int64_t blocks, const PanelActivations
       }
     }
   }
-  alignas(32) float lanes[8];
-#pragma GCC unroll 8
-  for (int r = 0; r < kRows; ++r) {
-#pragma GCC unroll 8
-    for (int t = 0; t < Tokens; ++t) {
-      _mm256_store_ps(lanes, acc[r][t]);
-      out[(first_token + t) * out_stride + r] = reduce_8(lanes);
-    }
-  }
+  store_lane_sums(acc, out + first_token * out_stride, out_stride);
 }
 
 // Every token through every panel: pairs of tokens share each block's

@@ -162,6 +162,21 @@ inline __m256 eight_scales(const uint16_t* first, size_t stride) {
 // Blocks whose scale products a tile computes together, eight at a time.
 inline constexpr int kScaleBatch = 8;
 
+// out[t * out_stride + r] = the eight lanes of acc[r][t] summed as reduce_8
+// sums them. (Loops unrolled: see tile_256.)
+template <int Rows, int Tokens>
+inline void store_lane_sums(const __m256 (&acc)[Rows][Tokens], float* out, int64_t out_stride) {
+  alignas(32) float lanes[8];
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 16
+    for (int t = 0; t < Tokens; ++t) {
+      _mm256_store_ps(lanes, acc[r][t]);
+      out[t * out_stride + r] = reduce_8(lanes);
+    }
+  }
+}
+
 template <class Weights, int Rows, int Tokens>
 void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* xp, size_t x_stride, float* out,
               int64_t out_stride) {
@@ -233,13 +248,12 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
       }
     }
   }
-  alignas(32) float lanes[8];
+  store_lane_sums(acc, out, out_stride);
+  if constexpr (Weights::kOffset) {
 #pragma GCC unroll 16
-  for (int r = 0; r < Rows; ++r) {
+    for (int r = 0; r < Rows; ++r) {
 #pragma GCC unroll 16
-    for (int t = 0; t < Tokens; ++t) {
-      _mm256_store_ps(lanes, acc[r][t]);
-      out[t * out_stride + r] = reduce_8(lanes) + offsets[r][t];
+      for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] += offsets[r][t];
     }
   }
 }
