@@ -79,14 +79,8 @@ void q8_0_panel_pass(const std::byte* in, int64_t blocks, const PanelActivations
     xr[t] = reinterpret_cast<const BlockQ8_0*>(x.rows + static_cast<size_t>(first_token + t) * x.stride);
     xd[t] = x.scales + (first_token + t) * blocks;
   }
-  __m256 acc[kRows][Tokens];  // (every loop over them unrolled: see tile_256)
-  __m256 zero = _mm256_setzero_ps();
-  __asm__("" : "+x"(zero));
-#pragma GCC unroll 8
-  for (int r = 0; r < kRows; ++r) {
-#pragma GCC unroll 8
-    for (int t = 0; t < Tokens; ++t) acc[r][t] = zero;
-  }
+  __m256 acc[kRows][Tokens];  // (every loop over them unrolled: see zero_lanes)
+  zero_lanes(acc);
   for (int64_t first = 0; first < blocks; first += kQ8_0Group) {
     const int count = static_cast<int>(std::min<int64_t>(kQ8_0Group, blocks - first));
     const auto* wd = reinterpret_cast<const uint16_t*>(in);  // row r's scales at wd + r * count

@@ -162,8 +162,26 @@ inline __m256 eight_scales(const uint16_t* first, size_t stride) {
 // Blocks whose scale products a tile computes together, eight at a time.
 inline constexpr int kScaleBatch = 8;
 
+// Every loop over a tile's accumulators is unrolled, so that GCC replaces
+// the array by registers: one loop left rolled (a range-for here) kept the
+// array in memory, and each block's four FMA results went back to the stack
+// (Q8_0 decode in L2 on Zen 1: 21 -> 24 GOP/s unrolled). The zeros are ones
+// the compiler cannot see as constants: GCC turns a loop storing a constant
+// zero into a memset (rep stos) and then keeps the accumulators in memory —
+// 3 % of a short-row decode at the tile's entry alone.
+template <int Rows, int Tokens>
+inline void zero_lanes(__m256 (&acc)[Rows][Tokens]) {
+  __m256 zero = _mm256_setzero_ps();
+  __asm__("" : "+x"(zero));
+#pragma GCC unroll 16
+  for (int r = 0; r < Rows; ++r) {
+#pragma GCC unroll 16
+    for (int t = 0; t < Tokens; ++t) acc[r][t] = zero;
+  }
+}
+
 // out[t * out_stride + r] = the eight lanes of acc[r][t] summed as reduce_8
-// sums them. (Loops unrolled: see tile_256.)
+// sums them.
 template <int Rows, int Tokens>
 inline void store_lane_sums(const __m256 (&acc)[Rows][Tokens], float* out, int64_t out_stride) {
   alignas(32) float lanes[8];
@@ -187,21 +205,8 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
   for (int r = 0; r < Rows; ++r) w[r] = reinterpret_cast<const Block*>(wp + r * w_stride);
   for (int t = 0; t < Tokens; ++t) x[t] = reinterpret_cast<const Act*>(xp + t * x_stride);
   __m256 acc[Rows][Tokens];
+  zero_lanes(acc);
   float offsets[Rows][Tokens] = {};
-  // Zeros the compiler cannot see as constants: GCC turns a loop storing a
-  // constant zero into a memset (rep stos) and then keeps the accumulators
-  // in memory — 3 % of a short-row decode at the tile's entry alone.
-  __m256 zero = _mm256_setzero_ps();
-  __asm__("" : "+x"(zero));
-  // Every loop over the accumulators is unrolled, so that GCC replaces the
-  // array by registers; one loop left rolled (such as a range-for here) kept
-  // the array in memory, and each block's four FMA results went back to the
-  // stack (Q8_0 decode in L2 on Zen 1: 21 -> 24 GOP/s unrolled).
-#pragma GCC unroll 16
-  for (int r = 0; r < Rows; ++r) {
-#pragma GCC unroll 16
-    for (int t = 0; t < Tokens; ++t) acc[r][t] = zero;
-  }
   const int64_t blocks = n / kQK8_0;
   for (int64_t first = 0; first < blocks; first += kScaleBatch) {
     // The blocks' scale products wd * xd, each rounded to float as the
