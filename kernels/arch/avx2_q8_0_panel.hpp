@@ -42,28 +42,21 @@ inline constexpr int kQ8_0PanelRows = 4;
 inline constexpr int kQ8_0Group = kScaleBatch;
 
 bool repack_q8_0_rows(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
-  const int64_t blocks = n / kQK8_0;
   const __m256i min_value = _mm256_set1_epi8(-128);
   __m256i has_min = _mm256_setzero_si256();
-  for (int64_t r0 = 0; r0 + kQ8_0PanelRows <= rows; r0 += kQ8_0PanelRows) {
-    const BlockQ8_0* row[kQ8_0PanelRows];
+  const auto group = [&](const BlockQ8_0* const(&row)[kQ8_0PanelRows], int64_t first, int count) {
     for (int r = 0; r < kQ8_0PanelRows; ++r) {
-      row[r] = reinterpret_cast<const BlockQ8_0*>(w + static_cast<size_t>(r0 + r) * w_stride);
+      for (int j = 0; j < count; ++j, out += 2) std::memcpy(out, &row[r][first + j].d, 2);
     }
-    for (int64_t first = 0; first < blocks; first += kQ8_0Group) {
-      const int count = static_cast<int>(std::min<int64_t>(kQ8_0Group, blocks - first));
-      for (int r = 0; r < kQ8_0PanelRows; ++r) {
-        for (int j = 0; j < count; ++j, out += 2) std::memcpy(out, &row[r][first + j].d, 2);
-      }
-      for (int j = 0; j < count; ++j) {
-        for (int r = 0; r < kQ8_0PanelRows; ++r, out += kQK8_0) {
-          const __m256i v = load_256(row[r][first + j].qs);
-          has_min = _mm256_or_si256(has_min, _mm256_cmpeq_epi8(v, min_value));
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), v);
-        }
+    for (int j = 0; j < count; ++j) {
+      for (int r = 0; r < kQ8_0PanelRows; ++r, out += kQK8_0) {
+        const __m256i v = load_256(row[r][first + j].qs);
+        has_min = _mm256_or_si256(has_min, _mm256_cmpeq_epi8(v, min_value));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), v);
       }
     }
-  }
+  };
+  for_each_q8_0_group<kQ8_0PanelRows, kQ8_0Group>(n, w, w_stride, rows, group);
   return _mm256_testz_si256(has_min, has_min) != 0;
 }
 

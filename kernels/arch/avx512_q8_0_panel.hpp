@@ -53,34 +53,27 @@ inline constexpr size_t kQ8_0SpanBytes = size_t{128} << 10;
 inline constexpr size_t kQ8_0AheadBytes = size_t{24} << 10;
 
 bool repack_q8_0_pairs(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
-  const int64_t blocks = n / kQK8_0;
   const __m256i to_unsigned = _mm256_set1_epi8(static_cast<char>(0x80));
-  for (int64_t r0 = 0; r0 + kQ8_0PanelRows <= rows; r0 += kQ8_0PanelRows) {
-    const BlockQ8_0* row[kQ8_0PanelRows];
-    for (int r = 0; r < kQ8_0PanelRows; ++r) {
-      row[r] = reinterpret_cast<const BlockQ8_0*>(w + static_cast<size_t>(r0 + r) * w_stride);
-    }
-    for (int64_t first = 0; first < blocks; first += kQ8_0Group) {
-      const int count = static_cast<int>(std::min<int64_t>(kQ8_0Group, blocks - first));
-      for (int p = 0; p < kQ8_0Pairs; ++p) {
-        for (int j = 0; j < count; ++j) {
-          for (int h = 0; h < 2; ++h, out += 2) std::memcpy(out, &row[2 * p + h][first + j].d, 2);
-        }
-      }
+  const auto group = [&](const BlockQ8_0* const(&row)[kQ8_0PanelRows], int64_t first, int count) {
+    for (int p = 0; p < kQ8_0Pairs; ++p) {
       for (int j = 0; j < count; ++j) {
-        for (int p = 0; p < kQ8_0Pairs; ++p, out += 64) {
-          const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[2 * p][first + j].qs));
-          const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[2 * p + 1][first + j].qs));
-          // Unpacking stays within 128-bit halves: groups 0 1 | 4 5 and 2 3 | 6 7.
-          const __m256i low = _mm256_unpacklo_epi32(a, b), high = _mm256_unpackhi_epi32(a, b);
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
-                              _mm256_xor_si256(_mm256_permute2x128_si256(low, high, 0x20), to_unsigned));
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32),
-                              _mm256_xor_si256(_mm256_permute2x128_si256(low, high, 0x31), to_unsigned));
-        }
+        for (int h = 0; h < 2; ++h, out += 2) std::memcpy(out, &row[2 * p + h][first + j].d, 2);
       }
     }
-  }
+    for (int j = 0; j < count; ++j) {
+      for (int p = 0; p < kQ8_0Pairs; ++p, out += 64) {
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[2 * p][first + j].qs));
+        const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row[2 * p + 1][first + j].qs));
+        // Unpacking stays within 128-bit halves: groups 0 1 | 4 5 and 2 3 | 6 7.
+        const __m256i low = _mm256_unpacklo_epi32(a, b), high = _mm256_unpackhi_epi32(a, b);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                            _mm256_xor_si256(_mm256_permute2x128_si256(low, high, 0x20), to_unsigned));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32),
+                            _mm256_xor_si256(_mm256_permute2x128_si256(low, high, 0x31), to_unsigned));
+      }
+    }
+  };
+  for_each_q8_0_group<kQ8_0PanelRows, kQ8_0Group>(n, w, w_stride, rows, group);
   return true;
 }
 

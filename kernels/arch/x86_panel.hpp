@@ -816,6 +816,22 @@ __attribute__((always_inline)) inline void read_and_accumulate(const Source& src
   add_block<Format, Tokens>(head, piece_at, x, at, xa, acc);
 }
 
+// The walk of the Q8_0 repacks (avx2_q8_0_panel.hpp, avx512_q8_0_panel.hpp):
+// group(row, first, count) for each panel of `Rows` rows (row[r]: row r's
+// blocks) and each run of up to `Group` of its blocks from `first`, in order.
+template <int Rows, int Group, class GroupFn>
+void for_each_q8_0_group(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, const GroupFn& group) {
+  const int64_t blocks = n / kQK8_0;
+  for (int64_t r0 = 0; r0 + Rows <= rows; r0 += Rows) {
+    const BlockQ8_0* row[Rows];
+    for (int r = 0; r < Rows; ++r)
+      row[r] = reinterpret_cast<const BlockQ8_0*>(w + static_cast<size_t>(r0 + r) * w_stride);
+    for (int64_t first = 0; first < blocks; first += Group) {
+      group(row, first, static_cast<int>(std::min<int64_t>(Group, blocks - first)));
+    }
+  }
+}
+
 // A panel's blocks repacked at a time: 2048 values a row, 36-40 KiB of stack
 // for 16 rows (L1-sized, and a stack buffer needs no allocation per call).
 inline constexpr int kPanelChunkValues = 2048;
