@@ -569,13 +569,10 @@ struct PanelQ4Or5K : SumsFromZero {
   static constexpr int kHalvesPerPiece = FifthBit && kPanelRows == 8 ? 1 : 2;
   static constexpr int kPieces = 4 * 2 / kHalvesPerPiece;
   static constexpr int kSums = 1;
-  struct QhChunk {
-    Int high[4];  // qh bytes 0-15 or 16-31, for the current half
-  };
   struct QhChunks {
-    Int high[2][4];  // qh bytes 0-15 and 16-31
+    Int high[kHalvesPerPiece][4];  // qh bytes 16 half.. of a piece's halves, read with sub-blocks 0 and 1
   };
-  using Carry = std::conditional_t<FifthBit, std::conditional_t<kHalvesPerPiece == 1, QhChunk, QhChunks>, NoCarry>;
+  using Carry = std::conditional_t<FifthBit, QhChunks, NoCarry>;
   struct Head {
     Int scale_bytes[2];  // sc of sub-blocks 0-3 and 4-7, one byte each
     Int min_bytes[2];    // m, likewise
@@ -613,15 +610,8 @@ struct PanelQ4Or5K : SumsFromZero {
       const int half = first_half(i) + k;
       Int u[4];
       src.template chunk<Block>(b, offsetof(Block, qs) + 32 * c + 16 * half, u);
-      const Int* high = nullptr;
-      if constexpr (kHalvesPerPiece == 1 && FifthBit) {
-        if (c == 0) src.template chunk<Block>(b, offsetof(Block, qh) + 16 * half, carry.high);
-        high = carry.high;
-      } else if constexpr (FifthBit) {
-        if (i == 0) {
-          for (int h = 0; h < 2; ++h) src.template chunk<Block>(b, offsetof(Block, qh) + 16 * h, carry.high[h]);
-        }
-        high = carry.high[half];
+      if constexpr (FifthBit) {
+        if (c == 0) src.template chunk<Block>(b, offsetof(Block, qh) + 16 * half, carry.high[k]);
       }
       for (int g = 0; g < 4; ++g) {
         Int& low = piece.q[0][4 * k + g];
@@ -629,8 +619,8 @@ struct PanelQ4Or5K : SumsFromZero {
         low = PanelIsa::low_nibbles(u[g]);
         upper = PanelIsa::high_nibbles(u[g]);
         if constexpr (FifthBit) {
-          low = PanelIsa::or_(low, PanelIsa::bits_to_4(high[g], 2 * c, 0x10));
-          upper = PanelIsa::or_(upper, PanelIsa::bits_to_4(high[g], 2 * c + 1, 0x10));
+          low = PanelIsa::or_(low, PanelIsa::bits_to_4(carry.high[k][g], 2 * c, 0x10));
+          upper = PanelIsa::or_(upper, PanelIsa::bits_to_4(carry.high[k][g], 2 * c + 1, 0x10));
         }
       }
     }
