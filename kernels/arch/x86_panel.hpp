@@ -242,6 +242,14 @@ struct RowSource {
   PanelIsa::Float halves(int64_t b, size_t offset, bool high) const {
     return halves_to_float(dwords<Block>(b, offset), high);
   }
+  // Unpacked values that a repacked panel stores in a denser code of
+  // `Stored` vectors (a code cheaper to unpack than the block's own):
+  // read(rows, values) unpacks them from the rows, code.encode(values,
+  // stored) and code.decode(stored, values) translate.
+  template <int Stored, class Values, class Read, class Code>
+  void recoded(Values& values, const Read& read, const Code&) const {
+    read(*this, values);
+  }
 };
 
 // A RowSource that also appends every vector it reads to `out`.
@@ -265,6 +273,13 @@ struct RecordingSource {
     store_halves(out, x, high);
     out += kPanelRows * sizeof(uint16_t);
     return halves_to_float(x, high);
+  }
+  template <int Stored, class Values, class Read, class Code>
+  void recoded(Values& values, const Read& read, const Code& code) const {
+    read(rows, values);
+    Int stored[Stored];
+    code.encode(values, stored);
+    for (const Int& x : stored) put(x);
   }
   void put(Int x) const {
     PanelIsa::store_int_unaligned(out, x);
@@ -295,6 +310,12 @@ struct RepackedSource {
     const PanelIsa::Float x = PanelIsa::load_halves(reinterpret_cast<const uint16_t*>(in));
     in += kPanelRows * sizeof(uint16_t);
     return x;
+  }
+  template <int Stored, class Values, class Read, class Code>
+  void recoded(Values& values, const Read&, const Code& code) const {
+    Int stored[Stored];
+    for (Int& x : stored) x = get();
+    code.decode(stored, values);
   }
   Int get() const {
     _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T1);
@@ -651,6 +672,34 @@ struct PanelQ4Or5K : SumsFromZero {
   }
 };
 
+// Eight vectors of 6-bit values (bytes below 64) as six: of each four, the
+// first three keep a vector each, their bytes' top two bits holding bits
+// 2i, 2i + 1 of the fourth's. Three masks give the three, and three shifts,
+// masks and two ORs the fourth: 2.75 operations a vector against 4.5 from
+// Q6_K's own nibbles and pairs of high bits (which a repacked Q6_K panel
+// stores in this code instead).
+struct SixBitCode {
+  static void encode(const Int (&values)[2][4], Int (&stored)[6]) {
+    for (int k = 0; k < 2; ++k) {
+      for (int i = 0; i < 3; ++i) {
+        const Int top = PanelIsa::and_(PanelIsa::shift_left(values[k][3], 6 - 2 * i), PanelIsa::bytes(0xc0));
+        stored[3 * k + i] = PanelIsa::or_(values[k][i], top);
+      }
+    }
+  }
+  static void decode(const Int (&stored)[6], Int (&values)[2][4]) {
+    const Int low6 = PanelIsa::bytes(0x3f);
+    for (int k = 0; k < 2; ++k) {
+      const Int* s = stored + 3 * k;
+      for (int i = 0; i < 3; ++i) values[k][i] = PanelIsa::and_(s[i], low6);
+      const Int bits01 = PanelIsa::and_(PanelIsa::shift_right(s[0], 6), PanelIsa::bytes(0x03));
+      const Int bits23 = PanelIsa::and_(PanelIsa::shift_right(s[1], 4), PanelIsa::bytes(0x0c));
+      const Int bits45 = PanelIsa::and_(PanelIsa::shift_right(s[2], 2), PanelIsa::bytes(0x30));
+      values[k][3] = PanelIsa::or_(PanelIsa::or_(bits01, bits23), bits45);
+    }
+  }
+};
+
 // Q6_K: 6-bit values q standing for q - 32, sixteen sub-blocks of 16 with
 // signed 8-bit scales. Per super-block one integer sum,
 // sum_j sc_j (q.x over j - 32 bsum_j), converted once and scaled. Half h
@@ -660,7 +709,8 @@ struct PanelQ4Or5K : SumsFromZero {
 // each: qh bytes 16s.. (kept for the next piece) and ql run `run` bytes
 // 16s..; its values are sub-blocks 8h + 2p + s of quarters p = run and
 // run + 2. (Pieces of eight vectors: with sixteen, and the qh bytes of both
-// chunks carried, GCC spilled a third of a block's vectors to the stack.)
+// chunks carried, GCC spilled a third of a block's vectors to the stack.) A
+// repacked panel stores each piece's values in SixBitCode.
 struct PanelQ6_K : SumsFromZero {
   using Block = BlockQ6_K;
   using Act = BlockQ8_K;
@@ -693,17 +743,20 @@ struct PanelQ6_K : SumsFromZero {
   }
   template <class Source>
   static void read_piece(const Source& src, int64_t b, int i, Carry& carry, Piece& piece) {
-    const int h = i / 4, s = i / 2 % 2, run = i % 2;
-    if (run == 0) src.template chunk<Block>(b, offsetof(Block, qh) + 32 * h + 16 * s, carry.top);
-    Int low[4];
-    src.template chunk<Block>(b, offsetof(Block, ql) + 64 * h + 32 * run + 16 * s, low);
-    for (int g = 0; g < 4; ++g) {
-      for (int k = 0; k < 2; ++k) {
-        const int quarter = run + 2 * k;
-        const Int nib = k == 0 ? PanelIsa::low_nibbles(low[g]) : PanelIsa::high_nibbles(low[g]);
-        piece.q[k][g] = PanelIsa::or_(nib, PanelIsa::bits_to_4(carry.top[g], 2 * quarter, 0x30));
+    const auto read = [&](const RowSource& rows, Int(&q)[2][4]) {
+      const int h = i / 4, s = i / 2 % 2, run = i % 2;
+      if (run == 0) rows.chunk<Block>(b, offsetof(Block, qh) + 32 * h + 16 * s, carry.top);
+      Int low[4];
+      rows.chunk<Block>(b, offsetof(Block, ql) + 64 * h + 32 * run + 16 * s, low);
+      for (int g = 0; g < 4; ++g) {
+        for (int k = 0; k < 2; ++k) {
+          const int quarter = run + 2 * k;
+          const Int nib = k == 0 ? PanelIsa::low_nibbles(low[g]) : PanelIsa::high_nibbles(low[g]);
+          q[k][g] = PanelIsa::or_(nib, PanelIsa::bits_to_4(carry.top[g], 2 * quarter, 0x30));
+        }
       }
-    }
+    };
+    src.template recoded<6>(piece.q, read, SixBitCode{});
   }
   template <int Tokens, int Chains>
   static void add_piece(const Head& head, const Piece& piece, int i, const Act* const (&x)[Tokens],
