@@ -82,13 +82,6 @@ struct PanelIsa {
   static Int shift_left(Int v, int n) { return _mm512_maskz_sll_epi32(0xffff, v, _mm_cvtsi32_si128(n)); }
   static Int shift_right(Int v, int n) { return _mm512_maskz_srl_epi32(0xffff, v, _mm_cvtsi32_si128(n)); }
   static Int shift_right_signed(Int v, int n) { return _mm512_maskz_sra_epi32(0xffff, v, _mm_cvtsi32_si128(n)); }
-  // Each byte's bits from bit `from` up moved to start at bit 4 and masked
-  // (`from` <= 7: once masked, no bit has crossed into another byte).
-  static Int bits_to_4(Int v, int from, int mask) {
-    const Int moved = from <= 4 ? _mm512_maskz_sll_epi32(0xffff, v, _mm_cvtsi32_si128(4 - from))
-                                : _mm512_maskz_srl_epi32(0xffff, v, _mm_cvtsi32_si128(from - 4));
-    return _mm512_and_si512(moved, bytes(mask));
-  }
   static Int high_nibbles(Int v) { return _mm512_and_si512(_mm512_maskz_srli_epi32(0xffff, v, 4), bytes(0x0f)); }
   static Int splat(int32_t v) { return _mm512_set1_epi32(v); }
   // Every 128-bit lane holds four 32-bit lanes with these four controls.
@@ -132,11 +125,6 @@ struct PanelIsa {
   static Int shift_left(Int v, int n) { return _mm256_sll_epi32(v, _mm_cvtsi32_si128(n)); }
   static Int shift_right(Int v, int n) { return _mm256_srl_epi32(v, _mm_cvtsi32_si128(n)); }
   static Int shift_right_signed(Int v, int n) { return _mm256_sra_epi32(v, _mm_cvtsi32_si128(n)); }
-  static Int bits_to_4(Int v, int from, int mask) {
-    const Int moved =
-        from <= 4 ? _mm256_sll_epi32(v, _mm_cvtsi32_si128(4 - from)) : _mm256_srl_epi32(v, _mm_cvtsi32_si128(from - 4));
-    return _mm256_and_si256(moved, bytes(mask));
-  }
   static Int high_nibbles(Int v) { return _mm256_and_si256(_mm256_srli_epi32(v, 4), bytes(0x0f)); }
   static Int splat(int32_t v) { return _mm256_set1_epi32(v); }
   static Int lanes_of_128(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
@@ -242,15 +230,40 @@ struct RowSource {
   PanelIsa::Float halves(int64_t b, size_t offset, bool high) const {
     return halves_to_float(dwords<Block>(b, offset), high);
   }
-  // Unpacked values that a repacked panel stores in a denser code of
-  // `Stored` vectors (a code cheaper to unpack than the block's own):
-  // read(rows, values) unpacks them from the rows, code.encode(values,
-  // stored) and code.decode(stored, values) translate.
-  template <int Stored, class Values, class Read, class Code>
-  void recoded(Values& values, const Read& read, const Code&) const {
+  // Unpacked values (an array of vectors) that a repacked panel stores in
+  // `Code`, cheaper to unpack than the block's own layout: read(rows,
+  // values) unpacks them from the rows, and Code::encode / Code::decode
+  // translate each Code::kValues vectors to Code::kStored and back.
+  template <class Code, class Values, class Read>
+  void recoded(Values& values, const Read& read) const {
     read(*this, values);
   }
 };
+
+// The vectors of one unit of a code in an array of vectors (of rank 1 or
+// 2), from vector `first` in order. (Indexed, not through a pointer: GCC
+// then keeps a piece in registers; Q6_K decode 3 % faster.)
+template <class Values>
+struct CodeUnit {
+  Values& values;
+  int first;
+  Int& operator[](int i) const {
+    const int n = first + i;
+    if constexpr (std::rank_v<Values> == 1) {
+      return values[n];
+    } else {
+      static_assert(std::rank_v<Values> == 2);
+      return values[n / std::extent_v<Values, 1>][n % std::extent_v<Values, 1>];
+    }
+  }
+};
+// How many units of a code an array of vectors makes.
+template <class Code, class Values>
+consteval int code_units() {
+  constexpr int kVectors = sizeof(Values) / sizeof(Int);
+  static_assert(kVectors % Code::kValues == 0);
+  return kVectors / Code::kValues;
+}
 
 // A RowSource that also appends every vector it reads to `out`.
 struct RecordingSource {
@@ -261,12 +274,6 @@ struct RecordingSource {
     rows.chunk<Block>(b, offset, v);
     for (const Int& x : v) put(x);
   }
-  template <class Block, class Transform = std::identity>
-  Int dwords(int64_t b, size_t offset, Transform transform = {}) const {
-    const Int x = rows.dwords<Block>(b, offset, transform);
-    put(x);
-    return x;
-  }
   template <class Block>
   PanelIsa::Float halves(int64_t b, size_t offset, bool high) const {
     const Int x = rows.dwords<Block>(b, offset);
@@ -274,12 +281,14 @@ struct RecordingSource {
     out += kPanelRows * sizeof(uint16_t);
     return halves_to_float(x, high);
   }
-  template <int Stored, class Values, class Read, class Code>
-  void recoded(Values& values, const Read& read, const Code& code) const {
+  template <class Code, class Values, class Read>
+  void recoded(Values& values, const Read& read) const {
     read(rows, values);
-    Int stored[Stored];
-    code.encode(values, stored);
-    for (const Int& x : stored) put(x);
+    for (int u = 0; u < code_units<Code, Values>(); ++u) {
+      Int stored[Code::kStored];
+      Code::encode(CodeUnit<Values>{values, u * Code::kValues}, stored);
+      for (const Int& x : stored) put(x);
+    }
   }
   void put(Int x) const {
     PanelIsa::store_int_unaligned(out, x);
@@ -300,10 +309,6 @@ struct RepackedSource {
   void chunk(int64_t, size_t, Int (&v)[4]) const {
     for (Int& x : v) x = get();
   }
-  template <class Block, class Transform = std::identity>
-  Int dwords(int64_t, size_t, Transform = {}) const {
-    return get();
-  }
   template <class Block>
   PanelIsa::Float halves(int64_t, size_t, bool) const {
     _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T1);
@@ -311,11 +316,15 @@ struct RepackedSource {
     in += kPanelRows * sizeof(uint16_t);
     return x;
   }
-  template <int Stored, class Values, class Read, class Code>
-  void recoded(Values& values, const Read&, const Code& code) const {
-    Int stored[Stored];
-    for (Int& x : stored) x = get();
-    code.decode(stored, values);
+  template <class Code, class Values, class Read>
+  void recoded(Values& values, const Read&) const {
+#pragma GCC unroll 4
+    for (int u = 0; u < code_units<Code, Values>(); ++u) {
+      Int stored[Code::kStored];
+#pragma GCC unroll 8
+      for (Int& x : stored) x = get();
+      Code::decode(stored, CodeUnit<Values>{values, u * Code::kValues});
+    }
   }
   Int get() const {
     _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T1);
@@ -426,6 +435,15 @@ struct SumsFromZero {
   }
 };
 
+// Each byte's bits from bit `from` moved to start at bit `to`, masked by
+// `mask` (which keeps only bits that came from the same byte).
+inline Int take_bits(Int v, int from, int to, int mask) {
+  const Int moved = from == to  ? v
+                    : from < to ? PanelIsa::shift_left(v, to - from)
+                                : PanelIsa::shift_right(v, from - to);
+  return PanelIsa::and_(moved, PanelIsa::bytes(mask));
+}
+
 // The bits of each 32-bit lane reordered so that bit 4g + i moves to bit
 // 8i + g (g < 8, i < 4): four swaps of bit-index bits, each a delta swap.
 inline Int bits_by_group(Int v) {
@@ -441,12 +459,76 @@ inline Int bits_by_group(Int v) {
   return swap(v, 8, 0x0000ff00);  // 3 and 4
 }
 
+// Denser codes of small unsigned values (one per byte) for repacked
+// panels: each byte of a stored vector holds one value in its low bits and
+// a few bits of the unit's remaining values above it. A vector comes back
+// with one mask, the others from the stored bytes' top bits (the stored
+// vector XOR its masked value, or masked: either stays inside its byte when
+// shifted) shifted into place and ORed, all fewer operations than from the
+// blocks' own split of low nibbles and high bits (4.5 a vector, an OR
+// included). Few mask constants: each is a register held through a block.
+//
+// 6-bit values, four vectors in three: value i < 3 in the low six bits of
+// stored[i], value 3's bits 2i, 2i + 1 in its top two. 2.75 operations a
+// vector.
+struct SixBitCode {
+  static constexpr int kValues = 4;
+  static constexpr int kStored = 3;
+  template <class Unit>
+  static void encode(const Unit& values, Int (&stored)[kStored]) {
+    for (int i = 0; i < 3; ++i) {
+      stored[i] = PanelIsa::or_(values[i], take_bits(values[3], 2 * i, 6, 0xc0));
+    }
+  }
+  template <class Unit>
+  static void decode(const Int (&s)[kStored], const Unit& v) {
+    using I = PanelIsa;
+    for (int i = 0; i < 3; ++i) v[i] = I::and_(s[i], I::bytes(0x3f));
+    const Int bits01 = I::shift_right(I::xor_(s[0], v[0]), 6);
+    const Int bits23 = I::shift_right(I::xor_(s[1], v[1]), 4);
+    const Int bits45 = I::shift_right(I::xor_(s[2], v[2]), 2);
+    v[3] = I::or_(I::or_(bits01, bits23), bits45);
+  }
+};
+
+// 5-bit values, eight vectors in five: value i < 5 in the low five bits of
+// stored[i]; the top three bits of stored[0] and [2] hold the low three
+// bits of values 5 and 6, bits 5-6 of stored[1] and [3] their top two;
+// value 7's low three bits top stored[4], its bits 3 and 4 are bit 7 of
+// stored[1] and [3]. 2.9 operations a vector.
+struct FiveBitCode {
+  static constexpr int kValues = 8;
+  static constexpr int kStored = 5;
+  template <class Unit>
+  static void encode(const Unit& v, Int (&stored)[kStored]) {
+    using I = PanelIsa;
+    stored[0] = I::or_(v[0], take_bits(v[5], 0, 5, 0xe0));
+    stored[1] = I::or_(I::or_(v[1], take_bits(v[5], 3, 5, 0x60)), take_bits(v[7], 3, 7, 0x80));
+    stored[2] = I::or_(v[2], take_bits(v[6], 0, 5, 0xe0));
+    stored[3] = I::or_(I::or_(v[3], take_bits(v[6], 3, 5, 0x60)), take_bits(v[7], 4, 7, 0x80));
+    stored[4] = I::or_(v[4], take_bits(v[7], 0, 5, 0xe0));
+  }
+  template <class Unit>
+  static void decode(const Int (&s)[kStored], const Unit& v) {
+    using I = PanelIsa;
+    for (int i = 0; i < 5; ++i) v[i] = I::and_(s[i], I::bytes(0x1f));
+    const Int v5_high = I::shift_right(I::and_(s[1], I::bytes(0x60)), 2);
+    const Int v6_high = I::shift_right(I::and_(s[3], I::bytes(0x60)), 2);
+    const Int v7_bit3 = I::shift_right(I::and_(s[1], I::bytes(0x80)), 4);
+    const Int v7_bit4 = I::shift_right(I::and_(s[3], I::bytes(0x80)), 3);
+    v[5] = I::or_(I::shift_right(I::xor_(s[0], v[0]), 5), v5_high);
+    v[6] = I::or_(I::shift_right(I::xor_(s[2], v[2]), 5), v6_high);
+    v[7] = I::or_(I::or_(I::shift_right(I::xor_(s[4], v[4]), 5), v7_bit3), v7_bit4);
+  }
+};
+
 // Q4_0: the nibbles q as unsigned bytes; sum (q - 8) x = sum q x - 8 sum x.
 // Q5_0: q with its fifth bit from qh (bit i for value i), sum (q - 16) x.
-// Its qh is read with its bits by group (bits_by_group: a repacked panel
-// stores them so), where one shift puts group g's four bits at bit 4 of
-// their bytes; spreading them from qh's own order took a shuffle and a
-// compare per group (Q5_0 decode in L2 on Zen 1: 25.7 against 29.4 GOP/s).
+// Its qh is read with its bits by group (bits_by_group), where one shift
+// puts group g's four bits at bit 4 of their bytes; spreading them from
+// qh's own order took a shuffle and a compare per group (Q5_0 decode in L2
+// on Zen 1: 25.7 against 29.4 GOP/s). A repacked panel stores the values
+// in FiveBitCode.
 template <bool FifthBit>
 struct PanelQ4Or5_0 {
   using Block = std::conditional_t<FifthBit, BlockQ5_0, BlockQ4_0>;
@@ -455,10 +537,7 @@ struct PanelQ4Or5_0 {
   static constexpr int32_t kSumFactor = FifthBit ? -16 : -8;
   static constexpr int kPieces = 1;
   static constexpr int kSums = 1;
-  struct QhDword {
-    Int high;  // qh of every row, bits by group
-  };
-  using Carry = std::conditional_t<FifthBit, QhDword, NoCarry>;
+  using Carry = NoCarry;
   struct Head {
     PanelIsa::Float d;
   };
@@ -466,23 +545,27 @@ struct PanelQ4Or5_0 {
     Int q[8];
   };
   template <class Source>
-  static void read_head(const Source& src, int64_t b, Carry& carry, Head& head) {
+  static void read_head(const Source& src, int64_t b, Carry&, Head& head) {
     head.d = src.template halves<Block>(b, offsetof(Block, d), false);
-    if constexpr (FifthBit) {
-      static_assert(offsetof(Block, qh) == 2);
-      carry.high = src.template dwords<Block>(b, offsetof(Block, qh), bits_by_group);
-    }
   }
   template <class Source>
-  static void read_piece(const Source& src, int64_t b, int, Carry& carry, Piece& piece) {
-    Int u[4];
-    src.template chunk<Block>(b, offsetof(Block, qs), u);
-    for (int g = 0; g < 4; ++g) {
-      piece.q[g] = PanelIsa::low_nibbles(u[g]);       // values 4g..4g+3
-      piece.q[g + 4] = PanelIsa::high_nibbles(u[g]);  // values 16+4g..16+4g+3
-    }
+  static void read_piece(const Source& src, int64_t b, int, Carry&, Piece& piece) {
+    const auto read = [b](const auto& source, Int(&q)[8]) {
+      Int u[4];
+      source.template chunk<Block>(b, offsetof(Block, qs), u);
+      for (int g = 0; g < 4; ++g) {
+        q[g] = PanelIsa::low_nibbles(u[g]);       // values 4g..4g+3
+        q[g + 4] = PanelIsa::high_nibbles(u[g]);  // values 16+4g..16+4g+3
+      }
+      if constexpr (FifthBit) {
+        const Int high = source.template dwords<Block>(b, offsetof(Block, qh), bits_by_group);
+        for (int g = 0; g < 8; ++g) q[g] = PanelIsa::or_(q[g], take_bits(high, g, 4, 0x10));
+      }
+    };
     if constexpr (FifthBit) {
-      for (int g = 0; g < 8; ++g) piece.q[g] = PanelIsa::or_(piece.q[g], PanelIsa::bits_to_4(carry.high, g, 0x10));
+      src.template recoded<FiveBitCode>(piece.q, read);
+    } else {
+      read(src, piece.q);
     }
   }
   // at[t]: the index of token t's block in x.scales and x.sums.
@@ -579,7 +662,8 @@ inline Int add_scaled_dot(Int sum, const Int (&q)[Groups], const int8_t* x, Int 
 // that only the current half's qh bytes are carried: sixteen registers held
 // neither a whole piece beside both halves' qh bytes nor eight unpacked
 // scales and minimums (they stay bytes until used), and GCC sent a third of
-// a block's vectors to the stack and back.
+// a block's vectors to the stack and back. A repacked Q5_K panel stores
+// the values in FiveBitCode.
 template <bool FifthBit>
 struct PanelQ4Or5K : SumsFromZero {
   using Block = std::conditional_t<FifthBit, BlockQ5_K, BlockQ4_K>;
@@ -626,24 +710,31 @@ struct PanelQ4Or5K : SumsFromZero {
   }
   template <class Source>
   static void read_piece(const Source& src, int64_t b, int i, Carry& carry, Piece& piece) {
-    const int c = sub_block_pair(i);
-    for (int k = 0; k < kHalvesPerPiece; ++k) {
-      const int half = first_half(i) + k;
-      Int u[4];
-      src.template chunk<Block>(b, offsetof(Block, qs) + 32 * c + 16 * half, u);
-      if constexpr (FifthBit) {
-        if (c == 0) src.template chunk<Block>(b, offsetof(Block, qh) + 16 * half, carry.high[k]);
-      }
-      for (int g = 0; g < 4; ++g) {
-        Int& low = piece.q[0][4 * k + g];
-        Int& upper = piece.q[1][4 * k + g];
-        low = PanelIsa::low_nibbles(u[g]);
-        upper = PanelIsa::high_nibbles(u[g]);
+    const auto read = [&](const auto& source, Int(&q)[2][4 * kHalvesPerPiece]) {
+      const int c = sub_block_pair(i);
+      for (int k = 0; k < kHalvesPerPiece; ++k) {
+        const int half = first_half(i) + k;
+        Int u[4];
+        source.template chunk<Block>(b, offsetof(Block, qs) + 32 * c + 16 * half, u);
         if constexpr (FifthBit) {
-          low = PanelIsa::or_(low, PanelIsa::bits_to_4(carry.high[k][g], 2 * c, 0x10));
-          upper = PanelIsa::or_(upper, PanelIsa::bits_to_4(carry.high[k][g], 2 * c + 1, 0x10));
+          if (c == 0) source.template chunk<Block>(b, offsetof(Block, qh) + 16 * half, carry.high[k]);
+        }
+        for (int g = 0; g < 4; ++g) {
+          Int& low = q[0][4 * k + g];
+          Int& upper = q[1][4 * k + g];
+          low = PanelIsa::low_nibbles(u[g]);
+          upper = PanelIsa::high_nibbles(u[g]);
+          if constexpr (FifthBit) {
+            low = PanelIsa::or_(low, take_bits(carry.high[k][g], 2 * c, 4, 0x10));
+            upper = PanelIsa::or_(upper, take_bits(carry.high[k][g], 2 * c + 1, 4, 0x10));
+          }
         }
       }
+    };
+    if constexpr (FifthBit) {
+      src.template recoded<FiveBitCode>(piece.q, read);
+    } else {
+      read(src, piece.q);
     }
   }
   template <int Tokens, int Chains>
@@ -668,34 +759,6 @@ struct PanelQ4Or5K : SumsFromZero {
       const PanelIsa::Float xd = PanelIsa::splat(x[t]->d);
       acc[t] = PanelIsa::fma(PanelIsa::to_float(sums[0][t]), PanelIsa::mul(head.d, xd), acc[t]);
       acc[t] = PanelIsa::fnma(PanelIsa::to_float(mins), PanelIsa::mul(head.dmin, xd), acc[t]);
-    }
-  }
-};
-
-// Eight vectors of 6-bit values (bytes below 64) as six: of each four, the
-// first three keep a vector each, their bytes' top two bits holding bits
-// 2i, 2i + 1 of the fourth's. Three masks give the three, and three shifts,
-// masks and two ORs the fourth: 2.75 operations a vector against 4.5 from
-// Q6_K's own nibbles and pairs of high bits (which a repacked Q6_K panel
-// stores in this code instead).
-struct SixBitCode {
-  static void encode(const Int (&values)[2][4], Int (&stored)[6]) {
-    for (int k = 0; k < 2; ++k) {
-      for (int i = 0; i < 3; ++i) {
-        const Int top = PanelIsa::and_(PanelIsa::shift_left(values[k][3], 6 - 2 * i), PanelIsa::bytes(0xc0));
-        stored[3 * k + i] = PanelIsa::or_(values[k][i], top);
-      }
-    }
-  }
-  static void decode(const Int (&stored)[6], Int (&values)[2][4]) {
-    const Int low6 = PanelIsa::bytes(0x3f);
-    for (int k = 0; k < 2; ++k) {
-      const Int* s = stored + 3 * k;
-      for (int i = 0; i < 3; ++i) values[k][i] = PanelIsa::and_(s[i], low6);
-      const Int bits01 = PanelIsa::and_(PanelIsa::shift_right(s[0], 6), PanelIsa::bytes(0x03));
-      const Int bits23 = PanelIsa::and_(PanelIsa::shift_right(s[1], 4), PanelIsa::bytes(0x0c));
-      const Int bits45 = PanelIsa::and_(PanelIsa::shift_right(s[2], 2), PanelIsa::bytes(0x30));
-      values[k][3] = PanelIsa::or_(PanelIsa::or_(bits01, bits23), bits45);
     }
   }
 };
@@ -752,11 +815,11 @@ struct PanelQ6_K : SumsFromZero {
         for (int k = 0; k < 2; ++k) {
           const int quarter = run + 2 * k;
           const Int nib = k == 0 ? PanelIsa::low_nibbles(low[g]) : PanelIsa::high_nibbles(low[g]);
-          q[k][g] = PanelIsa::or_(nib, PanelIsa::bits_to_4(carry.top[g], 2 * quarter, 0x30));
+          q[k][g] = PanelIsa::or_(nib, take_bits(carry.top[g], 2 * quarter, 4, 0x30));
         }
       }
     };
-    src.template recoded<6>(piece.q, read, SixBitCode{});
+    src.template recoded<SixBitCode>(piece.q, read);
   }
   template <int Tokens, int Chains>
   static void add_piece(const Head& head, const Piece& piece, int i, const Act* const (&x)[Tokens],
@@ -952,10 +1015,10 @@ void panel_gemm(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, co
 
 // Weights repacked once at load: each panel's pack() reads recorded block
 // by block, in order — one sequential stream per panel holding exactly the
-// vectors pack() reads (the transposed chunks and gathered words), so
-// pack() replays them with no transposing. Every format reads each byte of
-// its blocks once (scales as packed halves), so a repacked panel has the
-// rows' own size.
+// vectors pack() reads (the transposed chunks and gathered words, or the
+// values they give in a code of as many bits), so pack() replays them with
+// no transposing. Every format reads each byte of its blocks once (scales
+// as packed halves), so a repacked panel has the rows' own size.
 template <class Format>
 struct Repacked {
   static size_t panel_bytes(int64_t blocks) {
