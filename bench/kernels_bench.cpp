@@ -46,26 +46,38 @@ void BM_MemoryRead(benchmark::State& state) {
 }
 BENCHMARK(BM_MemoryRead)->Unit(benchmark::kMillisecond)->UseRealTime()->Threads(1)->Threads(2);
 
-// Peak 8-bit multiply-accumulate throughput of maddubs + madd: six
-// independent chains on registers (2 ops per multiply-add, 32 per
-// instruction pair). The empty asm makes the inputs opaque each step, so the
-// compiler can neither hoist the products out of the loop nor share them
-// between chains, and keeps every value in a register.
+// Peak 8-bit multiply-accumulate throughput of AVX2: six independent
+// chains on registers (2 ops per multiply-add, 32 per maddubs). The empty
+// asm makes the inputs opaque each step, so the compiler can neither hoist
+// the products out of the loop nor share them between chains, and keeps
+// every value in a register.
+// - maddubs + madd, ggml's per-lane pattern (which Q8_0 keeps): the baseline
+//   of the AVX2 fractions;
+// - maddubs + a 16-bit add: the ceiling of the AVX2 panels, which add eight
+//   (4-bit values), four (5-bit) or two (6-bit) maddubs results in 16 bits
+//   before one madd widens them. On Zen 1 madd shares maddubs' one pipe, so
+//   this reads about twice the other, and those panels can pass that one.
+template <bool SixteenBitSums>
 __attribute__((target("avx2"))) void peak_int8(benchmark::State& state) {
-  __m256i acc0 = _mm256_set1_epi32(0), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
+  const __m256i w = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
+  const auto step = [&](__m256i acc, __m256i x) __attribute__((target("avx2"))) {
+    const __m256i pairs = _mm256_maddubs_epi16(x, w);
+    return SixteenBitSums ? _mm256_add_epi16(acc, pairs) : _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
+  };
+  __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
   __m256i x0 = _mm256_set1_epi8(1), x1 = _mm256_set1_epi8(2), x2 = _mm256_set1_epi8(3), x3 = _mm256_set1_epi8(4),
           x4 = _mm256_set1_epi8(5), x5 = _mm256_set1_epi8(6);
-  const __m256i w = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
   constexpr int kSteps = 1 << 16;
   for (auto _ : state) {
     for (int s = 0; s < kSteps; ++s) {
       __asm__ volatile("" : "+x"(x0), "+x"(x1), "+x"(x2), "+x"(x3), "+x"(x4), "+x"(x5));
-      acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_maddubs_epi16(x0, w), ones));
-      acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_maddubs_epi16(x1, w), ones));
-      acc2 = _mm256_add_epi32(acc2, _mm256_madd_epi16(_mm256_maddubs_epi16(x2, w), ones));
-      acc3 = _mm256_add_epi32(acc3, _mm256_madd_epi16(_mm256_maddubs_epi16(x3, w), ones));
-      acc4 = _mm256_add_epi32(acc4, _mm256_madd_epi16(_mm256_maddubs_epi16(x4, w), ones));
-      acc5 = _mm256_add_epi32(acc5, _mm256_madd_epi16(_mm256_maddubs_epi16(x5, w), ones));
+      acc0 = step(acc0, x0);
+      acc1 = step(acc1, x1);
+      acc2 = step(acc2, x2);
+      acc3 = step(acc3, x3);
+      acc4 = step(acc4, x4);
+      acc5 = step(acc5, x5);
+      __asm__ volatile("" : "+x"(acc0), "+x"(acc1), "+x"(acc2), "+x"(acc3), "+x"(acc4), "+x"(acc5));
     }
   }
   benchmark::DoNotOptimize(_mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(acc0, acc1), acc2),
@@ -74,52 +86,16 @@ __attribute__((target("avx2"))) void peak_int8(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations()) * kSteps * 6 * 32 * 2, benchmark::Counter::kIsRate);
 }
 
-void BM_PeakInt8Dot(benchmark::State& state) {
+template <bool SixteenBitSums>
+void BM_PeakInt8(benchmark::State& state) {
   if (!__builtin_cpu_supports("avx2")) {
     state.SkipWithError("needs AVX2");
     return;
   }
-  peak_int8(state);
+  peak_int8<SixteenBitSums>(state);
 }
-BENCHMARK(BM_PeakInt8Dot)->UseRealTime()->Threads(1)->Threads(2);
-
-// The ceiling of the AVX2 panels, which add eight (4-bit values), four
-// (5-bit) or two (6-bit) maddubs results in 16 bits before one madd widens
-// them: maddubs + a 16-bit add, six independent chains on registers. On
-// Zen 1 madd shares maddubs' one pipe, so this reads about 1.6x the
-// baseline above, and the 16-bit-summing panels can pass that one.
-__attribute__((target("avx2"))) void peak_int8_16bit_sums(benchmark::State& state) {
-  __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0, acc2 = acc0, acc3 = acc0, acc4 = acc0, acc5 = acc0;
-  __m256i x0 = _mm256_set1_epi8(1), x1 = _mm256_set1_epi8(2), x2 = _mm256_set1_epi8(3), x3 = _mm256_set1_epi8(4),
-          x4 = _mm256_set1_epi8(5), x5 = _mm256_set1_epi8(6);
-  const __m256i w = _mm256_set1_epi8(-2);
-  constexpr int kSteps = 1 << 16;
-  for (auto _ : state) {
-    for (int s = 0; s < kSteps; ++s) {
-      __asm__ volatile("" : "+x"(x0), "+x"(x1), "+x"(x2), "+x"(x3), "+x"(x4), "+x"(x5));
-      acc0 = _mm256_add_epi16(acc0, _mm256_maddubs_epi16(x0, w));
-      acc1 = _mm256_add_epi16(acc1, _mm256_maddubs_epi16(x1, w));
-      acc2 = _mm256_add_epi16(acc2, _mm256_maddubs_epi16(x2, w));
-      acc3 = _mm256_add_epi16(acc3, _mm256_maddubs_epi16(x3, w));
-      acc4 = _mm256_add_epi16(acc4, _mm256_maddubs_epi16(x4, w));
-      acc5 = _mm256_add_epi16(acc5, _mm256_maddubs_epi16(x5, w));
-      __asm__ volatile("" : "+x"(acc0), "+x"(acc1), "+x"(acc2), "+x"(acc3), "+x"(acc4), "+x"(acc5));
-    }
-  }
-  benchmark::DoNotOptimize(_mm256_add_epi16(_mm256_add_epi16(_mm256_add_epi16(acc0, acc1), acc2),
-                                            _mm256_add_epi16(_mm256_add_epi16(acc3, acc4), acc5)));
-  state.counters["ops/s"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * kSteps * 6 * 32 * 2, benchmark::Counter::kIsRate);
-}
-
-void BM_PeakInt8Dot16BitSums(benchmark::State& state) {
-  if (!__builtin_cpu_supports("avx2")) {
-    state.SkipWithError("needs AVX2");
-    return;
-  }
-  peak_int8_16bit_sums(state);
-}
-BENCHMARK(BM_PeakInt8Dot16BitSums)->UseRealTime()->Threads(1)->Threads(2);
+BENCHMARK(BM_PeakInt8<false>)->Name("BM_PeakInt8Dot")->UseRealTime()->Threads(1)->Threads(2);
+BENCHMARK(BM_PeakInt8<true>)->Name("BM_PeakInt8Dot16BitSums")->UseRealTime()->Threads(1)->Threads(2);
 
 // Peak float multiply-add throughput with AVX2 + FMA, the yardstick of the
 // float formats' prefill: ten independent vfmadd chains (2 ops per lane).
