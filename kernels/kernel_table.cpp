@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "kernels/attention.hpp"
 #include "kernels/matmul.hpp"
@@ -17,6 +18,10 @@ const TypeKernels* KernelTable::find(DType type) const {
     if (kComputeTypes[i] == type) return &types[i];
   }
   return nullptr;
+}
+
+TypeKernels* KernelTable::find(DType type) {
+  return const_cast<TypeKernels*>(std::as_const(*this).find(type));
 }
 
 void KernelTable::to_f16(const float* src, uint16_t* dst, int64_t n) const {

@@ -89,6 +89,7 @@ struct KernelTable {
 
   // nullptr if the type has no kernels.
   const TypeKernels* find(DType type) const;
+  TypeKernels* find(DType type);
   // n floats to halves (round to nearest even) through this table's F16
   // conversion: the KV cache, attention queries, GEGLU inputs.
   void to_f16(const float* src, uint16_t* dst, int64_t n) const;

@@ -38,10 +38,7 @@ const KernelTable& TargetTable::operator()(Avx2) const {
   static const KernelTable table = [] {
     KernelTable t = TableBuilder{}(Avx2{}, "avx2");
     set_block_kernels<u8s8_maddubs>(t);
-    for (size_t i = 0; i < kComputeTypes.size(); ++i) {
-      if (kComputeTypes[i] != DType::Q8_0) continue;
-      t.types[i].panel = q8_0_repacked_kernel();
-    }
+    t.find(DType::Q8_0)->panel = q8_0_repacked_kernel();
     return t;
   }();
   return table;

@@ -104,11 +104,9 @@ const KernelTable& TargetTable::operator()(xsimd::avx512bw) const {
   static const KernelTable table = [] {
     KernelTable t = TableBuilder{}(xsimd::avx512bw{}, "avx512");
     set_block_kernels<u8s8_vnni>(t);
-    for (size_t i = 0; i < kComputeTypes.size(); ++i) {
-      if (kComputeTypes[i] != DType::Q8_0) continue;
-      t.types[i].dot_tile = dot_tile_q8_0_vnni;
-      t.types[i].panel = q8_0_panel_kernel();
-    }
+    TypeKernels& q8_0 = *t.find(DType::Q8_0);
+    q8_0.dot_tile = dot_tile_q8_0_vnni;
+    q8_0.panel = q8_0_panel_kernel();
     return t;
   }();
   return table;

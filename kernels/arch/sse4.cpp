@@ -103,12 +103,10 @@ template <>
 const KernelTable& TargetTable::operator()(xsimd::sse4_2) const {
   static const KernelTable table = [] {
     KernelTable t = TableBuilder{}(xsimd::sse4_2{}, "sse4");
-    for (size_t i = 0; i < kComputeTypes.size(); ++i) {
-      if (kComputeTypes[i] == DType::Q8_0) t.types[i].dot = t.types[i].dot_tiled = dot_q8_0_sse4;
-      if (kComputeTypes[i] == DType::Q4_0) {
-        t.types[i].dot = t.types[i].dot_tiled = dot_q4_0_whole_blocks_sse4;
-      }
-    }
+    TypeKernels& q8_0 = *t.find(DType::Q8_0);
+    q8_0.dot = q8_0.dot_tiled = dot_q8_0_sse4;
+    TypeKernels& q4_0 = *t.find(DType::Q4_0);
+    q4_0.dot = q4_0.dot_tiled = dot_q4_0_whole_blocks_sse4;
     return t;
   }();
   return table;
