@@ -4,13 +4,14 @@
 #include <array>
 #include <cmath>
 
+#include "kernels/exp.hpp"
 #include "kernels/fp16.hpp"
 #include "kernels/kernel_table.hpp"
 
 namespace ullm::kernels {
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
+  for (int64_t i = 0; i < n; ++i) out[i] = silu<ScalarExpOps>(gate[i]) * up[i];
 }
 
 namespace {

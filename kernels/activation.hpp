@@ -4,11 +4,8 @@
 
 namespace ullm::kernels {
 
-inline float silu(float x) {
-  return x / (1.0f + __builtin_expf(-x));
-}
-
-// out[i] = silu(gate[i]) * up[i]; out may alias gate.
+// out[i] = silu(gate[i]) * up[i] with silu from kernels/exp.hpp; out may
+// alias gate. The scalar reference of KernelTable::rows.swiglu.
 void swiglu(const float* gate, const float* up, int64_t n, float* out);
 
 struct KernelTable;

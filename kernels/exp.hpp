@@ -1,7 +1,7 @@
 // e^x for the softmax weights of tiled attention (x <= 0, x minus the row's
-// maximum), written once over the value type so that the scalar reference
-// (float) and the SIMD targets (xsimd batches) compute the same bits
-// wherever their multiply-add is fused.
+// maximum) and for SiLU, written once over the value type so that the
+// scalar references (float) and the SIMD targets (xsimd batches) compute the
+// same bits wherever their multiply-add is fused.
 #pragma once
 
 #include <bit>
@@ -19,7 +19,8 @@ namespace {
 // x below -87, where e^x nears the smallest normal float (such a weight
 // vanishes beside the maximum's 1). `Ops` supplies the value type (Float)
 // and fma, exponent_bits (the float with t's low mantissa bits as its
-// exponent field) and zero_below.
+// exponent field), zero_below, abs and if_nonnegative(x, a, b) (a where x
+// >= 0, else b).
 template <class Ops>
 typename Ops::Float exp_nonpositive(typename Ops::Float x) {
   using F = typename Ops::Float;
@@ -40,11 +41,24 @@ typename Ops::Float exp_nonpositive(typename Ops::Float x) {
   return Ops::zero_below(x, -87.0f, y * Ops::exponent_bits(t));
 }
 
+// silu(x) = x / (1 + e^-x), taken as x e^x / (1 + e^x) below 0, so that the
+// only exponential is of -|x| (nothing overflows; within 3 ulps of the
+// exact value, tested). Below -87 e^x is taken as 0, and so is the result
+// (the exact one is under 2e-36 in magnitude).
+template <class Ops>
+typename Ops::Float silu(typename Ops::Float x) {
+  using F = typename Ops::Float;
+  const F e = exp_nonpositive<Ops>(-Ops::abs(x));
+  return Ops::if_nonnegative(x, x, x * e) / (F(1.0f) + e);
+}
+
 struct ScalarExpOps {
   using Float = float;
   static float fma(float a, float b, float c) { return std::fma(a, b, c); }
   static float exponent_bits(float t) { return std::bit_cast<float>(std::bit_cast<uint32_t>(t) << 23); }
   static float zero_below(float x, float low, float v) { return x < low ? 0.0f : v; }
+  static float abs(float x) { return std::fabs(x); }
+  static float if_nonnegative(float x, float a, float b) { return x >= 0.0f ? a : b; }
 };
 
 }  // namespace

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <utility>
 
+#include "kernels/activation.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/matmul.hpp"
+#include "kernels/norm.hpp"
 #include "kernels/quantize.hpp"
 #include "kernels/simd/target_ops.hpp"
 #include "ullm/error.hpp"
@@ -36,6 +38,7 @@ const KernelTable& scalar_kernel_table() {
     t.half = {accumulate_values_f16, dot_rows_f16};
     t.tile = {tile_load_f16, tile_scores_f32, tile_scale_max, tile_exp_sum, tile_accumulate_f32};
     t.q8_0_block_sums = q8_0_block_sums;
+    t.rows = {rms_norm, swiglu, rotate_pairs};
     return t;
   }();
   return table;
@@ -169,8 +172,24 @@ bool agrees_with_scalar(const KernelTable& t) {
   std::vector<float> ea(tf.begin(), tf.begin() + kKvTile), eb = ea;  // in [-2, 2): scaled by 0.5, below 1
   const bool max_agrees = ref.tile.scale_max(ea.data(), 3, 50, 0.5f) == t.tile.scale_max(eb.data(), 3, 50, 0.5f);
   const bool sum_agrees = ref.tile.exp_sum(ea.data(), 3, 50, 1.0f) == t.tile.exp_sum(eb.data(), 3, 50, 1.0f);
+  // Row kernels: 45 values (vectors and a tail), SiLU from -40 to 40; ten
+  // pairs of two heads of 24, both ways.
+  const auto rx = test_values(45, 6), rw = test_values(45, 7), angles = test_values(20, 8);
+  std::vector<float> gate(rx);
+  for (float& g : gate) g *= 20.0f;
+  std::vector<float> ra(45), rb(45), ga(45), gb(45);
+  ref.rows.rms_norm(rx.data(), rw.data(), 45, 1e-5f, ra.data());
+  t.rows.rms_norm(rx.data(), rw.data(), 45, 1e-5f, rb.data());
+  ref.rows.swiglu(gate.data(), rw.data(), 45, ga.data());
+  t.rows.swiglu(gate.data(), rw.data(), 45, gb.data());
+  for (const RopeStyle style : {RopeStyle::Adjacent, RopeStyle::Neox}) {
+    auto pa = test_values(48, 9), pb = pa;
+    ref.rows.rotate_pairs(pa.data(), 2, 24, 10, angles.data(), angles.data() + 10, style);
+    t.rows.rotate_pairs(pb.data(), 2, 24, 10, angles.data(), angles.data() + 10, style);
+    if (pa != pb) return false;
+  }
   return a == b && std::equal(sa, sa + 12, sb) && ka == kb && la == lb && ta == tb && va == vb && max_agrees &&
-         sum_agrees && ea == eb;
+         sum_agrees && ea == eb && ra == rb && ga == gb;
 }
 
 #if defined(__x86_64__) || defined(_M_X64)

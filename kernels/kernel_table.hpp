@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/rope.hpp"
 #include "kernels/type_traits.hpp"
 
 namespace ullm::kernels {
@@ -75,6 +76,15 @@ struct TileAttentionKernels {
   void (*accumulate)(int64_t dv, const float* p, int64_t rows, const float* values, float* acc);
 };
 
+// Element-wise and per-row steps of the forward pass, each in its scalar
+// reference's order, so every target with fused multiply-add gives its bits.
+struct RowKernels {
+  void (*rms_norm)(const float* x, const float* weight, int64_t n, float eps, float* out);  // kernels/norm.hpp
+  void (*swiglu)(const float* gate, const float* up, int64_t n, float* out);                // kernels/activation.hpp
+  void (*rotate_pairs)(float* x, int64_t n_heads, int64_t head_dim, int64_t n_pairs, const float* cos, const float* sin,
+                       RopeStyle style);  // kernels/rope.hpp
+};
+
 // For each of `count` Q8_0 blocks: its scale as a float and the sum of its
 // values times `factor` (what panel kernels read besides the activation
 // rows, PanelInput::kBlockSums).
@@ -85,6 +95,7 @@ struct KernelTable {
   std::array<TypeKernels, kComputeTypes.size()> types{};
   HalfVectorKernels half{};
   TileAttentionKernels tile{};
+  RowKernels rows{};
   BlockSumsFn q8_0_block_sums = nullptr;
 
   // nullptr if the type has no kernels.

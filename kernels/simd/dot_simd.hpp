@@ -21,6 +21,7 @@
 #include "kernels/fp16.hpp"
 #include "kernels/kernel_table.hpp"
 #include "kernels/quantize.hpp"
+#include "kernels/simd/row_simd.hpp"
 #include "kernels/simd/target_ops.hpp"
 
 namespace ullm::kernels::simd {
@@ -703,17 +704,6 @@ void tile_load_f16_simd(int64_t d, int64_t dv, const uint16_t* k, const uint16_t
 }
 
 template <class Arch>
-struct BatchExpOps {
-  using Float = xsimd::batch<float, Arch>;
-  static Float fma(Float a, Float b, Float c) { return TargetOps<Arch>::fma(a, b, c); }
-  static Float exponent_bits(Float t) {
-    using Int = xsimd::batch<int32_t, Arch>;  // (a shift by a vector: GCC 12 warns falsely on AVX-512 immediates)
-    return xsimd::bitwise_cast<Float>(xsimd::bitwise_cast<Int>(t) << Int(23));
-  }
-  static Float zero_below(Float x, float low, Float v) { return xsimd::select(x < Float(low), Float(0.0f), v); }
-};
-
-template <class Arch>
 float tile_scale_max_simd(float* x, int64_t lo, int64_t hi, float scale) {
   using batch = xsimd::batch<float, Arch>;
   batch max(-std::numeric_limits<float>::infinity());
@@ -840,6 +830,7 @@ struct TableBuilder {
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
     t.tile = {tile_load_f16_simd<Arch>, tile_scores_simd<Arch>, tile_scale_max_simd<Arch>, tile_exp_sum_simd<Arch>,
               tile_accumulate_simd<Arch>};
+    t.rows = {rms_norm_simd<Arch>, swiglu_simd<Arch>, rotate_pairs_simd<Arch>};
     return t;
   }
 };

@@ -94,10 +94,11 @@ void for_each_row(ThreadPool& pool, int64_t rows, int64_t width, const F& fn) {
 }
 
 // RMSNorm of each of `rows` rows in place, if the layer has the weight.
-void post_norm(ThreadPool& pool, const std::vector<float>& weight, int64_t rows, int64_t width, float eps, float* x) {
+void post_norm(const kernels::KernelTable& ops, ThreadPool& pool, const std::vector<float>& weight, int64_t rows,
+               int64_t width, float eps, float* x) {
   if (weight.empty()) return;
   for_each_row(pool, rows, width,
-               [&](int64_t t) { kernels::rms_norm(x + t * width, weight.data(), width, eps, x + t * width); });
+               [&](int64_t t) { ops.rows.rms_norm(x + t * width, weight.data(), width, eps, x + t * width); });
 }
 
 void grow(std::vector<float>& v, int64_t n) {
@@ -189,6 +190,7 @@ constexpr int64_t kRepackFromTokens = 64;
 
 void forward(const Model::Data& model, Session::State& s, std::span<const Token> tokens, Logits wanted, float* logits) {
   const ModelConfig& c = model.config;
+  const kernels::KernelTable& ops = *model.kernels;
   const auto T = static_cast<int64_t>(tokens.size());
   if (model.repacked != nullptr && (T < kRepackBelowTokens || T >= kRepackFromTokens)) {
     model.repacked->make(model);
@@ -226,7 +228,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
                                              model.rope_factors.empty() ? nullptr : model.rope_factors.data()};
 
     for_each_row(*s.pool, T, E,
-                 [&](int64_t t) { kernels::rms_norm(&s.x[t * E], L.attn_norm.data(), E, c.norm_eps, &s.xn[t * E]); });
+                 [&](int64_t t) { ops.rows.rms_norm(&s.x[t * E], L.attn_norm.data(), E, c.norm_eps, &s.xn[t * E]); });
     project(model, *s.pool, {{&L.wq, s.q.data()}, {&L.wk, s.k.data()}, {&L.wv, s.v.data()}}, s.xn.data(), T,
             s.activations);
 
@@ -238,19 +240,19 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       if (!L.bv.empty()) kernels::add_inplace(&s.v[t * kv_width], L.bv.data(), kv_width);
       if (!L.q_norm.empty()) {
         for (int64_t h = 0; h < c.n_head; ++h) {
-          kernels::rms_norm(q + h * c.head_dim, L.q_norm.data(), c.head_dim, c.norm_eps, q + h * c.head_dim);
+          ops.rows.rms_norm(q + h * c.head_dim, L.q_norm.data(), c.head_dim, c.norm_eps, q + h * c.head_dim);
         }
         for (int64_t h = 0; h < c.n_head_kv; ++h) {
-          kernels::rms_norm(k + h * c.head_dim, L.k_norm.data(), c.head_dim, c.norm_eps, k + h * c.head_dim);
+          ops.rows.rms_norm(k + h * c.head_dim, L.k_norm.data(), c.head_dim, c.norm_eps, k + h * c.head_dim);
         }
       }
       const int64_t pos = p0 + t;
-      kernels::rope(q, c.n_head, c.head_dim, c.n_rot, pos, rope_freq, rope_style);
-      kernels::rope(k, c.n_head_kv, c.head_dim, c.n_rot, pos, rope_freq, rope_style);
+      kernels::rope(ops, q, c.n_head, c.head_dim, c.n_rot, pos, rope_freq, rope_style);
+      kernels::rope(ops, k, c.n_head_kv, c.head_dim, c.n_rot, pos, rope_freq, rope_style);
       if (c.query_scale != 1.0f) kernels::scale_inplace(q, c.query_scale, q_width);
       if (f16_cache) {
-        model.kernels->to_f16(&s.k[t * kv_width], &s.k_f16[l][pos * kv_width], kv_width);
-        model.kernels->to_f16(&s.v[t * kv_width], &s.v_f16[l][pos * kv_width], kv_width);
+        ops.to_f16(&s.k[t * kv_width], &s.k_f16[l][pos * kv_width], kv_width);
+        ops.to_f16(&s.v[t * kv_width], &s.v_f16[l][pos * kv_width], kv_width);
       } else {
         std::copy_n(&s.k[t * kv_width], kv_width, &s.k_f32[l][pos * kv_width]);
         std::copy_n(&s.v[t * kv_width], kv_width, &s.v_f32[l][pos * kv_width]);
@@ -268,7 +270,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       const int64_t window = sliding ? c.sliding_window : 0;
       s.pool->run(blocks * parts.count, [&](int64_t task, int) {
         const int64_t t0 = (blocks - 1 - task / parts.count) * kernels::kKvTile, part = task % parts.count;
-        kernels::attend_f16_cache_tiled(*model.kernels, shape, &s.q[t0 * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
+        kernels::attend_f16_cache_tiled(ops, shape, &s.q[t0 * q_width], s.k_f16[l].data(), s.v_f16[l].data(),
                                         p0 + t0 + 1, window, parts.first_head(part), parts.first_head(part + 1),
                                         std::min(kernels::kKvTile, T - t0), q_width, &s.attn[t0 * q_width]);
       });
@@ -283,28 +285,28 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
       rows = 1;
     }
     project(model, *s.pool, {{&L.wo, s.proj.data()}}, s.attn.data(), rows, s.activations);
-    post_norm(*s.pool, L.attn_post_norm, rows, E, c.norm_eps, s.proj.data());
+    post_norm(ops, *s.pool, L.attn_post_norm, rows, E, c.norm_eps, s.proj.data());
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
 
     for_each_row(*s.pool, rows, E,
-                 [&](int64_t t) { kernels::rms_norm(&s.x[t * E], L.ffn_norm.data(), E, c.norm_eps, &s.xn[t * E]); });
+                 [&](int64_t t) { ops.rows.rms_norm(&s.x[t * E], L.ffn_norm.data(), E, c.norm_eps, &s.xn[t * E]); });
     project(model, *s.pool, {{&L.ffn_gate, s.gate.data()}, {&L.ffn_up, s.up.data()}}, s.xn.data(), rows, s.activations);
     for_each_row(*s.pool, rows, c.n_ff, [&](int64_t t) {
       float* gate = &s.gate[t * c.n_ff];
       const float* up = &s.up[t * c.n_ff];
       if (c.gelu_ffn) {
-        kernels::geglu(*model.kernels, gate, up, c.n_ff, gate);
+        kernels::geglu(ops, gate, up, c.n_ff, gate);
       } else {
-        kernels::swiglu(gate, up, c.n_ff, gate);
+        ops.rows.swiglu(gate, up, c.n_ff, gate);
       }
     });
     project(model, *s.pool, {{&L.ffn_down, s.proj.data()}}, s.gate.data(), rows, s.activations);
-    post_norm(*s.pool, L.ffn_post_norm, rows, E, c.norm_eps, s.proj.data());
+    post_norm(ops, *s.pool, L.ffn_post_norm, rows, E, c.norm_eps, s.proj.data());
     kernels::add_inplace(s.x.data(), s.proj.data(), rows * E);
   }
 
   for_each_row(*s.pool, rows, E, [&](int64_t t) {
-    kernels::rms_norm(&s.x[t * E], model.output_norm.data(), E, c.norm_eps, &s.xn[t * E]);
+    ops.rows.rms_norm(&s.x[t * E], model.output_norm.data(), E, c.norm_eps, &s.xn[t * E]);
   });
   project(model, *s.pool, {{model.output, logits}}, s.xn.data(), rows, s.activations);
 }

@@ -43,7 +43,7 @@ TEST(Rope, RotatesPairsByPositionAngles) {
          {RopeFrequencies{base}, RopeFrequencies{base, 0.25f}, RopeFrequencies{base, 1.0f, factors}}) {
       auto x = random_floats(static_cast<size_t>(heads * dim), 3);
       const auto original = x;
-      rope(x.data(), heads, dim, n_rot, pos, freq, style);
+      rope(scalar_kernel_table(), x.data(), heads, dim, n_rot, pos, freq, style);
       for (int64_t h = 0; h < heads; ++h) {
         for (int64_t i = 0; i < n_rot / 2; ++i) {
           const double theta = freq.scale * pos * std::pow(static_cast<double>(base), -2.0 * i / n_rot) /
@@ -59,7 +59,7 @@ TEST(Rope, RotatesPairsByPositionAngles) {
   }
   auto y = random_floats(16, 4);
   const auto before = y;
-  rope(y.data(), 1, 16, 16, 0, RopeFrequencies{base}, RopeStyle::Adjacent);
+  rope(scalar_kernel_table(), y.data(), 1, 16, 16, 0, RopeFrequencies{base}, RopeStyle::Adjacent);
   EXPECT_EQ(y, before);  // position 0 is the identity
 }
 
@@ -70,6 +70,27 @@ TEST(Activation, SwiGlu) {
   for (size_t i = 0; i < 100; ++i) {
     EXPECT_NEAR(out[i], g[i] / (1.0 + std::exp(-static_cast<double>(g[i]))) * u[i], 1e-6);
   }
+}
+
+// SiLU over a sweep of floats from -87 to 87 (both formulas: x >= 0 and x <
+// 0), within 3 ulps of silu in double; 0 below -87, x itself far above.
+TEST(Activation, SiluWithinThreeUlps) {
+  int64_t checked = 0;
+  for (const float sign : {1.0f, -1.0f}) {
+    for (uint32_t bits = std::bit_cast<uint32_t>(1e-30f); std::bit_cast<float>(bits) <= 87.0f; bits += 997) {
+      const float x = sign * std::bit_cast<float>(bits);
+      const auto want = static_cast<float>(x / (1.0 + std::exp(-static_cast<double>(x))));
+      const float got = silu<ScalarExpOps>(x);
+      ASSERT_LE(std::abs(std::bit_cast<int32_t>(got) - std::bit_cast<int32_t>(want)), 3) << "x = " << x;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 1'700'000);
+  EXPECT_EQ(silu<ScalarExpOps>(0.0f), 0.0f);
+  EXPECT_EQ(silu<ScalarExpOps>(-90.0f), 0.0f);
+  EXPECT_EQ(silu<ScalarExpOps>(200.0f), 200.0f);
+  EXPECT_EQ(silu<ScalarExpOps>(std::numeric_limits<float>::infinity()), std::numeric_limits<float>::infinity());
+  EXPECT_TRUE(std::isnan(silu<ScalarExpOps>(std::numeric_limits<float>::quiet_NaN())));
 }
 
 // (600 values: the conversion to halves runs in chunks of 256.)

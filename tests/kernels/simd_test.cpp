@@ -117,6 +117,48 @@ TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
 // Floats to halves (the F16 KV cache, F16 activations) on bit patterns
 // across the whole float range — NaNs, infinities, the subnormal halves,
 // ties to even, the overflow edge — in a count that leaves a scalar tail.
+// RMSNorm, SwiGLU and RoPE's rotation over lengths around every vector
+// width, from misaligned pointers. RMSNorm and the rotation have no fused
+// steps: every target matches to the bit; SwiGLU's exponential does (SSE4.2
+// rounds it once more per step: within 4 ulps).
+TEST_P(SimdTargetTest, RowKernelsMatchScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& scalar = scalar_kernel_table();
+  const bool fused = GetParam() != "sse4";
+  for (const int64_t n : {1, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 288, 2048, 5635}) {
+    const auto x = random_floats(static_cast<size_t>(n + 1), 80, 30.0f), w = random_floats(x.size(), 81);
+    std::vector<float> want(x.size()), got(x.size());
+    scalar.rows.rms_norm(x.data() + 1, w.data() + 1, n, 1e-6f, want.data() + 1);
+    simd.rows.rms_norm(x.data() + 1, w.data() + 1, n, 1e-6f, got.data() + 1);
+    ASSERT_EQ(got, want) << "rms_norm n " << n;
+
+    auto gate = random_floats(x.size(), 82, 20.0f);  // past the exponential's ends as well:
+    gate[1] = -95.0f, gate[n] = 95.0f;
+    scalar.rows.swiglu(gate.data() + 1, w.data() + 1, n, want.data() + 1);
+    simd.rows.swiglu(gate.data() + 1, w.data() + 1, n, got.data() + 1);
+    for (int64_t i = 1; i <= n; ++i) {
+      if (fused) {
+        ASSERT_EQ(got[i], want[i]) << "swiglu n " << n << " i " << i;
+      } else {
+        ASSERT_LE(std::abs(std::bit_cast<int32_t>(got[i]) - std::bit_cast<int32_t>(want[i])), 4)
+            << "swiglu n " << n << " i " << i;
+      }
+    }
+  }
+  for (const int64_t n_pairs : {1, 2, 3, 4, 7, 8, 9, 16, 17, 32, 64, 100, 300}) {
+    const int64_t head_dim = 2 * n_pairs + 3, heads = 3;  // dimensions past the rotated ones stay
+    const auto angles = random_floats(static_cast<size_t>(2 * n_pairs), 83, 3.0f);
+    std::vector<float> cos(angles.size()), sin(angles.size());
+    for (size_t i = 0; i < angles.size(); ++i) cos[i] = std::cos(angles[i]), sin[i] = std::sin(angles[i]);
+    for (const RopeStyle style : {RopeStyle::Adjacent, RopeStyle::Neox}) {
+      auto want = random_floats(static_cast<size_t>(heads * head_dim + 1), 84), got = want;
+      scalar.rows.rotate_pairs(want.data() + 1, heads, head_dim, n_pairs, cos.data() + 1, sin.data() + 1, style);
+      simd.rows.rotate_pairs(got.data() + 1, heads, head_dim, n_pairs, cos.data() + 1, sin.data() + 1, style);
+      ASSERT_EQ(got, want) << "rotate_pairs n_pairs " << n_pairs << (style == RopeStyle::Neox ? " neox" : "");
+    }
+  }
+}
+
 TEST_P(SimdTargetTest, F16ConversionMatchesScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
   std::vector<float> x;

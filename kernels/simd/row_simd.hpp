@@ -1,0 +1,145 @@
+// The forward pass's element-wise and per-row steps (RMSNorm, SwiGLU, RoPE's
+// rotation) as SIMD bodies for any xsimd arch, each in its scalar
+// reference's order (kernels/norm.hpp, activation.hpp, rope.hpp). Included
+// by dot_simd.hpp, so compiled once per target.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+#include <xsimd/xsimd.hpp>
+
+#include "kernels/activation.hpp"
+#include "kernels/exp.hpp"
+#include "kernels/kernel_table.hpp"
+#include "kernels/norm.hpp"
+#include "kernels/rope.hpp"
+#include "kernels/simd/target_ops.hpp"
+
+namespace ullm::kernels::simd {
+// Internal linkage: see kernels/fp16.hpp.
+namespace {
+
+template <class Arch>
+struct BatchExpOps {
+  using Float = xsimd::batch<float, Arch>;
+  static Float fma(Float a, Float b, Float c) { return TargetOps<Arch>::fma(a, b, c); }
+  static Float exponent_bits(Float t) {
+    using Int = xsimd::batch<int32_t, Arch>;  // (a shift by a vector: GCC 12 warns falsely on AVX-512 immediates)
+    return xsimd::bitwise_cast<Float>(xsimd::bitwise_cast<Int>(t) << Int(23));
+  }
+  static Float zero_below(Float x, float low, Float v) { return xsimd::select(x < Float(low), Float(0.0f), v); }
+  static Float abs(Float x) { return xsimd::abs(x); }
+  static Float if_nonnegative(Float x, Float a, Float b) { return xsimd::select(x >= Float(0.0f), a, b); }
+};
+
+// The eight chains of squares as one vector of eight doubles (GCC's generic
+// vectors: xsimd 8.1 has no float-to-double widening), which each target
+// holds in its own registers: one AVX-512 vector, two AVX2, four SSE.
+template <class Arch>
+void rms_norm_simd(const float* x, const float* weight, int64_t n, float eps, float* out) {
+  using Float8 = float __attribute__((vector_size(32)));
+  using Double8 = double __attribute__((vector_size(64)));
+  Double8 chains{};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    Float8 v;
+    std::memcpy(&v, x + i, sizeof v);
+    chains += __builtin_convertvector(v * v, Double8);
+  }
+  if (i < n) {  // zeros past the end add nothing to their chains
+    Float8 v{};
+    std::memcpy(&v, x + i, static_cast<size_t>(n - i) * sizeof(float));
+    chains += __builtin_convertvector(v * v, Double8);
+  }
+  double sums[8];
+  std::memcpy(sums, &chains, sizeof sums);
+  const float scale = rms_scale(sums, n, eps);
+
+  using batch = xsimd::batch<float, Arch>;
+  for (i = 0; i + static_cast<int64_t>(batch::size) <= n; i += batch::size) {
+    ((batch::load_unaligned(x + i) * batch(scale)) * batch::load_unaligned(weight + i)).store_unaligned(out + i);
+  }
+  for (; i < n; ++i) out[i] = (x[i] * scale) * weight[i];
+}
+
+template <class Arch>
+void swiglu_simd(const float* gate, const float* up, int64_t n, float* out) {
+  using batch = xsimd::batch<float, Arch>;
+  int64_t i = 0;
+  for (; i + static_cast<int64_t>(batch::size) <= n; i += batch::size) {
+    (silu<BatchExpOps<Arch>>(batch::load_unaligned(gate + i)) * batch::load_unaligned(up + i)).store_unaligned(out + i);
+  }
+  for (; i < n; ++i) out[i] = silu<ScalarExpOps>(gate[i]) * up[i];
+}
+
+// Each pair of lanes swapped: GCC's generic shuffle of the batch's register
+// (xsimd's swizzle and 64-bit shifts trip false GCC 12 warnings on AVX-512),
+// one in-lane permute on x86, a rev64 on NEON.
+template <class Arch, size_t... Lanes>
+xsimd::batch<float, Arch> swap_pairs(xsimd::batch<float, Arch> v, std::index_sequence<Lanes...>) {
+  using Register = typename xsimd::batch<float, Arch>::register_type;
+  typedef int32_t Index __attribute__((vector_size(sizeof(Register))));
+  return __builtin_shuffle(static_cast<Register>(v), Index{static_cast<int32_t>(Lanes ^ 1)...});
+}
+
+template <class Arch>
+xsimd::batch<float, Arch> swap_pairs(xsimd::batch<float, Arch> v) {
+  return swap_pairs(v, std::make_index_sequence<xsimd::batch<float, Arch>::size>());
+}
+
+// NeoX pairs (i, i + n_pairs) are two runs of values; adjacent pairs
+// (2i, 2i + 1) are rotated a vector at a time as x c' + swap(x) s', with c'
+// each cosine twice and s' each sine as (-s, s): x0 c + x1 (-s) and x1 c +
+// x0 s round as the reference's x0 c - x1 s and x0 s + x1 c.
+template <class Arch>
+void rotate_pairs_simd(float* x, int64_t n_heads, int64_t head_dim, int64_t n_pairs, const float* cos, const float* sin,
+                       RopeStyle style) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr auto kW = static_cast<int64_t>(batch::size);
+  const int64_t whole_pairs = n_pairs / kW * kW;  // pairs rotated a vector at a time
+  if (style == RopeStyle::Neox) {
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* v = x + h * head_dim;
+      for (int64_t i = 0; i < whole_pairs; i += kW) {
+        const batch x0 = batch::load_unaligned(v + i), x1 = batch::load_unaligned(v + i + n_pairs);
+        const batch c = batch::load_unaligned(cos + i), s = batch::load_unaligned(sin + i);
+        (x0 * c - x1 * s).store_unaligned(v + i);
+        (x0 * s + x1 * c).store_unaligned(v + i + n_pairs);
+      }
+      for (int64_t i = whole_pairs; i < n_pairs; ++i) {
+        const float x0 = v[i], x1 = v[i + n_pairs];
+        v[i] = x0 * cos[i] - x1 * sin[i];
+        v[i + n_pairs] = x0 * sin[i] + x1 * cos[i];
+      }
+    }
+    return;
+  }
+  constexpr int64_t kChunk = 128;  // values of c' and s' made at a time, for every head
+  alignas(64) float c2[kChunk], s2[kChunk];
+  for (int64_t j0 = 0; j0 < 2 * whole_pairs; j0 += kChunk) {
+    const int64_t count = std::min(kChunk, 2 * whole_pairs - j0);
+    for (int64_t j = 0; j < count; j += 2) {
+      c2[j] = c2[j + 1] = cos[(j0 + j) / 2];
+      s2[j] = -sin[(j0 + j) / 2];
+      s2[j + 1] = sin[(j0 + j) / 2];
+    }
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* v = x + h * head_dim + j0;
+      for (int64_t j = 0; j < count; j += kW) {
+        const batch xv = batch::load_unaligned(v + j);
+        (xv * batch::load_aligned(c2 + j) + swap_pairs(xv) * batch::load_aligned(s2 + j)).store_unaligned(v + j);
+      }
+    }
+  }
+  if (whole_pairs < n_pairs) {
+    for (int64_t h = 0; h < n_heads; ++h) {
+      rotate_pairs(x + h * head_dim + 2 * whole_pairs, 1, 0, n_pairs - whole_pairs, cos + whole_pairs,
+                   sin + whole_pairs, RopeStyle::Adjacent);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ullm::kernels::simd
