@@ -19,8 +19,8 @@ namespace {
 // x below -87, where e^x nears the smallest normal float (such a weight
 // vanishes beside the maximum's 1). `Ops` supplies the value type (Float)
 // and fma, exponent_bits (the float with t's low mantissa bits as its
-// exponent field), zero_below, abs and if_nonnegative(x, a, b) (a where x
-// >= 0, else b).
+// exponent field), zero_below, abs, if_nonnegative(x, a, b) (a where x >=
+// 0, else b) and divide (correctly rounded).
 template <class Ops>
 typename Ops::Float exp_nonpositive(typename Ops::Float x) {
   using F = typename Ops::Float;
@@ -49,7 +49,7 @@ template <class Ops>
 typename Ops::Float silu(typename Ops::Float x) {
   using F = typename Ops::Float;
   const F e = exp_nonpositive<Ops>(-Ops::abs(x));
-  return Ops::if_nonnegative(x, x, x * e) / (F(1.0f) + e);
+  return Ops::divide(Ops::if_nonnegative(x, x, x * e), F(1.0f) + e);
 }
 
 struct ScalarExpOps {
@@ -59,6 +59,7 @@ struct ScalarExpOps {
   static float zero_below(float x, float low, float v) { return x < low ? 0.0f : v; }
   static float abs(float x) { return std::fabs(x); }
   static float if_nonnegative(float x, float a, float b) { return x >= 0.0f ? a : b; }
+  static float divide(float a, float b) { return a / b; }
 };
 
 }  // namespace
