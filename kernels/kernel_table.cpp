@@ -79,6 +79,10 @@ bool agrees_with_scalar(const KernelTable& t) {
         ka.from_float(xf.data() + j * n, x2.data() + j * xrow, n);
       }
       if (x != x2) return false;
+      std::vector<float> expanded(static_cast<size_t>(n)), expanded2(expanded.size());
+      r.to_float(w.data(), expanded.data(), n);
+      k.to_float(w.data(), expanded2.data(), n);
+      if (expanded != expanded2) return false;
       for (int j = 0; j < 4; ++j) {
         const std::byte* wj = w.data() + j * wrow;
         if (k.dot(n, wj, x.data()) != r.dot(n, wj, x.data())) return false;

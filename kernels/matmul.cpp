@@ -11,17 +11,6 @@
 #include "ullm/error.hpp"
 
 namespace ullm::kernels {
-namespace {
-
-const TypeKernels& kernels_for(DType type, std::string_view tensor) {
-  const TypeKernels* k = type_kernels(type);
-  if (k == nullptr) {
-    throw UnsupportedError(fmt::format("tensor '{}': no kernels for type {}", tensor, dtype_name(type)));
-  }
-  return *k;
-}
-
-}  // namespace
 
 void PreparedActivations::prepare(const KernelTable& table, DType weight_type, const float* x, int64_t n_tokens,
                                   int64_t k) {
@@ -215,11 +204,15 @@ void matmul(const KernelTable& table, const TensorView& w, const PreparedActivat
   matmul_rows(table, w, x, y, 0, w.rows());
 }
 
-void dequantize_row(const TensorView& w, int64_t row, float* out) {
+void dequantize_row(const KernelTable& table, const TensorView& w, int64_t row, float* out) {
   if (row < 0 || row >= w.rows()) {
     throw InvalidArgument(fmt::format("tensor '{}': row {} out of range [0, {})", w.name, row, w.rows()));
   }
-  kernels_for(w.dtype, w.name).to_float(w.row(row), out, w.row_length());
+  const TypeKernels* k = table.find(w.dtype);
+  if (k == nullptr) {
+    throw UnsupportedError(fmt::format("tensor '{}': no kernels for type {}", w.name, dtype_name(w.dtype)));
+  }
+  k->to_float(w.row(row), out, w.row_length());
 }
 
 }  // namespace ullm::kernels

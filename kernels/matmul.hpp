@@ -96,7 +96,9 @@ int64_t matmul_rows_per_task(int64_t rows, int64_t k, int64_t tokens, int thread
 // All rows: y is x.tokens() x w.rows(), row-major.
 void matmul(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y);
 
-// Expands one row of a 2-D tensor to floats (an embedding lookup).
-void dequantize_row(const TensorView& w, int64_t row, float* out);
+// Expands one row of a 2-D tensor to floats (an embedding lookup) with
+// `table`'s to_float. Throws InvalidArgument for a row out of range and
+// UnsupportedError for a type without kernels.
+void dequantize_row(const KernelTable& table, const TensorView& w, int64_t row, float* out);
 
 }  // namespace ullm::kernels

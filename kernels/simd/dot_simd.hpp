@@ -21,6 +21,7 @@
 #include "kernels/fp16.hpp"
 #include "kernels/kernel_table.hpp"
 #include "kernels/quantize.hpp"
+#include "kernels/simd/dequantize_simd.hpp"
 #include "kernels/simd/row_simd.hpp"
 #include "kernels/simd/target_ops.hpp"
 
@@ -789,6 +790,17 @@ void f16_to_f32_simd(const std::byte* src, float* out, int64_t n) {
   for (; i < n; ++i) out[i] = f16_to_f32(in[i]);
 }
 
+template <class Arch>
+void bf16_to_f32_simd(const std::byte* src, float* out, int64_t n) {
+  using batch = xsimd::batch<float, Arch>;
+  const auto* in = reinterpret_cast<const uint16_t*>(src);
+  int64_t i = 0;
+  for (; i + static_cast<int64_t>(batch::size) <= n; i += batch::size) {
+    TargetOps<Arch>::load_bf16(in + i).store_unaligned(out + i);
+  }
+  for (; i < n; ++i) out[i] = bf16_to_f32(in[i]);
+}
+
 }  // namespace
 
 // Builds the kernel table of one target with its float dot products; the
@@ -827,6 +839,12 @@ struct TableBuilder {
         t.types[i].dot_tiled_tile_wide = dot_tiles_tile_order<Arch, Bf16, float>;
       }
     }
+    t.find(DType::BF16)->to_float = bf16_to_f32_simd<Arch>;
+    t.find(DType::Q8_0)->to_float = q8_0_to_float_simd;
+    t.find(DType::Q4_0)->to_float = q4_0_to_float_simd;
+    t.find(DType::Q4_K)->to_float = k_quant_4_or_5_to_float_simd<BlockQ4_K>;
+    t.find(DType::Q5_K)->to_float = k_quant_4_or_5_to_float_simd<BlockQ5_K>;
+    t.find(DType::Q6_K)->to_float = q6_k_to_float_simd;
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
     t.tile = {tile_load_f16_simd<Arch>, tile_scores_simd<Arch>, tile_scale_max_simd<Arch>, tile_exp_sum_simd<Arch>,
               tile_accumulate_simd<Arch>};

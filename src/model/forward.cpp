@@ -216,7 +216,7 @@ void forward(const Model::Data& model, Session::State& s, std::span<const Token>
   grow(s.up, T * c.n_ff);
 
   for (int64_t t = 0; t < T; ++t) {
-    kernels::dequantize_row(*model.token_embd, tokens[t], &s.x[t * E]);
+    kernels::dequantize_row(ops, *model.token_embd, tokens[t], &s.x[t * E]);
     if (c.embedding_scale != 1.0f) kernels::scale_inplace(&s.x[t * E], c.embedding_scale, E);
   }
   int64_t rows = T;  // rows still carried through the layers

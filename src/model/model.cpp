@@ -17,7 +17,7 @@ namespace {
 // Finds tensors by name and checks their shape and type before any use.
 class TensorBinder {
  public:
-  explicit TensorBinder(const gguf::File& file) : file_(file) {}
+  TensorBinder(const gguf::File& file, const kernels::KernelTable& table) : file_(file), table_(table) {}
 
   const TensorView* optional(const std::string& name, std::initializer_list<int64_t> shape) const {
     const TensorView* t = file_.find_tensor(name);
@@ -42,7 +42,7 @@ class TensorBinder {
     const TensorView* t = required ? this->required(name, {n}) : optional(name, {n});
     if (t == nullptr) return {};
     std::vector<float> out(static_cast<size_t>(n));
-    kernels::dequantize_row(*t, 0, out.data());
+    kernels::dequantize_row(table_, *t, 0, out.data());
     return out;
   }
 
@@ -59,6 +59,7 @@ class TensorBinder {
   }
 
   const gguf::File& file_;
+  const kernels::KernelTable& table_;
 };
 
 // Rows [begin, begin + count) of a 2-D weight, as a weight of their own.
@@ -154,7 +155,7 @@ Model Model::load(const std::filesystem::path& path, const LoadOptions& options)
   ModelConfig& c = m.config;
   c.n_vocab = m.tokenizer.vocab_size();
 
-  const TensorBinder bind(m.file);
+  const TensorBinder bind(m.file, table);
   const int64_t q_width = c.n_head * c.head_dim;
   const int64_t kv_width = c.n_head_kv * c.head_dim;
   m.token_embd = bind.required("token_embd.weight", {c.n_embd, c.n_vocab});

@@ -159,6 +159,49 @@ TEST_P(SimdTargetTest, RowKernelsMatchScalar) {
   }
 }
 
+// Every type expanded to floats (embedding rows) from misaligned rows of 1,
+// 3 and 7 blocks (float formats: 37, 111 and 259 values): block formats from random bytes (every value and scale
+// code) under finite f16 scales, float formats from random values. Bit for
+// bit, -0 included.
+TEST_P(SimdTargetTest, DequantizationMatchesScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& scalar = scalar_kernel_table();
+  std::mt19937 rng(23);
+  for (size_t t = 0; t < kComputeTypes.size(); ++t) {
+    const DType type = kComputeTypes[t];
+    const DTypeInfo info = dtype_info(type);
+    const bool is_float = type == DType::F32 || type == DType::F16 || type == DType::BF16;
+    // The f16 scales each block keeps (Q6_K last, the rest first; Q8_K's is
+    // a float, and it is an activation format only).
+    size_t scales = 1;
+    if (is_float || type == DType::Q8_K) scales = 0;
+    for (const DType two : {DType::Q4_1, DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q8_1}) {
+      if (type == two) scales = 2;
+    }
+    for (const int64_t blocks : {1, 3, 7}) {
+      const int64_t n = blocks * info.block_size * (is_float ? 37 : 1);  // float rows past a vector
+      std::vector<std::byte> raw(row_size(type, n) + 1);
+      if (is_float) {
+        raw = encode_at(type, random_floats(static_cast<size_t>(n), 24, 5.0f), 1);
+      } else {
+        for (auto& b : raw) b = static_cast<std::byte>(rng());
+        for (size_t b = 0; b < static_cast<size_t>(blocks); ++b) {
+          const size_t at = 1 + b * info.block_bytes + (type == DType::Q6_K ? info.block_bytes - 2 : 0);
+          for (size_t i = 0; i < scales; ++i) {
+            const auto scale = static_cast<uint16_t>(0x2c00 + rng() % 0x800 + (rng() % 2 ? 0x8000 : 0));
+            std::memcpy(&raw[at + 2 * i], &scale, 2);
+          }
+        }
+      }
+      std::vector<float> want(static_cast<size_t>(n)), got(want.size());
+      scalar.types[t].to_float(raw.data() + 1, want.data(), n);
+      simd.types[t].to_float(raw.data() + 1, got.data(), n);
+      ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+          << dtype_name(type) << " blocks " << blocks;
+    }
+  }
+}
+
 TEST_P(SimdTargetTest, F16ConversionMatchesScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
   std::vector<float> x;
