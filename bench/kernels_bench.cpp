@@ -15,6 +15,7 @@
 #include "kernels/attention.hpp"
 #include "kernels/kernel_table.hpp"
 #include "kernels/matmul.hpp"
+#include "kernels/rope.hpp"
 #include "runtime/huge_pages.hpp"
 #include "runtime/thread_pool.hpp"
 
@@ -477,6 +478,125 @@ void BM_AttentionPrefillOneToken(benchmark::State& state, const char* target) {
       ->Args({32, 4, 64})                   \
       ->UseRealTime()                       \
       ->Unit(benchmark::kMicrosecond)
+
+// The forward pass's per-row steps on rows that stay in L1/L2, as the forward
+// pass runs them (TinyLlama's widths): values/s, and bytes/s read and written.
+std::vector<float> normal_values(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist;
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+void set_row_counters(benchmark::State& state, int64_t values, int64_t bytes_per_value) {
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * values);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * values * bytes_per_value);
+}
+
+// RMSNorm of one row of {n} values (reads x and the weight, writes out).
+void BM_RmsNorm(benchmark::State& state, const char* target) {
+  const ullm::kernels::KernelTable* table = table_or_skip(state, target);
+  if (table == nullptr) return;
+  const int64_t n = state.range(0);
+  const auto x = normal_values(n, 1), w = normal_values(n, 2);
+  std::vector<float> out(x.size());
+  for (auto _ : state) {
+    table->rows.rms_norm(x.data(), w.data(), n, 1e-5f, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_row_counters(state, n, 12);
+}
+
+// SwiGLU of one row of {n} values in place, as the FFN runs it.
+void BM_SwiGlu(benchmark::State& state, const char* target) {
+  const ullm::kernels::KernelTable* table = table_or_skip(state, target);
+  if (table == nullptr) return;
+  const int64_t n = state.range(0);
+  const auto gate = normal_values(n, 3), up = normal_values(n, 4);
+  std::vector<float> out(gate.size());
+  for (auto _ : state) {
+    table->rows.swiglu(gate.data(), up.data(), n, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_row_counters(state, n, 12);
+}
+
+// RoPE of one token's {heads} x {head_dim} query values, all rotated, with
+// {style} 0 adjacent pairs (llama), 1 NeoX: the angles' cosines and sines
+// (scalar libm, shared by the heads) and the rotation.
+void BM_Rope(benchmark::State& state, const char* target) {
+  const ullm::kernels::KernelTable* table = table_or_skip(state, target);
+  if (table == nullptr) return;
+  const int64_t heads = state.range(0), head_dim = state.range(1);
+  const auto style = state.range(2) == 0 ? ullm::kernels::RopeStyle::Adjacent : ullm::kernels::RopeStyle::Neox;
+  auto x = normal_values(heads * head_dim, 5);
+  int64_t pos = 0;
+  for (auto _ : state) {
+    ullm::kernels::rope(*table, x.data(), heads, head_dim, head_dim, pos++ % 2048, {}, style);
+    benchmark::DoNotOptimize(x.data());
+  }
+  set_row_counters(state, heads * head_dim, 8);
+}
+
+// One embedding row of 2048 values expanded to floats, from rows cycled
+// through a table as large as the last-level cache (as token ids pick rows
+// of a vocabulary's table): values/s, bytes/s of the format read.
+void BM_EmbeddingRow(benchmark::State& state, DType type, const char* target) {
+  const ullm::kernels::KernelTable* table = table_or_skip(state, target);
+  if (table == nullptr) return;
+  constexpr int64_t kWidth = 2048;
+  const size_t row_bytes = ullm::kernels::row_size(type, kWidth);
+  const auto rows = static_cast<int64_t>(ullm::last_level_cache_bytes() / row_bytes);
+  ullm::HugePageBuffer weights = weight_buffer(row_bytes * static_cast<size_t>(rows));
+  const auto wf = normal_values(kWidth, 6);
+  for (int64_t r = 0; r < rows; ++r) {
+    ullm::kernels::type_kernels(type)->from_float(wf.data(), weights.get() + r * row_bytes, kWidth);
+  }
+  const ullm::TensorView view{"token_embd", type, 2, {kWidth, rows, 1, 1}, weights.get(), row_bytes * rows};
+  std::vector<float> out(kWidth);
+  int64_t row = 0;
+  for (auto _ : state) {
+    ullm::kernels::dequantize_row(*table, view, row, out.data());
+    row = (row + 7919) % rows;  // a prime stride: no two rows in a row share lines
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kWidth);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * row_bytes));
+}
+
+// The activation quantizer: one row of 2048 floats to {type} (Q8_0 for the
+// legacy formats, Q8_K for the K-quants), as each matmul's input.
+void BM_QuantizeActivations(benchmark::State& state, DType type, const char* target) {
+  const ullm::kernels::KernelTable* table = table_or_skip(state, target);
+  if (table == nullptr) return;
+  constexpr int64_t kWidth = 2048;
+  const auto x = normal_values(kWidth, 7);
+  std::vector<std::byte> out(ullm::kernels::row_size(type, kWidth));
+  for (auto _ : state) {
+    table->find(type)->from_float(x.data(), out.data(), kWidth);
+    benchmark::DoNotOptimize(out.data());
+  }
+  set_row_counters(state, kWidth, 4);
+}
+
+#define ULLM_ROW_KERNELS(target)                                                     \
+  BENCHMARK_CAPTURE(BM_RmsNorm, target, #target)->Arg(2048)->Arg(64);                \
+  BENCHMARK_CAPTURE(BM_SwiGlu, target, #target)->Arg(5632);                          \
+  BENCHMARK_CAPTURE(BM_Rope, target, #target)->Args({32, 64, 0})->Args({32, 64, 1}); \
+  BENCHMARK_CAPTURE(BM_EmbeddingRow, Q8_0_##target, DType::Q8_0, #target);           \
+  BENCHMARK_CAPTURE(BM_EmbeddingRow, Q4_0_##target, DType::Q4_0, #target);           \
+  BENCHMARK_CAPTURE(BM_EmbeddingRow, Q4_K_##target, DType::Q4_K, #target);           \
+  BENCHMARK_CAPTURE(BM_EmbeddingRow, Q6_K_##target, DType::Q6_K, #target);           \
+  BENCHMARK_CAPTURE(BM_EmbeddingRow, F16_##target, DType::F16, #target);             \
+  BENCHMARK_CAPTURE(BM_EmbeddingRow, BF16_##target, DType::BF16, #target);           \
+  BENCHMARK_CAPTURE(BM_QuantizeActivations, Q8_0_##target, DType::Q8_0, #target);    \
+  BENCHMARK_CAPTURE(BM_QuantizeActivations, Q8_K_##target, DType::Q8_K, #target)
+
+ULLM_ROW_KERNELS(scalar);
+ULLM_ROW_KERNELS(sse4);
+ULLM_ROW_KERNELS(avx2);
+ULLM_ROW_KERNELS(avx512);
 
 ULLM_ATTENTION(BM_AttentionDecode, avx2);
 ULLM_ATTENTION(BM_AttentionDecode, avx512);

@@ -16,6 +16,9 @@ struct TargetOps<Avx2> {
     const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
   }
+  static xsimd::batch<float, Avx2> load_i8(const int8_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+  }
   static xsimd::batch<float, Avx2> fma(xsimd::batch<float, Avx2> a, xsimd::batch<float, Avx2> b,
                                        xsimd::batch<float, Avx2> c) {
     return xsimd::fma(a, b, c);

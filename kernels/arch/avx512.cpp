@@ -76,6 +76,11 @@ struct TargetOps<xsimd::avx512bw> {
     const __m512i wide = _mm512_maskz_cvtepu16_epi32(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
     return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(0xffff, wide, 16));
   }
+  static xsimd::batch<float, xsimd::avx512bw> load_i8(const int8_t* p) {
+    // The zero-masking forms: GCC 12 warns falsely about the plain ones.
+    const __m512i wide = _mm512_maskz_cvtepi8_epi32(0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm512_maskz_cvtepi32_ps(0xffff, wide);
+  }
   static xsimd::batch<float, xsimd::avx512bw> fma(xsimd::batch<float, xsimd::avx512bw> a,
                                                   xsimd::batch<float, xsimd::avx512bw> b,
                                                   xsimd::batch<float, xsimd::avx512bw> c) {

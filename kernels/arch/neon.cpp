@@ -160,6 +160,12 @@ struct TargetOps<xsimd::neon64> {
   static xsimd::batch<float, xsimd::neon64> load_bf16(const uint16_t* p) {
     return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16));
   }
+  static xsimd::batch<float, xsimd::neon64> load_i8(const int8_t* p) {
+    int32_t four;
+    std::memcpy(&four, p, 4);
+    const int16x8_t wide = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(four)));
+    return vcvtq_f32_s32(vmovl_s16(vget_low_s16(wide)));
+  }
   static xsimd::batch<float, xsimd::neon64> fma(xsimd::batch<float, xsimd::neon64> a,
                                                 xsimd::batch<float, xsimd::neon64> b,
                                                 xsimd::batch<float, xsimd::neon64> c) {

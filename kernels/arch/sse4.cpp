@@ -72,6 +72,11 @@ struct TargetOps<xsimd::sse4_2> {
     const __m128i wide = _mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
     return _mm_castsi128_ps(_mm_slli_epi32(wide, 16));
   }
+  static xsimd::batch<float, xsimd::sse4_2> load_i8(const int8_t* p) {
+    int32_t four;
+    std::memcpy(&four, p, 4);
+    return _mm_cvtepi32_ps(_mm_cvtepi8_epi32(_mm_cvtsi32_si128(four)));
+  }
   // No fused multiply-add on SSE4.2: a product rounded, then a sum.
   static xsimd::batch<float, xsimd::sse4_2> fma(xsimd::batch<float, xsimd::sse4_2> a,
                                                 xsimd::batch<float, xsimd::sse4_2> b,

@@ -840,11 +840,11 @@ struct TableBuilder {
       }
     }
     t.find(DType::BF16)->to_float = bf16_to_f32_simd<Arch>;
-    t.find(DType::Q8_0)->to_float = q8_0_to_float_simd;
-    t.find(DType::Q4_0)->to_float = q4_0_to_float_simd;
-    t.find(DType::Q4_K)->to_float = k_quant_4_or_5_to_float_simd<BlockQ4_K>;
-    t.find(DType::Q5_K)->to_float = k_quant_4_or_5_to_float_simd<BlockQ5_K>;
-    t.find(DType::Q6_K)->to_float = q6_k_to_float_simd;
+    t.find(DType::Q8_0)->to_float = q8_0_to_float_simd<Arch>;
+    t.find(DType::Q4_0)->to_float = q4_0_to_float_simd<Arch>;
+    t.find(DType::Q4_K)->to_float = k_quant_4_or_5_to_float_simd<Arch, BlockQ4_K>;
+    t.find(DType::Q5_K)->to_float = k_quant_4_or_5_to_float_simd<Arch, BlockQ5_K>;
+    t.find(DType::Q6_K)->to_float = q6_k_to_float_simd<Arch>;
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
     t.tile = {tile_load_f16_simd<Arch>, tile_scores_simd<Arch>, tile_scale_max_simd<Arch>, tile_exp_sum_simd<Arch>,
               tile_accumulate_simd<Arch>};

@@ -40,27 +40,28 @@ struct BatchExpOps {
   }
 };
 
-// The eight chains of squares as one vector of eight doubles (GCC's generic
-// vectors: xsimd 8.1 has no float-to-double widening), which each target
-// holds in its own registers: one AVX-512 vector, two AVX2, four SSE.
+// The eight chains of squares as two vectors of four doubles (GCC's generic
+// vectors: xsimd 8.1 has no float-to-double widening; wider ones went
+// through the stack on AVX2).
 template <class Arch>
 void rms_norm_simd(const float* x, const float* weight, int64_t n, float eps, float* out) {
-  using Float8 = float __attribute__((vector_size(32)));
-  using Double8 = double __attribute__((vector_size(64)));
-  Double8 chains{};
+  using Float4 = float __attribute__((vector_size(16)));
+  using Double4 = double __attribute__((vector_size(32)));
+  Double4 chains[2] = {};  // chains 0-3 and 4-7
+  const auto add_squares = [&](const float* p) {
+    Float4 v[2];
+    std::memcpy(v, p, sizeof v);
+    for (int h = 0; h < 2; ++h) chains[h] += __builtin_convertvector(v[h] * v[h], Double4);
+  };
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    Float8 v;
-    std::memcpy(&v, x + i, sizeof v);
-    chains += __builtin_convertvector(v * v, Double8);
-  }
+  for (; i + 8 <= n; i += 8) add_squares(x + i);
   if (i < n) {  // zeros past the end add nothing to their chains
-    Float8 v{};
-    std::memcpy(&v, x + i, static_cast<size_t>(n - i) * sizeof(float));
-    chains += __builtin_convertvector(v * v, Double8);
+    float tail[8] = {};
+    std::memcpy(tail, x + i, static_cast<size_t>(n - i) * sizeof(float));
+    add_squares(tail);
   }
   double sums[8];
-  std::memcpy(sums, &chains, sizeof sums);
+  std::memcpy(sums, chains, sizeof sums);
   const float scale = rms_scale(sums, n, eps);
 
   using batch = xsimd::batch<float, Arch>;

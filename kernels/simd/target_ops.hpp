@@ -15,6 +15,8 @@ struct TargetOps;
 // converting batch::size halves to floats and back (round to nearest even),
 //   static xsimd::batch<float, Arch> load_bf16(const uint16_t* p);
 // widening batch::size bfloat16 values to floats, and
+//   static xsimd::batch<float, Arch> load_i8(const int8_t* p);
+// batch::size signed bytes as floats, and
 //   static xsimd::batch<float, Arch> fma(batch a, batch b, batch c);
 // a * b + c, fused wherever the target has fused multiply-add, and
 //   static xsimd::batch<float, Arch> round_f16(batch v);
