@@ -779,26 +779,14 @@ void f32_to_f16_simd(const float* src, std::byte* dst, int64_t n) {
   for (; i < n; ++i) out[i] = f32_to_f16(src[i]);
 }
 
-template <class Arch>
-void f16_to_f32_simd(const std::byte* src, float* out, int64_t n) {
+// Halves or bfloat16 values widened to floats.
+template <class Arch, typename T>
+void widen_to_f32_simd(const std::byte* src, float* out, int64_t n) {
   using batch = xsimd::batch<float, Arch>;
-  const auto* in = reinterpret_cast<const uint16_t*>(src);
+  const FloatRow<Arch, T> row{reinterpret_cast<const T*>(src)};
   int64_t i = 0;
-  for (; i + static_cast<int64_t>(batch::size) <= n; i += batch::size) {
-    TargetOps<Arch>::load_f16(in + i).store_unaligned(out + i);
-  }
-  for (; i < n; ++i) out[i] = f16_to_f32(in[i]);
-}
-
-template <class Arch>
-void bf16_to_f32_simd(const std::byte* src, float* out, int64_t n) {
-  using batch = xsimd::batch<float, Arch>;
-  const auto* in = reinterpret_cast<const uint16_t*>(src);
-  int64_t i = 0;
-  for (; i + static_cast<int64_t>(batch::size) <= n; i += batch::size) {
-    TargetOps<Arch>::load_bf16(in + i).store_unaligned(out + i);
-  }
-  for (; i < n; ++i) out[i] = bf16_to_f32(in[i]);
+  for (; i + static_cast<int64_t>(batch::size) <= n; i += batch::size) row.at(i).store_unaligned(out + i);
+  for (; i < n; ++i) out[i] = row.scalar(i);
 }
 
 }  // namespace
@@ -830,7 +818,7 @@ struct TableBuilder {
         dot_tiles_vector_order<Arch, Bf16, double>, dot_tiles_tile_order<Arch, Bf16>, nullptr);
     for (size_t i = 0; i < kComputeTypes.size(); ++i) {
       if (kComputeTypes[i] == DType::F16) {
-        t.types[i].to_float = f16_to_f32_simd<Arch>;
+        t.types[i].to_float = widen_to_f32_simd<Arch, uint16_t>;
         t.types[i].dot_tile_wide = dot_tiles_vector_order<Arch, uint16_t, double, float>;
         t.types[i].dot_tiled_tile_wide = dot_tiles_tile_order<Arch, uint16_t, float>;
       }
@@ -839,7 +827,7 @@ struct TableBuilder {
         t.types[i].dot_tiled_tile_wide = dot_tiles_tile_order<Arch, Bf16, float>;
       }
     }
-    t.find(DType::BF16)->to_float = bf16_to_f32_simd<Arch>;
+    t.find(DType::BF16)->to_float = widen_to_f32_simd<Arch, Bf16>;
     t.find(DType::Q8_0)->to_float = q8_0_to_float_simd<Arch>;
     t.find(DType::Q4_0)->to_float = q4_0_to_float_simd<Arch>;
     t.find(DType::Q4_K)->to_float = k_quant_4_or_5_to_float_simd<Arch, BlockQ4_K>;
