@@ -217,6 +217,8 @@ const KernelTable& TargetTable::operator()(xsimd::neon64) const {
       }
       t.types[i].dot = t.types[i].dot_tiled = dot;
     }
+    t.find(DType::Q8_0)->from_float = quantize_q8_0_simd<xsimd::neon64>;
+    t.find(DType::Q8_K)->from_float = quantize_q8_k_simd<xsimd::neon64>;
     return t;
   }();
   return table;

@@ -112,6 +112,8 @@ const KernelTable& TargetTable::operator()(xsimd::sse4_2) const {
     q8_0.dot = q8_0.dot_tiled = dot_q8_0_sse4;
     TypeKernels& q4_0 = *t.find(DType::Q4_0);
     q4_0.dot = q4_0.dot_tiled = dot_q4_0_whole_blocks_sse4;
+    t.find(DType::Q8_0)->from_float = quantize_q8_0_simd<xsimd::sse4_2>;
+    t.find(DType::Q8_K)->from_float = quantize_q8_k_simd<xsimd::sse4_2>;
     return t;
   }();
   return table;

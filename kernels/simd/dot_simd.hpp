@@ -22,6 +22,7 @@
 #include "kernels/kernel_table.hpp"
 #include "kernels/quantize.hpp"
 #include "kernels/simd/dequantize_simd.hpp"
+#include "kernels/simd/quantize_simd.hpp"
 #include "kernels/simd/row_simd.hpp"
 #include "kernels/simd/target_ops.hpp"
 
