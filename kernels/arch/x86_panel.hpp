@@ -481,7 +481,9 @@ struct SixBitCode {
 // stored[i]; the top three bits of stored[0] and [2] hold the low three
 // bits of values 5 and 6, bits 5-6 of stored[1] and [3] their top two;
 // value 7's low three bits top stored[4], its bits 3 and 4 are bit 7 of
-// stored[1] and [3]. 2.9 operations a vector.
+// stored[1] and [3]. One mask: the tops of stored[1] and [3] shifted to bits
+// 3-5 are masked to values 5's and 6's bits 3-4, and what the mask leaves
+// out is value 7's bit. 3.1 operations a vector.
 struct FiveBitCode {
   static constexpr int kValues = 8;
   static constexpr int kStored = 5;
@@ -495,11 +497,13 @@ struct FiveBitCode {
   }
   static void decode(const Int (&s)[kStored], Int* v) {
     using I = PanelIsa;
-    for (int i = 0; i < 5; ++i) v[i] = I::and_(s[i], I::bytes(0x1f));
-    const Int v5_high = I::shift_right(I::and_(s[1], I::bytes(0x60)), 2);
-    const Int v6_high = I::shift_right(I::and_(s[3], I::bytes(0x60)), 2);
-    const Int v7_bit3 = I::shift_right(I::and_(s[1], I::bytes(0x80)), 4);
-    const Int v7_bit4 = I::shift_right(I::and_(s[3], I::bytes(0x80)), 3);
+    const Int low5 = I::bytes(0x1f);
+    for (int i = 0; i < 5; ++i) v[i] = I::and_(s[i], low5);
+    const Int tops1 = I::shift_right(I::xor_(s[1], v[1]), 2);  // value 5's bits 3-4, value 7's bit 3 at bit 5
+    const Int tops3 = I::shift_right(I::xor_(s[3], v[3]), 2);  // value 6's, value 7's bit 4 likewise
+    const Int v5_high = I::and_(tops1, low5), v6_high = I::and_(tops3, low5);
+    const Int v7_bit3 = I::shift_right(I::xor_(tops1, v5_high), 2);
+    const Int v7_bit4 = I::shift_right(I::xor_(tops3, v6_high), 1);
     v[5] = I::or_(I::shift_right(I::xor_(s[0], v[0]), 5), v5_high);
     v[6] = I::or_(I::shift_right(I::xor_(s[2], v[2]), 5), v6_high);
     v[7] = I::or_(I::or_(I::shift_right(I::xor_(s[4], v[4]), 5), v7_bit3), v7_bit4);
