@@ -12,7 +12,6 @@
 
 #include "kernels/activation.hpp"
 #include "kernels/exp.hpp"
-#include "kernels/kernel_table.hpp"
 #include "kernels/norm.hpp"
 #include "kernels/rope.hpp"
 #include "kernels/simd/target_ops.hpp"
