@@ -6,10 +6,13 @@
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <exception>
 #include <new>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/attention.hpp"
@@ -346,51 +349,6 @@ void BM_FewTokens(benchmark::State& state, DType type, const char* target) {
   run_matmul(state, type, target, state.range(3), Layout::kAsLoaded);
 }
 
-// {rows, k, threads}: an L2-sized matrix and one larger than L3 (cycled through copies, see run_matmul).
-#define ULLM_MATVEC(type, target)                                     \
-  BENCHMARK_CAPTURE(BM_MatVec, type##_##target, DType::type, #target) \
-      ->Args({256, 2048, 1})                                          \
-      ->Args({16384, 4096, 1})                                        \
-      ->Args({16384, 4096, 2})                                        \
-      ->UseRealTime()                                                 \
-      ->Unit(benchmark::kMicrosecond)
-
-// {rows, k, threads}: short rows, a small model's output head (stories15M's
-// 32000 x 288, which llama-quantize writes in Q8_0 for every quantized type:
-// rows that are not whole 256-blocks), and rows of 64 (stories260K's width;
-// its F16 file is all such rows but ffn_down), L2-sized.
-#define ULLM_MATVEC_SHORT_ROWS(type, target)                          \
-  BENCHMARK_CAPTURE(BM_MatVec, type##_##target, DType::type, #target) \
-      ->Args({32000, 288, 1})                                         \
-      ->Args({4096, 64, 1})                                           \
-      ->UseRealTime()                                                 \
-      ->Unit(benchmark::kMicrosecond)
-
-ULLM_MATVEC_SHORT_ROWS(Q8_0, avx2);
-ULLM_MATVEC_SHORT_ROWS(Q8_0, avx512);
-ULLM_MATVEC_SHORT_ROWS(F16, avx2);
-ULLM_MATVEC_SHORT_ROWS(F16, avx512);
-ULLM_MATVEC_SHORT_ROWS(F32, avx2);
-ULLM_MATVEC_SHORT_ROWS(F32, avx512);
-
-// {rows, k, threads}: TinyLlama's FFN-up shape, 512 tokens.
-#define ULLM_MATMAT(type, target)                                     \
-  BENCHMARK_CAPTURE(BM_MatMat, type##_##target, DType::type, #target) \
-      ->Args({5632, 2048, 1})                                         \
-      ->Args({5632, 2048, 2})                                         \
-      ->UseRealTime()                                                 \
-      ->Unit(benchmark::kMillisecond)
-
-// {rows, k, threads, tokens}: TinyLlama's FFN-up shape, one thread.
-#define ULLM_FEW_TOKENS(type, target)                                    \
-  BENCHMARK_CAPTURE(BM_FewTokens, type##_##target, DType::type, #target) \
-      ->Args({5632, 2048, 1, 2})                                         \
-      ->Args({5632, 2048, 1, 4})                                         \
-      ->Args({5632, 2048, 1, 16})                                        \
-      ->Args({5632, 2048, 1, 32})                                        \
-      ->UseRealTime()                                                    \
-      ->Unit(benchmark::kMillisecond)
-
 // Attention over an F16 cache, all heads of one layer on one thread, for
 // {n_head, n_head_kv, head_dim}: ops/s counts the score and value-sum
 // multiply-adds (2 ops each) against the float peak, bytes/s the cache read.
@@ -470,14 +428,6 @@ void BM_AttentionPrefill(benchmark::State& state, const char* target) {
 void BM_AttentionPrefillOneToken(benchmark::State& state, const char* target) {
   run_attention_prefill(state, target, false);
 }
-
-// {n_head, n_head_kv, head_dim}: stories15M's heads and TinyLlama's.
-#define ULLM_ATTENTION(bench, target)       \
-  BENCHMARK_CAPTURE(bench, target, #target) \
-      ->Args({6, 6, 48})                    \
-      ->Args({32, 4, 64})                   \
-      ->UseRealTime()                       \
-      ->Unit(benchmark::kMicrosecond)
 
 // The forward pass's per-row steps on rows that stay in L1/L2, as the forward
 // pass runs them (TinyLlama's widths): values/s, and bytes/s read and written.
@@ -580,98 +530,99 @@ void BM_QuantizeActivations(benchmark::State& state, DType type, const char* tar
   set_row_counters(state, kWidth, 4);
 }
 
-#define ULLM_ROW_KERNELS(target)                                                     \
-  BENCHMARK_CAPTURE(BM_RmsNorm, target, #target)->Arg(2048)->Arg(64);                \
-  BENCHMARK_CAPTURE(BM_SwiGlu, target, #target)->Arg(5632);                          \
-  BENCHMARK_CAPTURE(BM_Rope, target, #target)->Args({32, 64, 0})->Args({32, 64, 1}); \
-  BENCHMARK_CAPTURE(BM_EmbeddingRow, Q8_0_##target, DType::Q8_0, #target);           \
-  BENCHMARK_CAPTURE(BM_EmbeddingRow, Q4_0_##target, DType::Q4_0, #target);           \
-  BENCHMARK_CAPTURE(BM_EmbeddingRow, Q4_K_##target, DType::Q4_K, #target);           \
-  BENCHMARK_CAPTURE(BM_EmbeddingRow, Q6_K_##target, DType::Q6_K, #target);           \
-  BENCHMARK_CAPTURE(BM_EmbeddingRow, F16_##target, DType::F16, #target);             \
-  BENCHMARK_CAPTURE(BM_EmbeddingRow, BF16_##target, DType::BF16, #target);           \
-  BENCHMARK_CAPTURE(BM_QuantizeActivations, Q8_0_##target, DType::Q8_0, #target);    \
-  BENCHMARK_CAPTURE(BM_QuantizeActivations, Q8_K_##target, DType::Q8_K, #target)
-
-ULLM_ROW_KERNELS(scalar);
-ULLM_ROW_KERNELS(sse4);
-ULLM_ROW_KERNELS(avx2);
-ULLM_ROW_KERNELS(avx512);
-
-ULLM_ATTENTION(BM_AttentionDecode, avx2);
-ULLM_ATTENTION(BM_AttentionDecode, avx512);
-ULLM_ATTENTION(BM_AttentionPrefill, scalar);
-ULLM_ATTENTION(BM_AttentionPrefill, avx2);
-ULLM_ATTENTION(BM_AttentionPrefill, avx512);
-ULLM_ATTENTION(BM_AttentionPrefillOneToken, avx2);
-ULLM_ATTENTION(BM_AttentionPrefillOneToken, avx512);
-
-ULLM_FEW_TOKENS(Q8_0, avx512);
-ULLM_FEW_TOKENS(Q4_0, avx512);
-ULLM_FEW_TOKENS(Q4_K, avx512);
-ULLM_FEW_TOKENS(Q6_K, avx512);
-
-ULLM_MATMAT(Q8_0, avx2);
-ULLM_MATMAT(Q4_0, avx2);
-ULLM_MATMAT(Q4_K, avx2);
-ULLM_MATMAT(Q6_K, avx2);
-ULLM_MATMAT(F16, avx2);
-ULLM_MATMAT(BF16, avx2);
-ULLM_MATMAT(Q8_0, avx512);
-ULLM_MATMAT(Q4_0, avx512);
-ULLM_MATMAT(Q4_K, avx512);
-ULLM_MATMAT(Q5_K, avx512);
-ULLM_MATMAT(Q6_K, avx512);
-
-#define ULLM_REPACKED(type, target)                                           \
-  BENCHMARK_CAPTURE(BM_MatVecRepacked, type##_##target, DType::type, #target) \
-      ->Args({256, 2048, 1})                                                  \
-      ->Args({16384, 4096, 1})                                                \
-      ->Args({16384, 4096, 2})                                                \
-      ->UseRealTime()                                                         \
-      ->Unit(benchmark::kMicrosecond);                                        \
-  BENCHMARK_CAPTURE(BM_MatMatRepacked, type##_##target, DType::type, #target) \
-      ->Args({5632, 2048, 1})                                                 \
-      ->Args({5632, 2048, 2})                                                 \
-      ->UseRealTime()                                                         \
-      ->Unit(benchmark::kMillisecond)
-
-ULLM_REPACKED(Q8_0, avx2);
-ULLM_REPACKED(Q8_0, avx512);
-ULLM_REPACKED(Q4_0, avx2);
-ULLM_REPACKED(Q4_0, avx512);
-ULLM_REPACKED(Q4_K, avx2);
-ULLM_REPACKED(Q4_K, avx512);
-ULLM_REPACKED(Q5_0, avx2);
-ULLM_REPACKED(Q5_0, avx512);
-ULLM_REPACKED(Q5_K, avx2);
-ULLM_REPACKED(Q5_K, avx512);
-ULLM_REPACKED(Q6_K, avx2);
-ULLM_REPACKED(Q6_K, avx512);
-
-ULLM_MATVEC(Q8_0, avx2);
-ULLM_MATVEC(Q4_0, avx2);
-ULLM_MATVEC(Q4_1, avx2);
-ULLM_MATVEC(Q5_0, avx2);
-ULLM_MATVEC(Q5_1, avx2);
-ULLM_MATVEC(Q4_K, avx2);
-ULLM_MATVEC(Q5_K, avx2);
-ULLM_MATVEC(Q6_K, avx2);
-ULLM_MATVEC(F16, avx2);
-ULLM_MATVEC(BF16, avx2);
-ULLM_MATVEC(F32, avx2);
-ULLM_MATVEC(Q8_0, avx512);
-ULLM_MATVEC(Q4_0, avx512);
-ULLM_MATVEC(Q4_K, avx512);
-ULLM_MATVEC(Q5_0, avx512);
-ULLM_MATVEC(Q5_K, avx512);
-ULLM_MATVEC(Q6_K, avx512);
-ULLM_MATVEC(Q8_0, sse4);
-ULLM_MATVEC(Q4_0, sse4);
-ULLM_MATVEC(Q8_0, scalar);
-ULLM_MATVEC(Q4_0, scalar);
-ULLM_MATVEC(Q4_K, scalar);
+// Every kernel benchmark for every target (one this CPU lacks is listed and
+// skipped) and weight type: BM_<kernel>/<type>_<target>/<args>.
+void register_kernel_benchmarks() {
+  const auto add = [](const std::string& name, auto fn) { return benchmark::RegisterBenchmark(name.c_str(), fn); };
+  constexpr DType kPanelTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_0, DType::Q5_K, DType::Q6_K};
+  for (const char* target : {"scalar", "sse4", "avx2", "avx512"}) {
+    const std::string t = target;
+    const bool wide = t == "avx2" || t == "avx512";  // the targets with panel kernels
+    for (const DType type : ullm::kernels::kComputeTypes) {
+      if (ullm::kernels::type_kernels(type)->dot == nullptr) continue;  // an activation format only
+      const std::string name = std::string(ullm::dtype_name(type)) + "_" + t;
+      const bool panel = std::find(std::begin(kPanelTypes), std::end(kPanelTypes), type) != std::end(kPanelTypes);
+      // {rows, k, threads}: an L2-sized matrix and one larger than L3 (cycled
+      // through copies, see run_matmul).
+      add("BM_MatVec/" + name, [=](benchmark::State& s) { BM_MatVec(s, type, target); })
+          ->Args({256, 2048, 1})
+          ->Args({16384, 4096, 1})
+          ->Args({16384, 4096, 2})
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+      // {rows, k, threads}: TinyLlama's FFN-up shape, 512 tokens (seconds an
+      // iteration on the scalar and SSE4.2 targets: Q4_0 and Q8_0 only there).
+      if (wide || type == DType::Q4_0 || type == DType::Q8_0) {
+        add("BM_MatMat/" + name, [=](benchmark::State& s) { BM_MatMat(s, type, target); })
+            ->Args({5632, 2048, 1})
+            ->Args({5632, 2048, 2})
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+      }
+      if (!wide || !panel) continue;
+      add("BM_MatVecRepacked/" + name, [=](benchmark::State& s) { BM_MatVecRepacked(s, type, target); })
+          ->Args({256, 2048, 1})
+          ->Args({16384, 4096, 1})
+          ->Args({16384, 4096, 2})
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+      add("BM_MatMatRepacked/" + name, [=](benchmark::State& s) { BM_MatMatRepacked(s, type, target); })
+          ->Args({5632, 2048, 1})
+          ->Args({5632, 2048, 2})
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+      // {rows, k, threads, tokens}: TinyLlama's FFN-up shape, one thread.
+      add("BM_FewTokens/" + name, [=](benchmark::State& s) { BM_FewTokens(s, type, target); })
+          ->Args({5632, 2048, 1, 2})
+          ->Args({5632, 2048, 1, 4})
+          ->Args({5632, 2048, 1, 16})
+          ->Args({5632, 2048, 1, 32})
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    }
+    // {rows, k, threads}: short rows, a small model's output head (stories15M's
+    // 32000 x 288, which llama-quantize writes in Q8_0 for every quantized
+    // type: rows that are not whole 256-blocks), and rows of 64 (stories260K's
+    // width; its F16 file is all such rows but ffn_down), L2-sized.
+    for (const DType type : {DType::Q8_0, DType::F16, DType::F32}) {
+      add("BM_MatVec/" + std::string(ullm::dtype_name(type)) + "_" + t,
+          [=](benchmark::State& s) { BM_MatVec(s, type, target); })
+          ->Args({32000, 288, 1})
+          ->Args({4096, 64, 1})
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
+    // {n_head, n_head_kv, head_dim}: stories15M's heads and TinyLlama's.
+    for (const auto& [bench, fn] : {std::pair{"BM_AttentionDecode/", &BM_AttentionDecode},
+                                    std::pair{"BM_AttentionPrefill/", &BM_AttentionPrefill},
+                                    std::pair{"BM_AttentionPrefillOneToken/", &BM_AttentionPrefillOneToken}}) {
+      add(bench + t, [=](benchmark::State& s) { fn(s, target); })
+          ->Args({6, 6, 48})
+          ->Args({32, 4, 64})
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
+    add("BM_RmsNorm/" + t, [=](benchmark::State& s) { BM_RmsNorm(s, target); })->Arg(2048)->Arg(64);
+    add("BM_SwiGlu/" + t, [=](benchmark::State& s) { BM_SwiGlu(s, target); })->Arg(5632);
+    add("BM_Rope/" + t, [=](benchmark::State& s) { BM_Rope(s, target); })->Args({32, 64, 0})->Args({32, 64, 1});
+    for (const DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16}) {
+      add("BM_EmbeddingRow/" + std::string(ullm::dtype_name(type)) + "_" + t,
+          [=](benchmark::State& s) { BM_EmbeddingRow(s, type, target); });
+    }
+    for (const DType type : {DType::Q8_0, DType::Q8_K}) {
+      add("BM_QuantizeActivations/" + std::string(ullm::dtype_name(type)) + "_" + t,
+          [=](benchmark::State& s) { BM_QuantizeActivations(s, type, target); });
+    }
+  }
+}
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  register_kernel_benchmarks();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
