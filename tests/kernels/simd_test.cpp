@@ -163,10 +163,11 @@ TEST_P(SimdTargetTest, RowKernelsMatchScalar) {
   }
 }
 
-// Every type expanded to floats (embedding rows) from misaligned rows of 1,
-// 3 and 7 blocks (float formats: 37, 111 and 259 values): block formats from random bytes (every value and scale
-// code) under finite f16 scales, float formats from random values. Bit for
-// bit, -0 included.
+// Every type expanded to floats (embedding rows) from rows of 1, 3 and 7
+// blocks (float formats: 37, 111 and 259 values) 2 bytes past an alignment:
+// blocks hold 2-byte fields, vectors stay unaligned. Block formats from
+// random bytes (every value and scale code) under finite f16 scales, float
+// formats from random values. Bit for bit, -0 included.
 TEST_P(SimdTargetTest, DequantizationMatchesScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
   const KernelTable& scalar = scalar_kernel_table();
@@ -184,13 +185,14 @@ TEST_P(SimdTargetTest, DequantizationMatchesScalar) {
     }
     for (const int64_t blocks : {1, 3, 7}) {
       const int64_t n = blocks * info.block_size * (is_float ? 37 : 1);  // float rows past a vector
-      std::vector<std::byte> raw(row_size(type, n) + 1);
+      constexpr size_t kOffset = 2;
+      std::vector<std::byte> raw(row_size(type, n) + kOffset);
       if (is_float) {
-        raw = encode_at(type, random_floats(static_cast<size_t>(n), 24, 5.0f), 1);
+        raw = encode_at(type, random_floats(static_cast<size_t>(n), 24, 5.0f), kOffset);
       } else {
         for (auto& b : raw) b = static_cast<std::byte>(rng());
         for (size_t b = 0; b < static_cast<size_t>(blocks); ++b) {
-          const size_t at = 1 + b * info.block_bytes + (type == DType::Q6_K ? info.block_bytes - 2 : 0);
+          const size_t at = kOffset + b * info.block_bytes + (type == DType::Q6_K ? info.block_bytes - 2 : 0);
           for (size_t i = 0; i < scales; ++i) {
             const auto scale = static_cast<uint16_t>(0x2c00 + rng() % 0x800 + (rng() % 2 ? 0x8000 : 0));
             std::memcpy(&raw[at + 2 * i], &scale, 2);
@@ -198,8 +200,8 @@ TEST_P(SimdTargetTest, DequantizationMatchesScalar) {
         }
       }
       std::vector<float> want(static_cast<size_t>(n)), got(want.size());
-      scalar.types[t].to_float(raw.data() + 1, want.data(), n);
-      simd.types[t].to_float(raw.data() + 1, got.data(), n);
+      scalar.types[t].to_float(raw.data() + kOffset, want.data(), n);
+      simd.types[t].to_float(raw.data() + kOffset, got.data(), n);
       ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
           << dtype_name(type) << " blocks " << blocks;
     }
