@@ -164,8 +164,8 @@ TEST_P(SimdTargetTest, RowKernelsMatchScalar) {
 }
 
 // Every type expanded to floats (embedding rows) from rows of 1, 3 and 7
-// blocks (float formats: 37, 111 and 259 values) 2 bytes past an alignment:
-// blocks hold 2-byte fields, vectors stay unaligned. Block formats from
+// blocks (float formats: 37, 111 and 259 values) 4 bytes past an alignment:
+// blocks hold fields of up to 4 bytes, vectors stay unaligned. Block formats from
 // random bytes (every value and scale code) under finite f16 scales, float
 // formats from random values. Bit for bit, -0 included.
 TEST_P(SimdTargetTest, DequantizationMatchesScalar) {
@@ -185,7 +185,7 @@ TEST_P(SimdTargetTest, DequantizationMatchesScalar) {
     }
     for (const int64_t blocks : {1, 3, 7}) {
       const int64_t n = blocks * info.block_size * (is_float ? 37 : 1);  // float rows past a vector
-      constexpr size_t kOffset = 2;
+      constexpr size_t kOffset = 4;
       std::vector<std::byte> raw(row_size(type, n) + kOffset);
       if (is_float) {
         raw = encode_at(type, random_floats(static_cast<size_t>(n), 24, 5.0f), kOffset);
