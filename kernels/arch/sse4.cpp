@@ -65,8 +65,23 @@ float dot_q4_0_whole_blocks_sse4(int64_t n, const std::byte* wp, const std::byte
 
 template <>
 struct TargetOps<xsimd::sse4_2> {
+  // No F16C: f16_to_f32's three cases side by side, in integers where it
+  // works in integers (normal halves rebias their exponent by an add;
+  // subnormals scale their mantissa by 2^-24, a normal float product, so a
+  // caller's flush-to-zero modes cannot touch it).
   static xsimd::batch<float, xsimd::sse4_2> load_f16(const uint16_t* p) {
-    return _mm_setr_ps(f16_to_f32(p[0]), f16_to_f32(p[1]), f16_to_f32(p[2]), f16_to_f32(p[3]));
+    const __m128i h = _mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    const __m128i magnitude = _mm_and_si128(h, _mm_set1_epi32(0x7fff));
+    const __m128i sign = _mm_slli_epi32(_mm_xor_si128(h, magnitude), 16);
+    const __m128i shifted = _mm_slli_epi32(magnitude, 13);
+    const __m128i normal = _mm_add_epi32(shifted, _mm_set1_epi32(112 << 23));
+    const __m128i subnormal =
+        _mm_castps_si128(_mm_mul_ps(_mm_cvtepi32_ps(magnitude), _mm_set1_ps(0x1p-24f)));  // (zero too)
+    const __m128i quiet = _mm_and_si128(_mm_cmpgt_epi32(magnitude, _mm_set1_epi32(0x7c00)), _mm_set1_epi32(0x400000));
+    const __m128i inf_or_nan = _mm_or_si128(_mm_or_si128(shifted, _mm_set1_epi32(0x7f800000)), quiet);
+    __m128i bits = _mm_blendv_epi8(normal, subnormal, _mm_cmplt_epi32(magnitude, _mm_set1_epi32(0x400)));
+    bits = _mm_blendv_epi8(bits, inf_or_nan, _mm_cmpgt_epi32(magnitude, _mm_set1_epi32(0x7bff)));
+    return _mm_castsi128_ps(_mm_or_si128(bits, sign));
   }
   static xsimd::batch<float, xsimd::sse4_2> load_bf16(const uint16_t* p) {
     const __m128i wide = _mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));

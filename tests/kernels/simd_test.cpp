@@ -227,6 +227,16 @@ TEST_P(SimdTargetTest, F16ConversionMatchesScalar) {
   for (size_t i = 0; i < x.size(); ++i) {
     ASSERT_EQ(got[i], want[i]) << "float bits " << std::hex << std::bit_cast<uint32_t>(x[i]);
   }
+  // And back: every half (zeros, subnormals, infinities, NaNs) to the
+  // reference's float bits.
+  std::vector<uint16_t> halves(0x10000);
+  for (size_t h = 0; h < halves.size(); ++h) halves[h] = static_cast<uint16_t>(h);
+  std::vector<float> widened(halves.size());
+  simd.find(DType::F16)->to_float(reinterpret_cast<const std::byte*>(halves.data()), widened.data(), 0x10000);
+  for (size_t h = 0; h < halves.size(); ++h) {
+    ASSERT_EQ(std::bit_cast<uint32_t>(widened[h]), std::bit_cast<uint32_t>(f16_to_f32(halves[h])))
+        << "half bits " << std::hex << h;
+  }
 }
 
 // Every byte value (-128 included, which quantized activations never hold
