@@ -61,27 +61,51 @@ float dot_q4_0_whole_blocks_sse4(int64_t n, const std::byte* wp, const std::byte
   return acc;
 }
 
+// No F16C here: the scalar conversions' cases side by side, in integers
+// where they work in integers. Halves in the low 16 bits of 32-bit lanes.
+// f16_to_f32: normal halves rebias their exponent by an add; subnormals
+// scale their mantissa by 2^-24, a normal float product (a caller's
+// flush-to-zero modes cannot touch it); infinities and (quiet) NaNs take the
+// top exponent.
+__m128 floats_from_halves(__m128i h) {
+  const __m128i magnitude = _mm_and_si128(h, _mm_set1_epi32(0x7fff));
+  const __m128i sign = _mm_slli_epi32(_mm_xor_si128(h, magnitude), 16);
+  const __m128i shifted = _mm_slli_epi32(magnitude, 13);
+  const __m128i normal = _mm_add_epi32(shifted, _mm_set1_epi32(112 << 23));
+  const __m128i subnormal = _mm_castps_si128(_mm_mul_ps(_mm_cvtepi32_ps(magnitude), _mm_set1_ps(0x1p-24f)));
+  const __m128i quiet = _mm_and_si128(_mm_cmpgt_epi32(magnitude, _mm_set1_epi32(0x7c00)), _mm_set1_epi32(0x400000));
+  const __m128i inf_or_nan = _mm_or_si128(_mm_or_si128(shifted, _mm_set1_epi32(0x7f800000)), quiet);
+  __m128i bits = _mm_blendv_epi8(normal, subnormal, _mm_cmplt_epi32(magnitude, _mm_set1_epi32(0x400)));
+  bits = _mm_blendv_epi8(bits, inf_or_nan, _mm_cmpgt_epi32(magnitude, _mm_set1_epi32(0x7bff)));
+  return _mm_castsi128_ps(_mm_or_si128(bits, sign));
+}
+
+// f32_to_f16, rounding to nearest even: normal results drop 13 mantissa bits
+// with the carry of 0xfff plus the kept bit 0; subnormal ones are the low
+// bits of |x| + 0.5 (whose ulp is the subnormal half's, the FPU rounding);
+// infinities, and NaNs with their top payload bits made quiet.
+__m128i halves_from_floats(__m128 v) {
+  const __m128i x = _mm_castps_si128(v);
+  const __m128i a = _mm_and_si128(x, _mm_set1_epi32(0x7fffffff));
+  const __m128i sign = _mm_and_si128(_mm_srli_epi32(x, 16), _mm_set1_epi32(0x8000));
+  const __m128i kept_bit0 = _mm_and_si128(_mm_srli_epi32(a, 13), _mm_set1_epi32(1));
+  const __m128i normal = _mm_sub_epi32(
+      _mm_srli_epi32(_mm_add_epi32(_mm_add_epi32(a, _mm_set1_epi32(0xfff)), kept_bit0), 13), _mm_set1_epi32(112 << 10));
+  const __m128i subnormal =
+      _mm_sub_epi32(_mm_castps_si128(_mm_add_ps(_mm_castsi128_ps(a), _mm_set1_ps(0.5f))), _mm_set1_epi32(0x3f000000));
+  const __m128i nan = _mm_or_si128(_mm_and_si128(_mm_srli_epi32(a, 13), _mm_set1_epi32(0x3ff)), _mm_set1_epi32(0x7e00));
+  __m128i r = _mm_blendv_epi8(normal, subnormal, _mm_cmplt_epi32(a, _mm_set1_epi32(0x38800000)));
+  r = _mm_blendv_epi8(r, _mm_set1_epi32(0x7c00), _mm_cmpgt_epi32(a, _mm_set1_epi32(0x477fffff)));
+  r = _mm_blendv_epi8(r, nan, _mm_cmpgt_epi32(a, _mm_set1_epi32(0x7f800000)));
+  return _mm_or_si128(r, sign);
+}
+
 }  // namespace
 
 template <>
 struct TargetOps<xsimd::sse4_2> {
-  // No F16C: f16_to_f32's three cases side by side, in integers where it
-  // works in integers (normal halves rebias their exponent by an add;
-  // subnormals scale their mantissa by 2^-24, a normal float product, so a
-  // caller's flush-to-zero modes cannot touch it).
   static xsimd::batch<float, xsimd::sse4_2> load_f16(const uint16_t* p) {
-    const __m128i h = _mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-    const __m128i magnitude = _mm_and_si128(h, _mm_set1_epi32(0x7fff));
-    const __m128i sign = _mm_slli_epi32(_mm_xor_si128(h, magnitude), 16);
-    const __m128i shifted = _mm_slli_epi32(magnitude, 13);
-    const __m128i normal = _mm_add_epi32(shifted, _mm_set1_epi32(112 << 23));
-    const __m128i subnormal =
-        _mm_castps_si128(_mm_mul_ps(_mm_cvtepi32_ps(magnitude), _mm_set1_ps(0x1p-24f)));  // (zero too)
-    const __m128i quiet = _mm_and_si128(_mm_cmpgt_epi32(magnitude, _mm_set1_epi32(0x7c00)), _mm_set1_epi32(0x400000));
-    const __m128i inf_or_nan = _mm_or_si128(_mm_or_si128(shifted, _mm_set1_epi32(0x7f800000)), quiet);
-    __m128i bits = _mm_blendv_epi8(normal, subnormal, _mm_cmplt_epi32(magnitude, _mm_set1_epi32(0x400)));
-    bits = _mm_blendv_epi8(bits, inf_or_nan, _mm_cmpgt_epi32(magnitude, _mm_set1_epi32(0x7bff)));
-    return _mm_castsi128_ps(_mm_or_si128(bits, sign));
+    return floats_from_halves(_mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
   }
   static xsimd::batch<float, xsimd::sse4_2> load_bf16(const uint16_t* p) {
     const __m128i wide = _mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
@@ -99,10 +123,7 @@ struct TargetOps<xsimd::sse4_2> {
     return xsimd::fma(a, b, c);
   }
   static xsimd::batch<float, xsimd::sse4_2> round_f16(xsimd::batch<float, xsimd::sse4_2> v) {
-    alignas(16) float f[4];
-    v.store_aligned(f);
-    for (float& x : f) x = f16_to_f32(f32_to_f16(x));
-    return xsimd::batch<float, xsimd::sse4_2>::load_aligned(f);
+    return floats_from_halves(halves_from_floats(v));
   }
   static float reduce_16(const xsimd::batch<float, xsimd::sse4_2> (&v)[4]) {
     alignas(16) float lanes[16];
@@ -113,9 +134,7 @@ struct TargetOps<xsimd::sse4_2> {
     for (int i = 0; i < 4; ++i) out[i] = reduce_16(v[i]);
   }
   static void store_f16(uint16_t* p, xsimd::batch<float, xsimd::sse4_2> v) {
-    alignas(16) float f[4];
-    v.store_aligned(f);
-    for (int i = 0; i < 4; ++i) p[i] = f32_to_f16(f[i]);
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi32(halves_from_floats(v), _mm_setzero_si128()));
   }
 };
 
