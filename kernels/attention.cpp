@@ -11,36 +11,43 @@
 
 namespace ullm::kernels {
 
-void attend_f32_cache(const AttentionShape& shape, const float* q, const float* k_cache, const float* v_cache,
-                      int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end, float* scores,
-                      float* out) {
+void attend_f32_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const float* k_cache,
+                      const float* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
+                      float* scores, float* out) {
   const int64_t d = shape.head_dim;
   const int64_t kv_row = shape.n_head_kv * d;
   const int64_t group = shape.n_head / shape.n_head_kv;
+  const int64_t rows = kv_end - kv_begin;
   for (int64_t h = head_begin; h < head_end; ++h) {
-    const float* qh = q + h * d;
     const int64_t kv_off = (h / group) * d;
+    float* s = scores + kv_begin;
+    table.f32.dot_rows(d, k_cache + kv_begin * kv_row + kv_off, kv_row, rows, q + h * d, s);
     float max = -std::numeric_limits<float>::infinity();
-    for (int64_t j = kv_begin; j < kv_end; ++j) {
-      const float* kj = k_cache + j * kv_row + kv_off;
-      float s = 0.0f;
-      for (int64_t i = 0; i < d; ++i) s += kj[i] * qh[i];
-      scores[j] = s * shape.scale;
-      max = std::max(max, scores[j]);
-    }
+    for (int64_t j = 0; j < rows; ++j) max = std::max(max, s[j] *= shape.scale);
     double sum = 0.0;
-    for (int64_t j = kv_begin; j < kv_end; ++j) {
-      scores[j] = std::exp(scores[j] - max);
-      sum += scores[j];
+    for (int64_t j = 0; j < rows; ++j) {
+      s[j] = std::exp(s[j] - max);
+      sum += s[j];
     }
     const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t j = 0; j < rows; ++j) s[j] *= inv;
     float* oh = out + h * d;
-    for (int64_t i = 0; i < d; ++i) oh[i] = 0.0f;
-    for (int64_t j = kv_begin; j < kv_end; ++j) {
-      const float p = scores[j] * inv;
-      const float* vj = v_cache + j * kv_row + kv_off;
-      for (int64_t i = 0; i < d; ++i) oh[i] += p * vj[i];
-    }
+    std::fill_n(oh, d, 0.0f);
+    table.f32.accumulate(d, v_cache + kv_begin * kv_row + kv_off, kv_row, rows, s, oh);
+  }
+}
+
+void dot_rows_f32(int64_t d, const float* k, int64_t stride, int64_t rows, const float* q, float* out) {
+  for (int64_t j = 0; j < rows; ++j) {
+    float s = 0.0f;
+    for (int64_t i = 0; i < d; ++i) s += k[j * stride + i] * q[i];
+    out[j] = s;
+  }
+}
+
+void accumulate_rows_f32(int64_t d, const float* v, int64_t stride, int64_t rows, const float* p, float* acc) {
+  for (int64_t j = 0; j < rows; ++j) {
+    for (int64_t i = 0; i < d; ++i) acc[i] += p[j] * v[j * stride + i];
   }
 }
 

@@ -22,10 +22,11 @@ inline constexpr int64_t kMaxHeadDim = 1024;
 // are computed into their slots of `out` (n_head * head_dim floats).
 
 // F32 cache: exact softmax over all scores (ggml's attention without flash
-// attention, the sum of exponentials in double). `scores` needs kv_end floats.
-void attend_f32_cache(const AttentionShape& shape, const float* q, const float* k_cache, const float* v_cache,
-                      int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end, float* scores,
-                      float* out);
+// attention, the sum of exponentials in double), through `table`'s float
+// row kernels. `scores` needs kv_end floats.
+void attend_f32_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const float* k_cache,
+                      const float* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
+                      float* scores, float* out);
 
 // F16 cache: the query is rounded to f16 and the softmax runs online with the
 // weighted value sum kept in f16, reproducing ggml's CPU flash attention
@@ -68,6 +69,10 @@ void tile_scores_f32(int64_t d, const float* q, int64_t q_stride, int64_t rows, 
 float tile_scale_max(float* x, int64_t lo, int64_t hi, float scale);
 double tile_exp_sum(float* x, int64_t lo, int64_t hi, float shift);
 void tile_accumulate_f32(int64_t dv, const float* p, int64_t rows, const float* values, float* acc);
+
+// Scalar references of the float row kernels (FloatVectorKernels).
+void dot_rows_f32(int64_t d, const float* k, int64_t stride, int64_t rows, const float* q, float* out);
+void accumulate_rows_f32(int64_t d, const float* v, int64_t stride, int64_t rows, const float* p, float* acc);
 
 // Scalar references of the half-precision vector kernels.
 void accumulate_values_f16(int64_t d, const uint16_t* v, int64_t stride, int64_t head_stride, int64_t rows, int heads,

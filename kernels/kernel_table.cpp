@@ -36,6 +36,7 @@ const KernelTable& scalar_kernel_table() {
     t.name = "scalar";
     for (size_t i = 0; i < kComputeTypes.size(); ++i) t.types[i] = *type_kernels(kComputeTypes[i]);
     t.half = {accumulate_values_f16, dot_rows_f16};
+    t.f32 = {dot_rows_f32, accumulate_rows_f32};
     t.tile = {tile_load_f16, tile_scores_f32, tile_scale_max, tile_exp_sum, tile_accumulate_f32};
     t.q8_0_block_sums = q8_0_block_sums;
     t.rows = {rms_norm, swiglu, rotate_pairs};
@@ -176,6 +177,15 @@ bool agrees_with_scalar(const KernelTable& t) {
   std::vector<float> ea(tf.begin(), tf.begin() + kKvTile), eb = ea;  // in [-2, 2): scaled by 0.5, below 1
   const bool max_agrees = ref.tile.scale_max(ea.data(), 3, 50, 0.5f) == t.tile.scale_max(eb.data(), 3, 50, 0.5f);
   const bool sum_agrees = ref.tile.exp_sum(ea.data(), 3, 50, 1.0f) == t.tile.exp_sum(eb.data(), 3, 50, 1.0f);
+  // Float rows: scores of three rows of 40 (a stride of 45), their sums onto 40 values.
+  const auto fk = test_values(3 * 45, 10), fq = test_values(40, 11);
+  float fa[3], fb[3];
+  ref.f32.dot_rows(40, fk.data(), 45, 3, fq.data(), fa);
+  t.f32.dot_rows(40, fk.data(), 45, 3, fq.data(), fb);
+  std::vector<float> facc(fq), facc2(fq);
+  ref.f32.accumulate(40, fk.data(), 45, 3, fk.data() + 100, facc.data());
+  t.f32.accumulate(40, fk.data(), 45, 3, fk.data() + 100, facc2.data());
+  if (!std::equal(fa, fa + 3, fb) || facc != facc2) return false;
   // Row kernels: 45 values (vectors and a tail), SiLU from -40 to 40; ten
   // pairs of two heads of 24, both ways.
   const auto rx = test_values(45, 6), rw = test_values(45, 7), angles = test_values(20, 8);

@@ -41,6 +41,17 @@ struct HalfVectorKernels {
                    int64_t out_stride);
 };
 
+// Vector operations on float rows (attention over an F32 cache, ggml's
+// exact softmax). Each sum adds rounded products in the written order.
+struct FloatVectorKernels {
+  // out[j] = sum over i = 0, 1, ... of k_j[i] * q[i], from 0, for j < rows:
+  // row j of k at k + j * stride.
+  void (*dot_rows)(int64_t d, const float* k, int64_t stride, int64_t rows, const float* q, float* out);
+  // acc[i] = acc[i] + p[j] * v_j[i] for j = 0 .. rows - 1 in order and i <
+  // d: row j of v at v + j * stride.
+  void (*accumulate)(int64_t d, const float* v, int64_t stride, int64_t rows, const float* p, float* acc);
+};
+
 // The steps of tiled attention (llama.cpp's for prompts): a tile of kKvTile
 // cache rows widened to floats, then scores, weights and value sums for up
 // to kKvTile query rows. Every sum is one chain of fused multiply-adds in a
@@ -94,6 +105,7 @@ struct KernelTable {
   std::string name;  // "scalar", "sse4", "avx2", "avx512" (with VNNI)
   std::array<TypeKernels, kComputeTypes.size()> types{};
   HalfVectorKernels half{};
+  FloatVectorKernels f32{};
   TileAttentionKernels tile{};
   RowKernels rows{};
   BlockSumsFn q8_0_block_sums = nullptr;

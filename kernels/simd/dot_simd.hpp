@@ -835,6 +835,7 @@ struct TableBuilder {
     t.find(DType::Q5_K)->to_float = k_quant_4_or_5_to_float_simd<Arch, BlockQ5_K>;
     t.find(DType::Q6_K)->to_float = q6_k_to_float_simd<Arch>;
     t.half = {accumulate_values_f16_simd<Arch>, dot_rows_f16_simd<Arch>};
+    t.f32 = {dot_rows_f32_simd<Arch>, accumulate_rows_f32_simd<Arch>};
     t.tile = {tile_load_f16_simd<Arch>, tile_scores_simd<Arch>, tile_scale_max_simd<Arch>, tile_exp_sum_simd<Arch>,
               tile_accumulate_simd<Arch>};
     t.rows = {rms_norm_simd<Arch>, swiglu_simd<Arch>, rotate_pairs_simd<Arch>};

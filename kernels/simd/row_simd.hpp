@@ -147,5 +147,45 @@ void rotate_pairs_simd(float* x, int64_t n_heads, int64_t head_dim, int64_t n_pa
   }
 }
 
+// Attention over an F32 cache (FloatVectorKernels): each row's score is a
+// chain of rounded products added in order, so batch::size rows run their
+// chains side by side, a transposed block of their keys at a time (one
+// chain after another had been latency-bound).
+template <class Arch>
+void dot_rows_f32_simd(int64_t d, const float* k, int64_t stride, int64_t rows, const float* q, float* out) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr auto kW = static_cast<int64_t>(batch::size);
+  constexpr int64_t kDims = 64;  // dimensions transposed at a time
+  alignas(64) float keys[kDims * kW];
+  for (int64_t j = 0; j < rows; j += kW) {
+    const int64_t n = std::min(kW, rows - j);
+    batch s(0.0f);
+    for (int64_t i0 = 0; i0 < d; i0 += kDims) {
+      const int64_t dims = std::min(kDims, d - i0);
+      for (int64_t r = 0; r < kW; ++r) {
+        for (int64_t i = 0; i < dims; ++i) keys[i * kW + r] = r < n ? k[(j + r) * stride + i0 + i] : 0.0f;
+      }
+      for (int64_t i = 0; i < dims; ++i) s = s + batch::load_aligned(keys + i * kW) * batch(q[i0 + i]);
+    }
+    alignas(64) float sums[kW];
+    s.store_aligned(sums);
+    std::copy_n(sums, n, out + j);
+  }
+}
+
+template <class Arch>
+void accumulate_rows_f32_simd(int64_t d, const float* v, int64_t stride, int64_t rows, const float* p, float* acc) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr auto kW = static_cast<int64_t>(batch::size);
+  const int64_t whole = d / kW * kW;
+  for (int64_t j = 0; j < rows; ++j) {
+    const float* vj = v + j * stride;
+    for (int64_t i = 0; i < whole; i += kW) {
+      (batch::load_unaligned(acc + i) + batch(p[j]) * batch::load_unaligned(vj + i)).store_unaligned(acc + i);
+    }
+    for (int64_t i = whole; i < d; ++i) acc[i] += p[j] * vj[i];
+  }
+}
+
 }  // namespace
 }  // namespace ullm::kernels::simd

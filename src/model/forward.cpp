@@ -143,8 +143,8 @@ void attend_few_tokens(const Model::Data& model, Session::State& s, int64_t l, c
   const auto attend = [&](int64_t t0, int64_t t_end, int64_t h_begin, int64_t h_end, int thread) {
     for (int64_t t = t0; t < t_end;) {
       if (s.options.kv_type == KvType::F32) {
-        kernels::attend_f32_cache(shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(), first_visible(t),
-                                  p0 + t + 1, h_begin, h_end, &s.scores[thread * s.context_length],
+        kernels::attend_f32_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(),
+                                  first_visible(t), p0 + t + 1, h_begin, h_end, &s.scores[thread * s.context_length],
                                   &s.attn[t * q_width]);
         ++t;
         continue;

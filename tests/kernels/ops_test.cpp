@@ -159,7 +159,8 @@ TEST(Attention, BothCacheTypesMatchSoftmaxAttention) {
   for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, 1}, {0, 17}, {0, 40}, {12, 40}, {0, 300}, {130, 300}}) {
     const auto expected = reference_attention(shape, q, k, v, begin, end);
     std::vector<float> out32(expected.size()), out16(expected.size()), scores(ctx);
-    attend_f32_cache(shape, q.data(), k.data(), v.data(), begin, end, 0, shape.n_head, scores.data(), out32.data());
+    attend_f32_cache(scalar_kernel_table(), shape, q.data(), k.data(), v.data(), begin, end, 0, shape.n_head,
+                     scores.data(), out32.data());
     attend_f16_cache(scalar_kernel_table(), shape, q.data(), k16.data(), v16.data(), begin, end, 0, shape.n_head,
                      out16.data());
     for (size_t i = 0; i < expected.size(); ++i) {

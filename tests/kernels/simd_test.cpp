@@ -330,6 +330,30 @@ TEST_P(SimdTargetTest, HalfVectorKernelsMatchScalar) {
 
 // Tiled attention's steps: head sizes off and on the vector width, row
 // counts that leave every smaller row block, partial tiles.
+// Float rows (attention over an F32 cache): scores and value sums for head
+// sizes and row counts around every vector width, rows apart by a stride
+// that is no multiple of one. No fused steps: bit for bit on every target.
+TEST_P(SimdTargetTest, FloatVectorKernelsMatchScalar) {
+  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& scalar = scalar_kernel_table();
+  for (const int64_t d : {1, 7, 8, 16, 48, 64, 80, 128, 200}) {
+    for (const int64_t rows : {1, 5, 8, 9, 17, 37}) {
+      const int64_t stride = d + 3;
+      const auto kv = random_floats(static_cast<size_t>(rows * stride), 90),
+                 q = random_floats(static_cast<size_t>(d), 91);
+      std::vector<float> want(static_cast<size_t>(rows)), got(want.size());
+      scalar.f32.dot_rows(d, kv.data(), stride, rows, q.data(), want.data());
+      simd.f32.dot_rows(d, kv.data(), stride, rows, q.data(), got.data());
+      ASSERT_EQ(got, want) << "dot_rows d " << d << " rows " << rows;
+      const auto p = random_floats(static_cast<size_t>(rows), 92);
+      auto acc = random_floats(static_cast<size_t>(d), 93), acc2 = acc;
+      scalar.f32.accumulate(d, kv.data(), stride, rows, p.data(), acc.data());
+      simd.f32.accumulate(d, kv.data(), stride, rows, p.data(), acc2.data());
+      ASSERT_EQ(acc2, acc) << "accumulate d " << d << " rows " << rows;
+    }
+  }
+}
+
 TEST_P(SimdTargetTest, TileAttentionKernelsMatchScalar) {
   const KernelTable& simd = select_kernel_table(GetParam());
   const KernelTable& scalar = scalar_kernel_table();
