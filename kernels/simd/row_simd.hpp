@@ -147,25 +147,59 @@ void rotate_pairs_simd(float* x, int64_t n_heads, int64_t head_dim, int64_t n_pa
   }
 }
 
+// Lanes [half * W/2, half * W/2 + W/2) of a and b interleaved (GCC's
+// generic shuffle: xsimd 8.1's zip on AVX interleaves within 128-bit lanes).
+template <class Arch, int Half, size_t... Lanes>
+xsimd::batch<float, Arch> interleave(xsimd::batch<float, Arch> a, xsimd::batch<float, Arch> b,
+                                     std::index_sequence<Lanes...>) {
+  using Register = typename xsimd::batch<float, Arch>::register_type;
+  typedef int32_t Index __attribute__((vector_size(sizeof(Register))));
+  constexpr int32_t kW = sizeof...(Lanes);
+  return __builtin_shuffle(
+      static_cast<Register>(a), static_cast<Register>(b),
+      Index{static_cast<int32_t>(Half * kW / 2 + static_cast<int32_t>(Lanes) / 2 + (Lanes % 2) * kW)...});
+}
+
+// A square block of batch::size rows' batch::size values, transposed in
+// registers: log2 of the width rounds of interleaving halves.
+template <class Arch>
+void transpose_square(xsimd::batch<float, Arch>* v) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr size_t kW = batch::size;
+  const auto lanes = std::make_index_sequence<kW>();
+  for (size_t width = 1; width < kW; width *= 2) {
+    batch t[kW];
+    for (size_t i = 0; i < kW / 2; ++i) {
+      t[2 * i] = interleave<Arch, 0>(v[i], v[i + kW / 2], lanes);
+      t[2 * i + 1] = interleave<Arch, 1>(v[i], v[i + kW / 2], lanes);
+    }
+    std::copy_n(t, kW, v);
+  }
+}
+
 // Attention over an F32 cache (FloatVectorKernels): each row's score is a
 // chain of rounded products added in order, so batch::size rows run their
-// chains side by side, a transposed block of their keys at a time (one
-// chain after another had been latency-bound).
+// chains side by side over their keys transposed a square block at a time
+// (one chain after another had been latency-bound).
 template <class Arch>
 void dot_rows_f32_simd(int64_t d, const float* k, int64_t stride, int64_t rows, const float* q, float* out) {
   using batch = xsimd::batch<float, Arch>;
   constexpr auto kW = static_cast<int64_t>(batch::size);
-  constexpr int64_t kDims = 64;  // dimensions transposed at a time
-  alignas(64) float keys[kDims * kW];
+  alignas(64) static constexpr float kZeros[kW] = {};
+  const int64_t whole = d / kW * kW;
   for (int64_t j = 0; j < rows; j += kW) {
     const int64_t n = std::min(kW, rows - j);
     batch s(0.0f);
-    for (int64_t i0 = 0; i0 < d; i0 += kDims) {
-      const int64_t dims = std::min(kDims, d - i0);
-      for (int64_t r = 0; r < kW; ++r) {
-        for (int64_t i = 0; i < dims; ++i) keys[i * kW + r] = r < n ? k[(j + r) * stride + i0 + i] : 0.0f;
-      }
-      for (int64_t i = 0; i < dims; ++i) s = s + batch::load_aligned(keys + i * kW) * batch(q[i0 + i]);
+    for (int64_t i0 = 0; i0 < whole; i0 += kW) {
+      batch v[kW];
+      for (int64_t r = 0; r < kW; ++r) v[r] = batch::load_unaligned(r < n ? k + (j + r) * stride + i0 : kZeros);
+      transpose_square<Arch>(v);
+      for (int64_t c = 0; c < kW; ++c) s = s + v[c] * batch(q[i0 + c]);
+    }
+    for (int64_t i = whole; i < d; ++i) {  // the last dimensions, a column at a time
+      alignas(64) float column[kW] = {};
+      for (int64_t r = 0; r < n; ++r) column[r] = k[(j + r) * stride + i];
+      s = s + batch::load_aligned(column) * batch(q[i]);
     }
     alignas(64) float sums[kW];
     s.store_aligned(sums);
