@@ -118,6 +118,15 @@ struct BlockQ8_K {
 };
 static_assert(sizeof(BlockQ8_K) == 292, "BlockQ8_K must match ggml's block_q8_K");
 
+// Fills bsums from qs.
+static inline void sum_q8_k_groups(BlockQ8_K& y) {
+  for (int g = 0; g < kQK_K / 16; ++g) {
+    int sum = 0;
+    for (int i = 0; i < 16; ++i) sum += y.qs[16 * g + i];
+    y.bsums[g] = static_cast<int16_t>(sum);
+  }
+}
+
 // Scale and min of sub-block j (0-7) of a Q4_K / Q5_K block: 6 bits each,
 // j < 4 in the low bits of bytes j and j + 4, j >= 4 split between byte
 // j + 4 (low four bits) and the top two bits of bytes j - 4 and j.

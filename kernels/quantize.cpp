@@ -296,11 +296,7 @@ void float_to_q8_k(const float* src, std::byte* dst, int64_t n) {
     for (int i = 0; i < kQK_K; ++i) {
       y.qs[i] = static_cast<int8_t>(std::min(127.0f, std::nearbyint(iscale * x[i])));
     }
-    for (int g = 0; g < kQK_K / 16; ++g) {
-      int sum = 0;
-      for (int i = 0; i < 16; ++i) sum += y.qs[16 * g + i];
-      y.bsums[g] = static_cast<int16_t>(sum);
-    }
+    sum_q8_k_groups(y);
     y.d = 1.0f / iscale;
   }
 }

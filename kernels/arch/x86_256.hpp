@@ -378,11 +378,7 @@ void quantize_q8_k_256(const float* src, std::byte* dst, int64_t n) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(y.qs + i),
                           _mm256_permutevar8x32_epi32(q8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
     }
-    for (int g = 0; g < kQK_K / 16; ++g) {
-      int sum = 0;
-      for (int i = 0; i < 16; ++i) sum += y.qs[16 * g + i];
-      y.bsums[g] = static_cast<int16_t>(sum);
-    }
+    sum_q8_k_groups(y);
     y.d = 1.0f / iscale;
   }
 }

@@ -87,11 +87,7 @@ void quantize_q8_k_simd(const float* src, std::byte* dst, int64_t n) {
       const batch q = xsimd::min(batch(127.0f), xsimd::nearbyint(batch(iscale) * batch::load_unaligned(x + i)));
       store_as_bytes<Arch>(q, y.qs + i);
     }
-    for (int g = 0; g < kQK_K / 16; ++g) {
-      int sum = 0;
-      for (int i = 0; i < 16; ++i) sum += y.qs[16 * g + i];
-      y.bsums[g] = static_cast<int16_t>(sum);
-    }
+    sum_q8_k_groups(y);
     y.d = 1.0f / iscale;
   }
 }
