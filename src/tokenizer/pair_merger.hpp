@@ -41,8 +41,7 @@ std::vector<TextSpan> merge_pairs(std::string_view text, Priority&& priority) {
 
   std::vector<Symbol> symbols;
   for (size_t pos = 0; pos < text.size();) {
-    const size_t length =
-        std::min(unicode::utf8_sequence_length(static_cast<unsigned char>(text[pos])), text.size() - pos);
+    const size_t length = std::min(unicode::symbol_length(static_cast<unsigned char>(text[pos])), text.size() - pos);
     const int index = static_cast<int>(symbols.size());
     symbols.push_back({index - 1, index + 1, pos, length});
     pos += length;

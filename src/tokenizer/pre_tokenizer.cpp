@@ -114,14 +114,23 @@ PreTokenizer PreTokenizer::named(std::string_view name) {
 
 std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
   const unicode::DecodedText decoded = unicode::decode_utf8(text);
-  const std::span<const char32_t> code_points = decoded.code_points;
+  // llama.cpp matches these expressions with std::regex, whose \s knows
+  // ASCII only, so it first turns every other White_Space character into
+  // U+000B: such a character is \s, and nothing else (not in a literal range
+  // such as deepseek-llm's \u3000-\u3002, nor \p{Z}). Matching the same
+  // stand-ins gives the same pieces.
+  std::vector<char32_t> code_points = decoded.code_points;
+  for (char32_t& cp : code_points) {
+    if (cp >= 0x80 && unicode::is_white_space(cp)) cp = 0x0b;
+  }
   std::vector<Range> pieces;
   if (!code_points.empty()) pieces.push_back({0, code_points.size()});
   std::vector<Range> next;
   for (const Regex& expression : expressions_) {
     next.clear();
     for (const Range& piece : pieces) {
-      Regex::Searcher searcher(expression, code_points.subspan(piece.begin, piece.end - piece.begin));
+      Regex::Searcher searcher(expression,
+                               std::span<const char32_t>(code_points).subspan(piece.begin, piece.end - piece.begin));
       size_t done = 0;
       while (const auto match = searcher.next(done)) {
         if (match->begin > done) next.push_back({piece.begin + done, piece.begin + match->begin});

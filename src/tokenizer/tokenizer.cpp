@@ -15,7 +15,6 @@ struct Tokenizer::Impl {
   std::string model;
   Vocab vocab;
   std::optional<PreTokenizer> pre_tokenizer;  // byte-level BPE only
-  std::vector<Token> end_of_generation;
   bool byte_level() const { return pre_tokenizer.has_value(); }
 };
 
@@ -97,6 +96,108 @@ struct VocabDefaults {
   bool add_space_prefix;
 };
 
+// llama.cpp finds end-of-generation and fill-in-the-middle tokens by their
+// text and makes each a control token where the file did not (Gemma's
+// <end_of_turn>, the "</s>" in Qwen2's vocabulary): that decides whether text
+// spelling one tokenizes to it, and whether it renders. ullm applies the same
+// lists and exceptions (those of the reference llama.cpp), and returns the
+// end-of-generation tokens. Where llama.cpp takes the first of several
+// spellings of one fill-in-the-middle role (in hash-map order), ullm takes
+// every spelling present.
+std::vector<Token> mark_control_looking_tokens(const gguf::File& f, Vocab& v) {
+  struct FimRole {
+    std::string_view key;  // an id in the file replaces the search by text
+    std::array<std::string_view, 7> texts;
+    bool ends_generation;
+  };
+  static constexpr std::array<FimRole, 6> kFimRoles = {{
+      {"tokenizer.ggml.fim_pre_token_id",
+       {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "<|code_prefix|>", "<|prefix|>"},
+       false},
+      {"tokenizer.ggml.fim_suf_token_id",
+       {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", "<|code_suffix|>", "<|suffix|>"},
+       false},
+      {"tokenizer.ggml.fim_mid_token_id",
+       {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", "<|code_middle|>", "<|middle|>"},
+       false},
+      {"tokenizer.ggml.fim_pad_token_id", {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"}, true},
+      {"tokenizer.ggml.fim_rep_token_id",
+       {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"},
+       true},
+      {"tokenizer.ggml.fim_sep_token_id", {"<|file_sep|>"}, true},
+  }};
+  static constexpr std::string_view kEndTexts[] = {"<|eot_id|>",
+                                                   "<|im_end|>",
+                                                   "<|end|>",
+                                                   "<|return|>",
+                                                   "<|call|>",
+                                                   "<|flush|>",
+                                                   "<|calls|>",
+                                                   "<end_of_turn>",
+                                                   "<|endoftext|>",
+                                                   "</s>",
+                                                   "<|eom_id|>",
+                                                   "<EOT>",
+                                                   "_<EOT>",
+                                                   "[EOT]",
+                                                   "[EOS]",
+                                                   "<|end_of_text|>",
+                                                   "<end_of_utterance>",
+                                                   "<eos>",
+                                                   "<turn|>",
+                                                   "<|tool_response>"};
+  // gpt-oss's channel markers always render, control or not.
+  static constexpr std::string_view kAlwaysRendered[] = {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"};
+
+  std::vector<Token> ends;
+  const auto add_end = [&](Token t) {
+    if (t >= 0 && std::find(ends.begin(), ends.end(), t) == ends.end()) ends.push_back(t);
+  };
+  const auto make_control = [&](Token t) {
+    if (t >= 0) v.type[t] = TokenType::Control;
+  };
+  for (const FimRole& role : kFimRoles) {
+    if (f.find(role.key) != nullptr) {
+      if (role.ends_generation) add_end(checked_id(f, role.key, -1, v.size()));
+      continue;
+    }
+    for (std::string_view text : role.texts) {
+      if (text.empty()) continue;
+      const Token t = v.find(text);
+      make_control(t);
+      if (role.ends_generation) add_end(t);
+    }
+  }
+  for (std::string_view text : kEndTexts) {
+    const Token t = v.find(text);
+    make_control(t);
+    add_end(t);
+  }
+  for (std::string_view text : kAlwaysRendered) {
+    if (const Token t = v.find(text); t >= 0) v.type[t] = TokenType::UserDefined;
+  }
+  for (Token t : {v.eos, v.eot, checked_id(f, "tokenizer.ggml.eom_token_id", -1, v.size())}) add_end(t);
+
+  const auto ends_with = [&](std::string_view text) {
+    const Token t = v.find(text);
+    return t >= 0 && std::find(ends.begin(), ends.end(), t) != ends.end();
+  };
+  const auto drop_end = [&](std::string_view text, TokenType type) {
+    const Token t = v.find(text);
+    ends.erase(std::remove(ends.begin(), ends.end(), t), ends.end());
+    v.type[t] = type;
+  };
+  // In the harmony (gpt-oss) and solar-open formats <|end|> closes a message,
+  // not the reply.
+  const bool calls = ends_with("<|call|>") || ends_with("<|calls|>");
+  if (ends_with("<|end|>") && calls && (ends_with("<|return|>") || ends_with("<|flush|>"))) {
+    drop_end("<|end|>", TokenType::UserDefined);
+  }
+  // Gemma 4 spells "</s>" as ordinary text.
+  if (ends_with("<|tool_response>") && ends_with("</s>")) drop_end("</s>", TokenType::Normal);
+  return ends;
+}
+
 Vocab load_vocab(const gguf::File& f, const VocabDefaults& defaults) {
   const std::string file = f.path().string();
   const gguf::Value* tokens = f.find("tokenizer.ggml.tokens");
@@ -151,6 +252,7 @@ Vocab load_vocab(const gguf::File& f, const VocabDefaults& defaults) {
     const int b = parse_byte_token(v.text[i]);
     if (b >= 0) v.byte_token[b] = i;
   }
+  v.end_of_generation = mark_control_looking_tokens(f, v);
   for (int32_t i = 0; i < n; ++i) {
     const TokenType t = v.type[i];
     if ((t == TokenType::Control || t == TokenType::UserDefined || t == TokenType::Unknown) && !v.text[i].empty()) {
@@ -267,19 +369,6 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& file) {
                                        file.path().string(), impl->model));
   }
   mark_right_stripping(file, impl->vocab);
-  const Vocab& v = impl->vocab;
-  for (Token t : {v.eos, v.eot}) {
-    if (t >= 0) impl->end_of_generation.push_back(t);
-  }
-  static constexpr std::string_view kEndTexts[] = {"<|eot_id|>",    "<|eom_id|>",    "<|im_end|>",     "<|end|>",
-                                                   "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>"};
-  for (std::string_view s : kEndTexts) {
-    const Token t = v.find(s);
-    if (t >= 0 && v.type[t] == TokenType::Control &&
-        std::find(impl->end_of_generation.begin(), impl->end_of_generation.end(), t) == impl->end_of_generation.end()) {
-      impl->end_of_generation.push_back(t);
-    }
-  }
   return Tokenizer(std::move(impl));
 }
 
@@ -296,7 +385,7 @@ std::vector<Token> Tokenizer::encode(std::string_view text, const EncodeOptions&
     }
     if (impl_->byte_level()) {
       // Bytes that are not UTF-8 become U+FFFD first, as in llama.cpp.
-      const std::string valid = unicode::replace_invalid_utf8(f.text);
+      const std::string valid = unicode::normalize_utf8(f.text);
       const PreTokenizer& pre = *impl_->pre_tokenizer;
       for (std::string_view word : pre.split(valid)) bpe_encode(v, word, pre.ignore_merges(), out);
     } else {
@@ -367,7 +456,7 @@ std::string_view Tokenizer::model_name() const {
 }
 
 bool Tokenizer::is_end_of_generation(Token token) const {
-  const auto& e = impl_->end_of_generation;
+  const auto& e = impl_->vocab.end_of_generation;
   return std::find(e.begin(), e.end(), token) != e.end();
 }
 

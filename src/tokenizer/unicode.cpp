@@ -13,7 +13,11 @@ struct CharClassRun {
 
 #include "tokenizer/unicode_tables.inc"
 
-// A well-formed sequence's code point, or -1 (overlong, surrogate, out of range, truncated).
+// The code point of the `length`-byte sequence at `pos`, or -1 (truncated, a
+// byte that is no continuation, past U+10FFFF). Overlong forms and surrogates
+// decode, as llama.cpp reads UTF-8 (unicode_cpt_from_utf8 checks the
+// continuation bits only): its tokenizers take "\xC0\xAF" for '/', and so
+// must ours to give the same tokens.
 int64_t decode_sequence(std::string_view text, size_t pos, size_t length) {
   if (pos + length > text.size()) return -1;
   const auto lead = static_cast<unsigned char>(text[pos]);
@@ -23,9 +27,7 @@ int64_t decode_sequence(std::string_view text, size_t pos, size_t length) {
     if ((c & 0xc0) != 0x80) return -1;
     cp = (cp << 6) | (c & 0x3f);
   }
-  static constexpr char32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kSmallest[length] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return -1;
-  return cp;
+  return cp > 0x10ffff ? -1 : cp;
 }
 
 }  // namespace
@@ -73,19 +75,19 @@ DecodedText decode_utf8(std::string_view text) {
   return out;
 }
 
-std::string replace_invalid_utf8(std::string_view text) {
+std::string normalize_utf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (size_t pos = 0; pos < text.size();) {
     const CodePointAt c = code_point_at(text, pos);
-    if (c.code_point >= kInvalidBase) {
-      append_utf8(out, 0xfffd);
-    } else {
-      out += text.substr(pos, c.length);
-    }
+    append_utf8(out, c.code_point >= kInvalidBase ? 0xfffd : c.code_point);
     pos += c.length;
   }
   return out;
+}
+
+size_t symbol_length(unsigned char lead) {
+  return lead < 0xc0 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
 }
 
 void append_utf8(std::string& out, char32_t cp) {

@@ -22,9 +22,15 @@ bool is_white_space(char32_t cp);
 
 // Length of the UTF-8 sequence a lead byte announces (1 for stray bytes).
 size_t utf8_sequence_length(unsigned char lead);
+// The length of the character llama.cpp's SentencePiece and BPE merges take
+// at a byte, from its top bits alone (F8-FF count as 4-byte leads): without
+// validation, so "\xFFabc" is one symbol, which then falls back to byte
+// tokens. Callers cap it at the text's end.
+size_t symbol_length(unsigned char lead);
 
 // The code point starting at byte `pos` of `text` and its length in bytes
-// (an invalid byte: kInvalidBase + byte, length 1).
+// (an invalid byte: kInvalidBase + byte, length 1). Overlong forms and
+// surrogates are code points here, as llama.cpp reads them.
 struct CodePointAt {
   char32_t code_point;
   size_t length;
@@ -39,7 +45,10 @@ DecodedText decode_utf8(std::string_view text);
 
 void append_utf8(std::string& out, char32_t cp);
 
-// `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD.
-std::string replace_invalid_utf8(std::string_view text);
+// `text` as llama.cpp's BPE tokenizers see it: each code point re-encoded
+// (overlong forms in their shortest form), every byte that starts no
+// sequence replaced by U+FFFD, and so each byte of a sequence past U+10FFFF
+// (on which llama.cpp aborts).
+std::string normalize_utf8(std::string_view text);
 
 }  // namespace ullm::unicode

@@ -46,6 +46,8 @@ struct Vocab {
   bool add_eos = false;
   bool add_space_prefix = true;
   std::array<Token, 256> byte_token{};  // "<0xNN>" per byte value, -1 when absent
+  // Tokens that end a reply (EOS, end-of-turn, ...).
+  std::vector<Token> end_of_generation;
   // Tokens matched as wholes in text (control, user-defined, unknown), longest first.
   std::vector<Token> special_by_length;
   // Special tokens that swallow the whitespace after them when matched in text.
