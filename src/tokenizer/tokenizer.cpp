@@ -100,25 +100,28 @@ struct VocabDefaults {
 // text and makes each a control token where the file did not (Gemma's
 // <end_of_turn>, the "</s>" in Qwen2's vocabulary): that decides whether text
 // spelling one tokenizes to it, and whether it renders. ullm applies the same
-// lists and exceptions (those of the reference llama.cpp), and returns the
+// lists and exceptions (llama.cpp's of 2026), and returns the
 // end-of-generation tokens. Where llama.cpp takes the first of several
 // spellings of one fill-in-the-middle role (in hash-map order), ullm takes
 // every spelling present.
 std::vector<Token> mark_control_looking_tokens(const gguf::File& f, Vocab& v) {
   struct FimRole {
-    std::string_view key;  // an id in the file replaces the search by text
-    std::array<std::string_view, 7> texts;
+    std::string_view key;                   // an id in the file replaces the search by text
+    std::array<std::string_view, 8> texts;  // spellings, "" past the last
     bool ends_generation;
   };
   static constexpr std::array<FimRole, 6> kFimRoles = {{
       {"tokenizer.ggml.fim_pre_token_id",
-       {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "<|code_prefix|>", "<|prefix|>"},
+       {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>",
+        "<|prefix|>"},
        false},
       {"tokenizer.ggml.fim_suf_token_id",
-       {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", "<|code_suffix|>", "<|suffix|>"},
+       {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>",
+        "<|suffix|>"},
        false},
       {"tokenizer.ggml.fim_mid_token_id",
-       {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", "<|code_middle|>", "<|middle|>"},
+       {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>",
+        "<|middle|>"},
        false},
       {"tokenizer.ggml.fim_pad_token_id", {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"}, true},
       {"tokenizer.ggml.fim_rep_token_id",
@@ -175,6 +178,13 @@ std::vector<Token> mark_control_looking_tokens(const gguf::File& f, Vocab& v) {
   }
   for (std::string_view text : kAlwaysRendered) {
     if (const Token t = v.find(text); t >= 0) v.type[t] = TokenType::UserDefined;
+  }
+  // DeepSeek's end of sentence is an end-of-turn spelling only: it ends
+  // generation where the file names no end-of-turn token.
+  if (v.eot < 0) {
+    const Token t = v.find("<｜end▁of▁sentence｜>");
+    make_control(t);
+    add_end(t);
   }
   for (Token t : {v.eos, v.eot, checked_id(f, "tokenizer.ggml.eom_token_id", -1, v.size())}) add_end(t);
 
@@ -410,8 +420,7 @@ std::string Tokenizer::piece(Token token, bool render_special) const {
       return impl_->byte_level() ? byte_level_decode(v.text[token]) : unescape_spaces(v.text[token]);
     case TokenType::UserDefined:
       return impl_->byte_level() ? v.text[token] : unescape_spaces(v.text[token]);
-    case TokenType::Unknown:
-      return "\xe2\x96\x85";  // U+2585, llama.cpp's rendering of <unk>
+    case TokenType::Unknown:  // rendered as control tokens are, as llama.cpp does
     case TokenType::Control:
       return render_special ? v.text[token] : std::string();
     case TokenType::Byte: {

@@ -113,5 +113,18 @@ TEST(LlamaCppAgreement, ControlLookingTokensEndGenerationAndHide) {
   EXPECT_FALSE(phi3.is_end_of_generation(32001));  // <|assistant|>
 }
 
+TEST(LlamaCppAgreement, UnknownAndFillInTheMiddleTokensRenderAsControl) {
+  const Tokenizer& spm = vocab("llama-spm");
+  EXPECT_EQ(spm.piece(0), "");  // <unk>
+  EXPECT_EQ(spm.piece(0, true), "<unk>");
+  EXPECT_EQ(vocab("phi-3").piece(32011), "");  // [PAD32011], typed unknown
+  const Tokenizer& coder = vocab("deepseek-coder");
+  for (Token fim : {32015, 32016, 32017}) {  // <｜fim▁hole｜>, <｜fim▁begin｜>, <｜fim▁end｜>
+    EXPECT_TRUE(coder.is_control(fim));
+    EXPECT_EQ(coder.piece(fim), "");
+    EXPECT_FALSE(coder.is_end_of_generation(fim));
+  }
+}
+
 }  // namespace
 }  // namespace ullm
