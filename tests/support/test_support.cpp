@@ -5,8 +5,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <random>
 #include <stdexcept>
+
+#include "ullm/gguf.hpp"
 
 namespace ullm::test {
 
@@ -21,6 +25,21 @@ std::filesystem::path shared_path(const std::string& relative) {
     throw std::runtime_error("reference file missing: " + p.string() + " (set ULLM_SHARED_DIR to the shared folder)");
   }
   return p;
+}
+
+const Tokenizer& reference_vocab(const std::string& name) {
+  struct Loaded {
+    gguf::File file;
+    Tokenizer tokenizer;
+  };
+  static std::map<std::string, std::unique_ptr<Loaded>> cache;
+  auto& slot = cache[name];
+  if (!slot) {
+    auto file = gguf::File::open(shared_path("reference/tokenizer/ggml-vocab-" + name + ".gguf"));
+    auto tokenizer = Tokenizer::from_gguf(file);
+    slot = std::make_unique<Loaded>(Loaded{std::move(file), std::move(tokenizer)});
+  }
+  return slot->tokenizer;
 }
 
 std::vector<std::byte> load_bytes(const std::filesystem::path& path) {

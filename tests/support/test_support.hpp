@@ -8,11 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "ullm/tokenizer.hpp"
+
 namespace ullm::test {
 
 // ../shared beside the project root, or $ULLM_SHARED_DIR.
 std::filesystem::path shared_dir();
 std::filesystem::path shared_path(const std::string& relative);
+
+// The tokenizer of ../shared/reference/tokenizer/ggml-vocab-NAME.gguf, loaded
+// once per test process.
+const Tokenizer& reference_vocab(const std::string& name);
 
 nlohmann::json load_json(const std::filesystem::path& path);
 std::vector<float> load_f32(const std::filesystem::path& path);

@@ -2,8 +2,6 @@
 // from their Hugging Face tokenizers (../shared/reference/tokenizer/README.md).
 #include <gtest/gtest.h>
 
-#include <map>
-
 #include "support/test_support.hpp"
 #include "ullm/ullm.hpp"
 
@@ -11,18 +9,7 @@ namespace ullm {
 namespace {
 
 const Tokenizer& vocab(const std::string& name) {
-  struct Loaded {
-    gguf::File file;
-    Tokenizer tokenizer;
-  };
-  static std::map<std::string, std::unique_ptr<Loaded>> cache;
-  auto& slot = cache[name];
-  if (!slot) {
-    auto file = gguf::File::open(test::shared_path("reference/tokenizer/ggml-vocab-" + name + ".gguf"));
-    auto tokenizer = Tokenizer::from_gguf(file);
-    slot = std::make_unique<Loaded>(Loaded{std::move(file), std::move(tokenizer)});
-  }
-  return slot->tokenizer;
+  return test::reference_vocab(name);
 }
 
 using Ids = std::vector<Token>;
