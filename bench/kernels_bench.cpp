@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kernels/attention.hpp"
+#include "kernels/fp16.hpp"
 #include "kernels/kernel_table.hpp"
 #include "kernels/matmul.hpp"
 #include "kernels/rope.hpp"
@@ -356,6 +357,7 @@ struct AttentionInputs {
   ullm::kernels::AttentionShape shape;
   std::vector<float> q, out;
   std::vector<uint16_t> k, v;
+  std::vector<float> k32, v32;  // the same values, for the F32-cache kernel
 };
 
 AttentionInputs attention_inputs(const benchmark::State& state, int64_t tokens, int64_t ctx) {
@@ -374,6 +376,10 @@ AttentionInputs attention_inputs(const benchmark::State& state, int64_t tokens, 
   ullm::kernels::scalar_kernel_table().to_f16(cache.data(), a.k.data(), ctx * kv);
   for (auto& x : cache) x = dist(rng);
   ullm::kernels::scalar_kernel_table().to_f16(cache.data(), a.v.data(), ctx * kv);
+  for (const auto& [half, full] : {std::pair{&a.k, &a.k32}, std::pair{&a.v, &a.v32}}) {
+    full->resize(half->size());
+    std::transform(half->begin(), half->end(), full->begin(), [](uint16_t h) { return ullm::kernels::f16_to_f32(h); });
+  }
   return a;
 }
 
@@ -427,6 +433,38 @@ void BM_AttentionPrefill(benchmark::State& state, const char* target) {
 }
 void BM_AttentionPrefillOneToken(benchmark::State& state, const char* target) {
   run_attention_prefill(state, target, false);
+}
+
+// The same over an F32 cache (`--kv-type f32`): a decode step, and a
+// 512-token prompt four tokens a call, as the forward pass runs it.
+void BM_AttentionF32Decode(benchmark::State& state, const char* target) {
+  const ullm::kernels::KernelTable* table = table_or_skip(state, target);
+  if (table == nullptr) return;
+  constexpr int64_t kCtx = 1024;
+  AttentionInputs a = attention_inputs(state, 1, kCtx);
+  std::vector<float> scores(static_cast<size_t>(ullm::kernels::kF32AttentionQueries * kCtx));
+  for (auto _ : state) {
+    ullm::kernels::attend_f32_cache(*table, a.shape, a.q.data(), 1, a.k32.data(), a.v32.data(), kCtx, 0, 0,
+                                    a.shape.n_head, scores.data(), a.out.data());
+    benchmark::DoNotOptimize(a.out.data());
+  }
+  set_attention_counters(state, a, kCtx, kCtx);
+}
+void BM_AttentionF32Prefill(benchmark::State& state, const char* target) {
+  const ullm::kernels::KernelTable* table = table_or_skip(state, target);
+  if (table == nullptr) return;
+  constexpr int64_t kTokens = 512, kBlock = 4;
+  AttentionInputs a = attention_inputs(state, kTokens, kTokens);
+  const int64_t width = a.shape.n_head * a.shape.head_dim;
+  std::vector<float> scores(static_cast<size_t>(ullm::kernels::kF32AttentionQueries * kTokens));
+  for (auto _ : state) {
+    for (int64_t t = 0; t < kTokens; t += kBlock) {
+      ullm::kernels::attend_f32_cache(*table, a.shape, &a.q[t * width], kBlock, a.k32.data(), a.v32.data(), t + 1, 0, 0,
+                                      a.shape.n_head, scores.data(), &a.out[t * width]);
+    }
+    benchmark::DoNotOptimize(a.out.data());
+  }
+  set_attention_counters(state, a, kTokens * (kTokens + 1) / 2, kTokens);
 }
 
 // The forward pass's per-row steps on rows that stay in L1/L2, as the forward
@@ -595,7 +633,9 @@ void register_kernel_benchmarks() {
     // {n_head, n_head_kv, head_dim}: stories15M's heads and TinyLlama's.
     for (const auto& [bench, fn] : {std::pair{"BM_AttentionDecode/", &BM_AttentionDecode},
                                     std::pair{"BM_AttentionPrefill/", &BM_AttentionPrefill},
-                                    std::pair{"BM_AttentionPrefillOneToken/", &BM_AttentionPrefillOneToken}}) {
+                                    std::pair{"BM_AttentionPrefillOneToken/", &BM_AttentionPrefillOneToken},
+                                    std::pair{"BM_AttentionF32Decode/", &BM_AttentionF32Decode},
+                                    std::pair{"BM_AttentionF32Prefill/", &BM_AttentionF32Prefill}}) {
       add(bench + t, [=](benchmark::State& s) { fn(s, target); })
           ->Args({6, 6, 48})
           ->Args({32, 4, 64})

@@ -11,37 +11,62 @@
 
 namespace ullm::kernels {
 
-void attend_f32_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const float* k_cache,
-                      const float* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
-                      float* scores, float* out) {
+void attend_f32_cache(const KernelTable& table, const AttentionShape& shape, const float* q, int64_t tokens,
+                      const float* k_cache, const float* v_cache, int64_t first_end, int64_t window, int64_t head_begin,
+                      int64_t head_end, float* scores, float* out) {
   const int64_t d = shape.head_dim;
   const int64_t kv_row = shape.n_head_kv * d;
+  const int64_t q_width = shape.n_head * d;
   const int64_t group = shape.n_head / shape.n_head_kv;
-  const int64_t rows = kv_end - kv_begin;
-  for (int64_t h = head_begin; h < head_end; ++h) {
-    const int64_t kv_off = (h / group) * d;
-    float* s = scores + kv_begin;
-    table.f32.dot_rows(d, k_cache + kv_begin * kv_row + kv_off, kv_row, rows, q + h * d, s);
-    float max = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j < rows; ++j) max = std::max(max, s[j] *= shape.scale);
-    double sum = 0.0;
-    for (int64_t j = 0; j < rows; ++j) {
-      s[j] = std::exp(s[j] - max);
-      sum += s[j];
+  const auto visible_begin = [&](int64_t t) { return window > 0 ? std::max<int64_t>(0, first_end + t - window) : 0; };
+  // `count` queries from (token t0, head h0), stepping through one token's
+  // heads of a KV head or through one head's tokens.
+  const auto attend = [&](int64_t t0, int64_t h0, int64_t count, bool step_heads) {
+    const int64_t begin = visible_begin(t0), end = first_end + t0 + (step_heads ? 0 : count - 1);
+    const int64_t kv_off = (h0 / group) * d, width = end - begin;
+    table.f32.dot_rows(d, k_cache + begin * kv_row + kv_off, kv_row, width, count, q + t0 * q_width + h0 * d,
+                       step_heads ? d : q_width, scores, width);
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t t = step_heads ? t0 : t0 + i, h = step_heads ? h0 + i : h0;
+      const int64_t first = visible_begin(t), rows = first_end + t - first;
+      float* s = scores + i * width + (first - begin);
+      float max = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < rows; ++j) max = std::max(max, s[j] *= shape.scale);
+      double sum = 0.0;
+      for (int64_t j = 0; j < rows; ++j) {
+        s[j] = std::exp(s[j] - max);
+        sum += s[j];
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t j = 0; j < rows; ++j) s[j] *= inv;
+      float* oh = out + t * q_width + h * d;
+      std::fill_n(oh, d, 0.0f);
+      table.f32.accumulate(d, v_cache + first * kv_row + kv_off, kv_row, rows, s, oh);
     }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t j = 0; j < rows; ++j) s[j] *= inv;
-    float* oh = out + h * d;
-    std::fill_n(oh, d, 0.0f);
-    table.f32.accumulate(d, v_cache + kv_begin * kv_row + kv_off, kv_row, rows, s, oh);
+  };
+  if (tokens == 1) {
+    for (int64_t h = head_begin; h < head_end;) {
+      const int64_t kv_end_head = std::min(head_end, (h / group + 1) * group);
+      const int64_t count = std::min(kF32AttentionQueries, kv_end_head - h);
+      attend(0, h, count, true);
+      h += count;
+    }
+    return;
+  }
+  for (int64_t h = head_begin; h < head_end; ++h) {
+    for (int64_t t = 0; t < tokens; t += kF32AttentionQueries)
+      attend(t, h, std::min(kF32AttentionQueries, tokens - t), false);
   }
 }
 
-void dot_rows_f32(int64_t d, const float* k, int64_t stride, int64_t rows, const float* q, float* out) {
-  for (int64_t j = 0; j < rows; ++j) {
-    float s = 0.0f;
-    for (int64_t i = 0; i < d; ++i) s += k[j * stride + i] * q[i];
-    out[j] = s;
+void dot_rows_f32(int64_t d, const float* k, int64_t stride, int64_t rows, int64_t queries, const float* q,
+                  int64_t q_stride, float* out, int64_t out_stride) {
+  for (int64_t h = 0; h < queries; ++h) {
+    for (int64_t j = 0; j < rows; ++j) {
+      float s = 0.0f;
+      for (int64_t i = 0; i < d; ++i) s += k[j * stride + i] * q[h * q_stride + i];
+      out[h * out_stride + j] = s;
+    }
   }
 }
 

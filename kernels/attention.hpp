@@ -23,10 +23,17 @@ inline constexpr int64_t kMaxHeadDim = 1024;
 
 // F32 cache: exact softmax over all scores (ggml's attention without flash
 // attention, the sum of exponentials in double), through `table`'s float
-// row kernels. `scores` needs kv_end floats.
-void attend_f32_cache(const KernelTable& table, const AttentionShape& shape, const float* q, const float* k_cache,
-                      const float* v_cache, int64_t kv_begin, int64_t kv_end, int64_t head_begin, int64_t head_end,
-                      float* scores, float* out);
+// row kernels, for `tokens` consecutive queries (n_head * head_dim floats
+// apart in q and out): token t sees cache positions [first_end + t - window,
+// first_end + t), from 0 when window is 0. Queries that share cache rows —
+// one token's heads of a KV head, or one head's tokens — share their key
+// loads, kF32AttentionQueries at a time; each query's result is the same as
+// alone. `scores` needs kF32AttentionQueries * (first_end + tokens - 1)
+// floats.
+inline constexpr int64_t kF32AttentionQueries = 8;
+void attend_f32_cache(const KernelTable& table, const AttentionShape& shape, const float* q, int64_t tokens,
+                      const float* k_cache, const float* v_cache, int64_t first_end, int64_t window, int64_t head_begin,
+                      int64_t head_end, float* scores, float* out);
 
 // F16 cache: the query is rounded to f16 and the softmax runs online with the
 // weighted value sum kept in f16, reproducing ggml's CPU flash attention
@@ -71,7 +78,8 @@ double tile_exp_sum(float* x, int64_t lo, int64_t hi, float shift);
 void tile_accumulate_f32(int64_t dv, const float* p, int64_t rows, const float* values, float* acc);
 
 // Scalar references of the float row kernels (FloatVectorKernels).
-void dot_rows_f32(int64_t d, const float* k, int64_t stride, int64_t rows, const float* q, float* out);
+void dot_rows_f32(int64_t d, const float* k, int64_t stride, int64_t rows, int64_t queries, const float* q,
+                  int64_t q_stride, float* out, int64_t out_stride);
 void accumulate_rows_f32(int64_t d, const float* v, int64_t stride, int64_t rows, const float* p, float* acc);
 
 // Scalar references of the half-precision vector kernels.

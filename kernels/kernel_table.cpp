@@ -177,15 +177,16 @@ bool agrees_with_scalar(const KernelTable& t) {
   std::vector<float> ea(tf.begin(), tf.begin() + kKvTile), eb = ea;  // in [-2, 2): scaled by 0.5, below 1
   const bool max_agrees = ref.tile.scale_max(ea.data(), 3, 50, 0.5f) == t.tile.scale_max(eb.data(), 3, 50, 0.5f);
   const bool sum_agrees = ref.tile.exp_sum(ea.data(), 3, 50, 1.0f) == t.tile.exp_sum(eb.data(), 3, 50, 1.0f);
-  // Float rows: scores of three rows of 40 (a stride of 45), their sums onto 40 values.
-  const auto fk = test_values(3 * 45, 10), fq = test_values(40, 11);
-  float fa[3], fb[3];
-  ref.f32.dot_rows(40, fk.data(), 45, 3, fq.data(), fa);
-  t.f32.dot_rows(40, fk.data(), 45, 3, fq.data(), fb);
-  std::vector<float> facc(fq), facc2(fq);
+  // Float rows: scores of three rows of 40 (a stride of 45) for five
+  // queries, their sums onto 40 values.
+  const auto fk = test_values(3 * 45, 10), fq = test_values(5 * 40, 11);
+  float fa[15], fb[15];
+  ref.f32.dot_rows(40, fk.data(), 45, 3, 5, fq.data(), 40, fa, 3);
+  t.f32.dot_rows(40, fk.data(), 45, 3, 5, fq.data(), 40, fb, 3);
+  std::vector<float> facc(fq.begin(), fq.begin() + 40), facc2 = facc;
   ref.f32.accumulate(40, fk.data(), 45, 3, fk.data() + 100, facc.data());
   t.f32.accumulate(40, fk.data(), 45, 3, fk.data() + 100, facc2.data());
-  if (!std::equal(fa, fa + 3, fb) || facc != facc2) return false;
+  if (!std::equal(fa, fa + 15, fb) || facc != facc2) return false;
   // Row kernels: 45 values (vectors and a tail), SiLU from -40 to 40; ten
   // pairs of two heads of 24, both ways.
   const auto rx = test_values(45, 6), rw = test_values(45, 7), angles = test_values(20, 8);

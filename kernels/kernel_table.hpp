@@ -44,9 +44,11 @@ struct HalfVectorKernels {
 // Vector operations on float rows (attention over an F32 cache, ggml's
 // exact softmax). Each sum adds rounded products in the written order.
 struct FloatVectorKernels {
-  // out[j] = sum over i = 0, 1, ... of k_j[i] * q[i], from 0, for j < rows:
-  // row j of k at k + j * stride.
-  void (*dot_rows)(int64_t d, const float* k, int64_t stride, int64_t rows, const float* q, float* out);
+  // out[h * out_stride + j] = sum over i = 0, 1, ... of k_j[i] * q_h[i], from
+  // 0, for j < rows and h < queries: row j of k at k + j * stride, query h at
+  // q + h * q_stride (queries that share the rows share their loads).
+  void (*dot_rows)(int64_t d, const float* k, int64_t stride, int64_t rows, int64_t queries, const float* q,
+                   int64_t q_stride, float* out, int64_t out_stride);
   // acc[i] = acc[i] + p[j] * v_j[i] for j = 0 .. rows - 1 in order and i <
   // d: row j of v at v + j * stride.
   void (*accumulate)(int64_t d, const float* v, int64_t stride, int64_t rows, const float* p, float* acc);

@@ -180,30 +180,67 @@ void transpose_square(xsimd::batch<float, Arch>* v) {
 // Attention over an F32 cache (FloatVectorKernels): each row's score is a
 // chain of rounded products added in order, so batch::size rows run their
 // chains side by side over their keys transposed a square block at a time
-// (one chain after another had been latency-bound).
-template <class Arch>
-void dot_rows_f32_simd(int64_t d, const float* k, int64_t stride, int64_t rows, const float* q, float* out) {
+// (one chain after another had been latency-bound), and up to kQueries
+// queries take their chains from each transposed block.
+template <class Arch, int kQueries>
+void dot_row_block_f32(int64_t d, const float* k, int64_t stride, int64_t n, const float* q, int64_t q_stride,
+                       float* out, int64_t out_stride) {
   using batch = xsimd::batch<float, Arch>;
   constexpr auto kW = static_cast<int64_t>(batch::size);
   alignas(64) static constexpr float kZeros[kW] = {};
   const int64_t whole = d / kW * kW;
+  batch s[kQueries];
+  for (int h = 0; h < kQueries; ++h) s[h] = batch(0.0f);
+  for (int64_t i0 = 0; i0 < whole; i0 += kW) {
+    batch v[kW];
+    for (int64_t r = 0; r < kW; ++r) v[r] = batch::load_unaligned(r < n ? k + r * stride + i0 : kZeros);
+    transpose_square<Arch>(v);
+    for (int64_t c = 0; c < kW; ++c) {
+      for (int h = 0; h < kQueries; ++h) s[h] = s[h] + v[c] * batch(q[h * q_stride + i0 + c]);
+    }
+  }
+  for (int64_t i = whole; i < d; ++i) {  // the last dimensions, a column at a time
+    alignas(64) float column[kW] = {};
+    for (int64_t r = 0; r < n; ++r) column[r] = k[r * stride + i];
+    const batch col = batch::load_aligned(column);
+    for (int h = 0; h < kQueries; ++h) s[h] = s[h] + col * batch(q[h * q_stride + i]);
+  }
+  for (int h = 0; h < kQueries; ++h) {
+    alignas(64) float sums[kW];
+    s[h].store_aligned(sums);
+    std::copy_n(sums, n, out + h * out_stride);
+  }
+}
+
+template <class Arch>
+void dot_rows_f32_simd(int64_t d, const float* k, int64_t stride, int64_t rows, int64_t queries, const float* q,
+                       int64_t q_stride, float* out, int64_t out_stride) {
+  constexpr auto kW = static_cast<int64_t>(xsimd::batch<float, Arch>::size);
   for (int64_t j = 0; j < rows; j += kW) {
     const int64_t n = std::min(kW, rows - j);
-    batch s(0.0f);
-    for (int64_t i0 = 0; i0 < whole; i0 += kW) {
-      batch v[kW];
-      for (int64_t r = 0; r < kW; ++r) v[r] = batch::load_unaligned(r < n ? k + (j + r) * stride + i0 : kZeros);
-      transpose_square<Arch>(v);
-      for (int64_t c = 0; c < kW; ++c) s = s + v[c] * batch(q[i0 + c]);
+    const float* kj = k + j * stride;
+    for (int64_t h = 0; h < queries;) {
+      const float* qh = q + h * q_stride;
+      float* oh = out + h * out_stride + j;
+      switch (std::min<int64_t>(4, queries - h)) {
+        case 1:
+          dot_row_block_f32<Arch, 1>(d, kj, stride, n, qh, q_stride, oh, out_stride);
+          h += 1;
+          break;
+        case 2:
+          dot_row_block_f32<Arch, 2>(d, kj, stride, n, qh, q_stride, oh, out_stride);
+          h += 2;
+          break;
+        case 3:
+          dot_row_block_f32<Arch, 3>(d, kj, stride, n, qh, q_stride, oh, out_stride);
+          h += 3;
+          break;
+        default:
+          dot_row_block_f32<Arch, 4>(d, kj, stride, n, qh, q_stride, oh, out_stride);
+          h += 4;
+          break;
+      }
     }
-    for (int64_t i = whole; i < d; ++i) {  // the last dimensions, a column at a time
-      alignas(64) float column[kW] = {};
-      for (int64_t r = 0; r < n; ++r) column[r] = k[(j + r) * stride + i];
-      s = s + batch::load_aligned(column) * batch(q[i]);
-    }
-    alignas(64) float sums[kW];
-    s.store_aligned(sums);
-    std::copy_n(sums, n, out + j);
   }
 }
 

@@ -127,7 +127,8 @@ struct HeadParts {
 // batches under kTiledAttentionTokens). Tokens a block of kAttendTokens and
 // the query heads of a KV head (HeadParts) stay together: the f16 kernel
 // sums the vectors that share a KV head side by side (without grouped
-// queries, one token's successive heads).
+// queries, one token's successive heads); the f32 kernel scores a block's
+// tokens, or a token's heads of a KV head, from one read of each key.
 void attend_few_tokens(const Model::Data& model, Session::State& s, int64_t l, const kernels::AttentionShape& shape,
                        int64_t T, bool sliding) {
   const ModelConfig& c = model.config;
@@ -141,14 +142,14 @@ void attend_few_tokens(const Model::Data& model, Session::State& s, int64_t l, c
   // Tokens [t0, t_end) and query heads [h_begin, h_end); the f16 kernel
   // takes tokens together while they see rows from the same first one.
   const auto attend = [&](int64_t t0, int64_t t_end, int64_t h_begin, int64_t h_end, int thread) {
+    if (s.options.kv_type == KvType::F32) {
+      kernels::attend_f32_cache(*model.kernels, shape, &s.q[t0 * q_width], t_end - t0, s.k_f32[l].data(),
+                                s.v_f32[l].data(), p0 + t0 + 1, sliding ? c.sliding_window : 0, h_begin, h_end,
+                                &s.scores[thread * kernels::kF32AttentionQueries * s.context_length],
+                                &s.attn[t0 * q_width]);
+      return;
+    }
     for (int64_t t = t0; t < t_end;) {
-      if (s.options.kv_type == KvType::F32) {
-        kernels::attend_f32_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f32[l].data(), s.v_f32[l].data(),
-                                  first_visible(t), p0 + t + 1, h_begin, h_end, &s.scores[thread * s.context_length],
-                                  &s.attn[t * q_width]);
-        ++t;
-        continue;
-      }
       int64_t u = t + 1;
       while (u < t_end && first_visible(u) == first_visible(t)) ++u;
       kernels::attend_f16_cache(*model.kernels, shape, &s.q[t * q_width], s.k_f16[l].data(), s.v_f16[l].data(),

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "kernels/attention.hpp"
 #include "model/model_data.hpp"
 #include "runtime/session_state.hpp"
 #include "ullm/error.hpp"
@@ -41,7 +42,7 @@ Session::Session(const Model& model, const SessionOptions& options) : state_(std
     s.k_f16.assign(layers, std::vector<uint16_t>(cache_size));
     s.v_f16.assign(layers, std::vector<uint16_t>(cache_size));
   } else {
-    s.scores.resize(static_cast<size_t>(ctx * s.options.threads));
+    s.scores.resize(static_cast<size_t>(ctx * kernels::kF32AttentionQueries * s.options.threads));
     s.k_f32.assign(layers, std::vector<float>(cache_size));
     s.v_f32.assign(layers, std::vector<float>(cache_size));
   }

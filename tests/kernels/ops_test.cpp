@@ -158,8 +158,8 @@ TEST(Attention, BothCacheTypesMatchSoftmaxAttention) {
   }
   for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, 1}, {0, 17}, {0, 40}, {12, 40}, {0, 300}, {130, 300}}) {
     const auto expected = reference_attention(shape, q, k, v, begin, end);
-    std::vector<float> out32(expected.size()), out16(expected.size()), scores(ctx);
-    attend_f32_cache(scalar_kernel_table(), shape, q.data(), k.data(), v.data(), begin, end, 0, shape.n_head,
+    std::vector<float> out32(expected.size()), out16(expected.size()), scores(kF32AttentionQueries * ctx);
+    attend_f32_cache(scalar_kernel_table(), shape, q.data(), 1, k.data(), v.data(), end, end - begin, 0, shape.n_head,
                      scores.data(), out32.data());
     attend_f16_cache(scalar_kernel_table(), shape, q.data(), k16.data(), v16.data(), begin, end, 0, shape.n_head,
                      out16.data());
@@ -167,6 +167,39 @@ TEST(Attention, BothCacheTypesMatchSoftmaxAttention) {
       EXPECT_NEAR(out32[i], expected[i], 1e-5) << "f32 cache, window [" << begin << ", " << end << ")";
       // The f16 kernel rounds q and its running sum to half precision.
       EXPECT_NEAR(out16[i], expected[i], 5e-3) << "f16 cache, window [" << begin << ", " << end << ")";
+    }
+  }
+}
+
+// The F32-cache kernel scores several queries against each key block: a
+// prompt's tokens (with and without a sliding window), one token's heads of a
+// KV head (more than a block of them), any range of heads. Each comes out as
+// it does alone, bit for bit, on every target.
+TEST(Attention, F32QueriesTogetherEqualEachAlone) {
+  for (const AttentionShape shape : {AttentionShape{6, 6, 48, 0.2f}, AttentionShape{20, 2, 16, 0.3f}}) {
+    const int64_t tokens = 11, first_end = 30, ctx = first_end + tokens, q_width = shape.n_head * shape.head_dim;
+    const int64_t row = shape.n_head_kv * shape.head_dim;
+    const auto q = random_floats(static_cast<size_t>(tokens * q_width), 27);
+    const auto k = random_floats(static_cast<size_t>(ctx * row), 28), v = random_floats(k.size(), 29);
+    std::vector<float> scores(static_cast<size_t>(kF32AttentionQueries * ctx));
+    for (const char* target : {"scalar", "best"}) {
+      const KernelTable& table = std::string(target) == "scalar" ? scalar_kernel_table() : select_kernel_table();
+      for (const int64_t window : {int64_t{0}, int64_t{7}}) {
+        for (auto [h0, h1] : {std::pair<int64_t, int64_t>{0, shape.n_head}, {3, 14}}) {
+          if (h1 > shape.n_head) continue;
+          std::vector<float> together(q.size(), 0.0f), alone(q.size(), 0.0f);
+          attend_f32_cache(table, shape, q.data(), tokens, k.data(), v.data(), first_end, window, h0, h1, scores.data(),
+                           together.data());
+          for (int64_t t = 0; t < tokens; ++t) {
+            for (int64_t h = h0; h < h1; ++h) {
+              attend_f32_cache(table, shape, &q[t * q_width], 1, k.data(), v.data(), first_end + t, window, h, h + 1,
+                               scores.data(), &alone[t * q_width]);
+            }
+          }
+          EXPECT_EQ(together, alone) << target << " heads " << shape.n_head << "/" << shape.n_head_kv << " window "
+                                     << window << " [" << h0 << ", " << h1 << ")";
+        }
+      }
     }
   }
 }

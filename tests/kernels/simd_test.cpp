@@ -339,12 +339,15 @@ TEST_P(SimdTargetTest, FloatVectorKernelsMatchScalar) {
   for (const int64_t d : {1, 7, 8, 16, 48, 64, 80, 128, 200}) {
     for (const int64_t rows : {1, 5, 8, 9, 17, 37}) {
       const int64_t stride = d + 3;
-      const auto kv = random_floats(static_cast<size_t>(rows * stride), 90),
-                 q = random_floats(static_cast<size_t>(d), 91);
-      std::vector<float> want(static_cast<size_t>(rows)), got(want.size());
-      scalar.f32.dot_rows(d, kv.data(), stride, rows, q.data(), want.data());
-      simd.f32.dot_rows(d, kv.data(), stride, rows, q.data(), got.data());
-      ASSERT_EQ(got, want) << "dot_rows d " << d << " rows " << rows;
+      const auto kv = random_floats(static_cast<size_t>(rows * stride), 90);
+      for (const int64_t queries : {1, 2, 3, 4, 5, 8}) {  // every block of queries, and two blocks
+        const int64_t q_stride = d + 5, out_stride = rows + 2;
+        const auto q = random_floats(static_cast<size_t>(queries * q_stride), 91);
+        std::vector<float> want(static_cast<size_t>(queries * out_stride), -1.0f), got(want);
+        scalar.f32.dot_rows(d, kv.data(), stride, rows, queries, q.data(), q_stride, want.data(), out_stride);
+        simd.f32.dot_rows(d, kv.data(), stride, rows, queries, q.data(), q_stride, got.data(), out_stride);
+        ASSERT_EQ(got, want) << "dot_rows d " << d << " rows " << rows << " queries " << queries;
+      }
       const auto p = random_floats(static_cast<size_t>(rows), 92);
       auto acc = random_floats(static_cast<size_t>(d), 93), acc2 = acc;
       scalar.f32.accumulate(d, kv.data(), stride, rows, p.data(), acc.data());
