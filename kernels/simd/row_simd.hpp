@@ -244,17 +244,47 @@ void dot_rows_f32_simd(int64_t d, const float* k, int64_t stride, int64_t rows, 
   }
 }
 
-template <class Arch>
-void accumulate_rows_f32_simd(int64_t d, const float* v, int64_t stride, int64_t rows, const float* p, float* acc) {
+// Value sums: kVectors vectors of dimensions stay in registers over all the
+// rows (through memory, each row's sum waited for the last row's store).
+template <class Arch, int kVectors>
+void accumulate_row_block_f32(const float* v, int64_t stride, int64_t rows, const float* p, float* acc) {
   using batch = xsimd::batch<float, Arch>;
   constexpr auto kW = static_cast<int64_t>(batch::size);
-  const int64_t whole = d / kW * kW;
+  batch a[kVectors];
+  for (int c = 0; c < kVectors; ++c) a[c] = batch::load_unaligned(acc + c * kW);
   for (int64_t j = 0; j < rows; ++j) {
-    const float* vj = v + j * stride;
-    for (int64_t i = 0; i < whole; i += kW) {
-      (batch::load_unaligned(acc + i) + batch(p[j]) * batch::load_unaligned(vj + i)).store_unaligned(acc + i);
+    const batch pj(p[j]);
+    for (int c = 0; c < kVectors; ++c) a[c] = a[c] + pj * batch::load_unaligned(v + j * stride + c * kW);
+  }
+  for (int c = 0; c < kVectors; ++c) a[c].store_unaligned(acc + c * kW);
+}
+
+template <class Arch>
+void accumulate_rows_f32_simd(int64_t d, const float* v, int64_t stride, int64_t rows, const float* p, float* acc) {
+  constexpr auto kW = static_cast<int64_t>(xsimd::batch<float, Arch>::size);
+  const int64_t whole = d / kW * kW;
+  for (int64_t i = 0; i < whole;) {
+    switch (std::min<int64_t>(4, (whole - i) / kW)) {
+      case 1:
+        accumulate_row_block_f32<Arch, 1>(v + i, stride, rows, p, acc + i);
+        i += kW;
+        break;
+      case 2:
+        accumulate_row_block_f32<Arch, 2>(v + i, stride, rows, p, acc + i);
+        i += 2 * kW;
+        break;
+      case 3:
+        accumulate_row_block_f32<Arch, 3>(v + i, stride, rows, p, acc + i);
+        i += 3 * kW;
+        break;
+      default:
+        accumulate_row_block_f32<Arch, 4>(v + i, stride, rows, p, acc + i);
+        i += 4 * kW;
+        break;
     }
-    for (int64_t i = whole; i < d; ++i) acc[i] += p[j] * vj[i];
+  }
+  for (int64_t i = whole; i < d; ++i) {
+    for (int64_t j = 0; j < rows; ++j) acc[i] += p[j] * v[j * stride + i];
   }
 }
 
