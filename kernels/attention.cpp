@@ -46,16 +46,17 @@ void attend_f32_cache(const KernelTable& table, const AttentionShape& shape, con
   };
   if (tokens == 1) {
     for (int64_t h = head_begin; h < head_end;) {
-      const int64_t kv_end_head = std::min(head_end, (h / group + 1) * group);
-      const int64_t count = std::min(kF32AttentionQueries, kv_end_head - h);
+      const int64_t group_end = std::min(head_end, (h / group + 1) * group);
+      const int64_t count = std::min(kF32AttentionQueries, group_end - h);
       attend(0, h, count, true);
       h += count;
     }
     return;
   }
   for (int64_t h = head_begin; h < head_end; ++h) {
-    for (int64_t t = 0; t < tokens; t += kF32AttentionQueries)
+    for (int64_t t = 0; t < tokens; t += kF32AttentionQueries) {
       attend(t, h, std::min(kF32AttentionQueries, tokens - t), false);
+    }
   }
 }
 
