@@ -581,34 +581,29 @@ void register_kernel_benchmarks() {
       const std::string name = std::string(ullm::dtype_name(type)) + "_" + t;
       const bool panel = std::find(std::begin(kPanelTypes), std::end(kPanelTypes), type) != std::end(kPanelTypes);
       // {rows, k, threads}: an L2-sized matrix and one larger than L3 (cycled
-      // through copies, see run_matmul).
-      add("BM_MatVec/" + name, [=](benchmark::State& s) { BM_MatVec(s, type, target); })
-          ->Args({256, 2048, 1})
-          ->Args({16384, 4096, 1})
-          ->Args({16384, 4096, 2})
-          ->UseRealTime()
-          ->Unit(benchmark::kMicrosecond);
-      // {rows, k, threads}: TinyLlama's FFN-up shape, 512 tokens (seconds an
-      // iteration on the scalar and SSE4.2 targets: Q4_0 and Q8_0 only there).
-      if (wide || type == DType::Q4_0 || type == DType::Q8_0) {
-        add("BM_MatMat/" + name, [=](benchmark::State& s) { BM_MatMat(s, type, target); })
+      // through copies, see run_matmul), mapped rows or repacked panels.
+      const auto matvec = [&](const std::string& bench, auto fn) {
+        add(bench + name, [=](benchmark::State& s) { fn(s, type, target); })
+            ->Args({256, 2048, 1})
+            ->Args({16384, 4096, 1})
+            ->Args({16384, 4096, 2})
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
+      };
+      // {rows, k, threads}: TinyLlama's FFN-up shape, 512 tokens.
+      const auto matmat = [&](const std::string& bench, auto fn) {
+        add(bench + name, [=](benchmark::State& s) { fn(s, type, target); })
             ->Args({5632, 2048, 1})
             ->Args({5632, 2048, 2})
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
-      }
+      };
+      matvec("BM_MatVec/", BM_MatVec);
+      // Seconds an iteration on the scalar and SSE4.2 targets: Q4_0 and Q8_0 only there.
+      if (wide || type == DType::Q4_0 || type == DType::Q8_0) matmat("BM_MatMat/", BM_MatMat);
       if (!wide || !panel) continue;
-      add("BM_MatVecRepacked/" + name, [=](benchmark::State& s) { BM_MatVecRepacked(s, type, target); })
-          ->Args({256, 2048, 1})
-          ->Args({16384, 4096, 1})
-          ->Args({16384, 4096, 2})
-          ->UseRealTime()
-          ->Unit(benchmark::kMicrosecond);
-      add("BM_MatMatRepacked/" + name, [=](benchmark::State& s) { BM_MatMatRepacked(s, type, target); })
-          ->Args({5632, 2048, 1})
-          ->Args({5632, 2048, 2})
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond);
+      matvec("BM_MatVecRepacked/", BM_MatVecRepacked);
+      matmat("BM_MatMatRepacked/", BM_MatMatRepacked);
       // {rows, k, threads, tokens}: TinyLlama's FFN-up shape, one thread.
       add("BM_FewTokens/" + name, [=](benchmark::State& s) { BM_FewTokens(s, type, target); })
           ->Args({5632, 2048, 1, 2})

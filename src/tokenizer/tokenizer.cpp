@@ -188,7 +188,7 @@ std::vector<Token> mark_control_looking_tokens(const gguf::File& f, Vocab& v) {
   }
   for (Token t : {v.eos, v.eot, checked_id(f, "tokenizer.ggml.eom_token_id", -1, v.size())}) add_end(t);
 
-  const auto ends_with = [&](std::string_view text) {
+  const auto ends_generation = [&](std::string_view text) {
     const Token t = v.find(text);
     return t >= 0 && std::find(ends.begin(), ends.end(), t) != ends.end();
   };
@@ -199,12 +199,12 @@ std::vector<Token> mark_control_looking_tokens(const gguf::File& f, Vocab& v) {
   };
   // In the harmony (gpt-oss) and solar-open formats <|end|> closes a message,
   // not the reply.
-  const bool calls = ends_with("<|call|>") || ends_with("<|calls|>");
-  if (ends_with("<|end|>") && calls && (ends_with("<|return|>") || ends_with("<|flush|>"))) {
+  const bool calls = ends_generation("<|call|>") || ends_generation("<|calls|>");
+  if (ends_generation("<|end|>") && calls && (ends_generation("<|return|>") || ends_generation("<|flush|>"))) {
     drop_end("<|end|>", TokenType::UserDefined);
   }
   // Gemma 4 spells "</s>" as ordinary text.
-  if (ends_with("<|tool_response>") && ends_with("</s>")) drop_end("</s>", TokenType::Normal);
+  if (ends_generation("<|tool_response>") && ends_generation("</s>")) drop_end("</s>", TokenType::Normal);
   return ends;
 }
 
