@@ -263,18 +263,10 @@ std::vector<std::string> available_targets() {
   return out;
 }
 
-const KernelTable& select_kernel_table(std::string_view target) {
-  if (target.empty()) {
-    return xsimd::dispatch<xsimd::arch_list<xsimd::avx512bw, xsimd::fma3<xsimd::avx2>, xsimd::sse4_2, xsimd::sse2>>(
-        BestTable{})();
-  }
+const KernelTable& target_kernel_table(std::string_view target) {
   const auto unavailable = [&]() -> UnsupportedError {
     return UnsupportedError(fmt::format("kernel target '{}' is not supported by this CPU (it runs: {})", target,
                                         fmt::join(available_targets(), ", ")));
-  };
-  const auto failed = [&]() -> UnsupportedError {
-    return UnsupportedError(
-        fmt::format("kernel target '{}' disagrees with the scalar reference kernels on this CPU", target));
   };
   if (target == "scalar") return scalar_kernel_table();
   if (target == "sse4") {
@@ -283,15 +275,29 @@ const KernelTable& select_kernel_table(std::string_view target) {
   }
   if (target == "avx2") {
     if (!runs_avx2()) throw unavailable();
-    if (const KernelTable* t = checked<xsimd::fma3<xsimd::avx2>>(true)) return *t;
-    throw failed();
+    return simd::TargetTable{}(xsimd::fma3<xsimd::avx2>{});
   }
   if (target == "avx512") {
     if (!runs_avx512()) throw unavailable();
-    if (const KernelTable* t = checked<xsimd::avx512bw>(true)) return *t;
-    throw failed();
+    return simd::TargetTable{}(xsimd::avx512bw{});
   }
   throw InvalidArgument(fmt::format("unknown kernel target '{}' (known: scalar, sse4, avx2, avx512)", target));
+}
+
+const KernelTable& select_kernel_table(std::string_view target) {
+  if (target.empty()) {
+    return xsimd::dispatch<xsimd::arch_list<xsimd::avx512bw, xsimd::fma3<xsimd::avx2>, xsimd::sse4_2, xsimd::sse2>>(
+        BestTable{})();
+  }
+  const KernelTable& table = target_kernel_table(target);
+  const bool agrees = target == "avx2"     ? checked<xsimd::fma3<xsimd::avx2>>(true) != nullptr
+                      : target == "avx512" ? checked<xsimd::avx512bw>(true) != nullptr
+                                           : true;  // the references themselves, and sse4 (see BestTable)
+  if (!agrees) {
+    throw UnsupportedError(
+        fmt::format("kernel target '{}' disagrees with the scalar reference kernels on this CPU", target));
+  }
+  return table;
 }
 
 #elif defined(__aarch64__)
@@ -317,14 +323,19 @@ std::vector<std::string> available_targets() {
   return {"scalar", "neon"};
 }
 
+const KernelTable& target_kernel_table(std::string_view target) {
+  if (target == "scalar") return scalar_kernel_table();
+  if (target == "neon") return simd::TargetTable{}(xsimd::neon64{});
+  throw InvalidArgument(fmt::format("unknown kernel target '{}' (known: scalar, neon)", target));
+}
+
 const KernelTable& select_kernel_table(std::string_view target) {
   if (target.empty()) return xsimd::dispatch<xsimd::arch_list<xsimd::neon64>>(BestTable{})();
-  if (target == "scalar") return scalar_kernel_table();
-  if (target == "neon") {
-    if (const KernelTable* t = checked_neon()) return *t;
+  const KernelTable& table = target_kernel_table(target);
+  if (target == "neon" && checked_neon() == nullptr) {
     throw UnsupportedError("kernel target 'neon' disagrees with the scalar reference kernels on this CPU");
   }
-  throw InvalidArgument(fmt::format("unknown kernel target '{}' (known: scalar, neon)", target));
+  return table;
 }
 
 #else  // targets without SIMD kernels yet run the scalar references
@@ -333,9 +344,13 @@ std::vector<std::string> available_targets() {
   return {"scalar"};
 }
 
-const KernelTable& select_kernel_table(std::string_view target) {
-  if (target.empty() || target == "scalar") return scalar_kernel_table();
+const KernelTable& target_kernel_table(std::string_view target) {
+  if (target == "scalar") return scalar_kernel_table();
   throw UnsupportedError(fmt::format("kernel target '{}' is not available on this machine (it runs: scalar)", target));
+}
+
+const KernelTable& select_kernel_table(std::string_view target) {
+  return target.empty() ? scalar_kernel_table() : target_kernel_table(target);
 }
 
 #endif

@@ -135,7 +135,14 @@ std::vector<std::string> available_targets();
 
 // The table for `target` ("scalar", "sse4", "avx2", "avx512"), or for the best
 // target this CPU runs when `target` is empty. Throws InvalidArgument for an
-// unknown name and UnsupportedError for a target this CPU cannot run.
+// unknown name and UnsupportedError for a target this CPU cannot run or that
+// fails the self-check.
 const KernelTable& select_kernel_table(std::string_view target = {});
+
+// The kernels compiled for `target` as they are, without the self-check: for
+// tests that compare each of a target's kernels with its reference, so that
+// a wrong kernel is named, not only its target refused. Throws as
+// select_kernel_table does for an unknown or unavailable target.
+const KernelTable& target_kernel_table(std::string_view target);
 
 }  // namespace ullm::kernels

@@ -37,7 +37,7 @@ std::vector<std::byte> encode_at(DType type, const std::vector<float>& x, size_t
 class SimdTargetTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SimdTargetTest, DotProductsMatchScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   const KernelTable& scalar = scalar_kernel_table();
   const bool exact = GetParam() != "sse4";
   for (DType type : kComputeTypes) {
@@ -77,7 +77,7 @@ TEST_P(SimdTargetTest, DotProductsMatchScalar) {
 
 TEST_P(SimdTargetTest, ExtremeBlockValues) {
   // Weights of -128 and activations at +-127 are where 8-bit tricks overflow.
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   const TypeKernels& ref = *scalar_kernel_table().find(DType::Q8_0);
   const TypeKernels& got = *simd.find(DType::Q8_0);
   std::vector<std::byte> w(34 * 4), x(34 * 4);
@@ -94,7 +94,7 @@ TEST_P(SimdTargetTest, ExtremeBlockValues) {
 }
 
 TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   for (DType type : kComputeTypes) {
     const TypeKernels& ref = *scalar_kernel_table().find(type);
     const TypeKernels& got = *simd.find(type);
@@ -126,7 +126,7 @@ TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
 // steps: every target matches to the bit; SwiGLU's exponential does (SSE4.2
 // rounds it once more per step: within 4 ulps).
 TEST_P(SimdTargetTest, RowKernelsMatchScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   const KernelTable& scalar = scalar_kernel_table();
   const bool fused = GetParam() != "sse4";
   for (const int64_t n : {1, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 288, 2048, 5635}) {
@@ -169,7 +169,7 @@ TEST_P(SimdTargetTest, RowKernelsMatchScalar) {
 // random bytes (every value and scale code) under finite f16 scales, float
 // formats from random values. Bit for bit, -0 included.
 TEST_P(SimdTargetTest, DequantizationMatchesScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   const KernelTable& scalar = scalar_kernel_table();
   std::mt19937 rng(23);
   for (size_t t = 0; t < kComputeTypes.size(); ++t) {
@@ -209,7 +209,7 @@ TEST_P(SimdTargetTest, DequantizationMatchesScalar) {
 }
 
 TEST_P(SimdTargetTest, F16ConversionMatchesScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   std::vector<float> x;
   for (uint64_t u = 0; u <= 0xffffffffu; u += 0x10001u) x.push_back(std::bit_cast<float>(static_cast<uint32_t>(u)));
   for (float f : {65504.0f, 65519.99f, 65520.0f, 6.1035156e-05f, 5.9604645e-08f, 2.9802322e-08f, -0.0f}) {
@@ -243,7 +243,7 @@ TEST_P(SimdTargetTest, F16ConversionMatchesScalar) {
 // but a caller could pass) in blocks of any count, off SIMD alignment (on
 // the blocks' own two bytes, as GGUF rows are).
 TEST_P(SimdTargetTest, Q8_0BlockSumsMatchScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   std::mt19937 rng(17);
   for (int64_t count : {0, 1, 7, 65}) {
     std::vector<std::byte> bytes(2 + static_cast<size_t>(count) * sizeof(BlockQ8_0));
@@ -270,7 +270,7 @@ TEST_P(SimdTargetTest, Q8_0BlockSumsMatchScalar) {
 }
 
 TEST_P(SimdTargetTest, HalfVectorKernelsMatchScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   const KernelTable& scalar = scalar_kernel_table();
   // Value sums: every head count, head sizes off the vector width, long
   // enough to hold several register blocks, rows past a block of the tail's,
@@ -334,7 +334,7 @@ TEST_P(SimdTargetTest, HalfVectorKernelsMatchScalar) {
 // sizes and row counts around every vector width, rows apart by a stride
 // that is no multiple of one. No fused steps: bit for bit on every target.
 TEST_P(SimdTargetTest, FloatVectorKernelsMatchScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   const KernelTable& scalar = scalar_kernel_table();
   for (const int64_t d : {1, 7, 8, 16, 48, 64, 80, 128, 200}) {
     for (const int64_t rows : {1, 5, 8, 9, 17, 37}) {
@@ -358,7 +358,7 @@ TEST_P(SimdTargetTest, FloatVectorKernelsMatchScalar) {
 }
 
 TEST_P(SimdTargetTest, TileAttentionKernelsMatchScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   const KernelTable& scalar = scalar_kernel_table();
   const bool fused = GetParam() != "sse4";  // no FMA: a rounding per step more
   // Softmax weights: every visible range [lo, hi) of a tile that starts
@@ -419,7 +419,7 @@ TEST_P(SimdTargetTest, TileAttentionKernelsMatchScalar) {
 // Whole F16-cache attention: groups of query heads wider than one value
 // block, several key blocks, windows starting mid-block.
 TEST_P(SimdTargetTest, F16AttentionMatchesScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   for (const AttentionShape shape : {AttentionShape{16, 2, 64, 0.125f}, AttentionShape{6, 6, 80, 0.1f}}) {
     const int64_t ctx = 300, row = shape.n_head_kv * shape.head_dim;
     const auto q = random_floats(static_cast<size_t>(shape.n_head * shape.head_dim), 41);
@@ -478,7 +478,7 @@ void expect_matmul_matches_scalar(const KernelTable& simd, DType type, int64_t k
 
 // Whole matmuls (tiles plus edges, any row range) equal the scalar ones.
 TEST_P(SimdTargetTest, MatmulMatchesScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   for (DType type : kComputeTypes) {
     if (scalar_kernel_table().find(type)->dot == nullptr) continue;
     // 768: three super-blocks; the float formats also with tails after and
@@ -498,7 +498,7 @@ TEST_P(SimdTargetTest, MatmulMatchesScalar) {
 // packed chunks (one block, and one more than a chunk of 2048 values), row
 // ranges split inside a panel.
 TEST_P(SimdTargetTest, PanelMatmulsMatchScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   for (DType type : kComputeTypes) {
     const PanelKernel& panel = simd.find(type)->panel;
     if (panel.fn == nullptr) continue;
@@ -516,7 +516,7 @@ TEST_P(SimdTargetTest, PanelMatmulsMatchScalar) {
 
 // The same products from weights repacked once into panel order.
 TEST_P(SimdTargetTest, RepackedMatmulsMatchScalar) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   for (DType type : kComputeTypes) {
     const int64_t height = panel_rows(simd, type);
     if (height == 0) continue;
@@ -539,7 +539,7 @@ TEST_P(SimdTargetTest, RepackedMatmulsMatchScalar) {
 // value, scale and minimum, all-ones the largest (once their f16 scales are
 // finite any bytes are a valid block).
 TEST_P(SimdTargetTest, KQuantBitPatterns) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   std::mt19937 rng(19);
   for (DType type : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     const int64_t k = 512, rows = 32;
@@ -586,7 +586,7 @@ TEST_P(SimdTargetTest, KQuantBitPatterns) {
 // -128 (AVX2's, which moves the activations' signs onto the weights), never
 // others, and what it accepts gives the same products.
 TEST_P(SimdTargetTest, PanelQ8_0AnyWeightBytes) {
-  const KernelTable& simd = select_kernel_table(GetParam());
+  const KernelTable& simd = target_kernel_table(GetParam());
   const PanelKernel& panel = simd.find(DType::Q8_0)->panel;
   if (panel.fn == nullptr && panel.repack == nullptr) GTEST_SKIP() << "no Q8_0 panels on " << GetParam();
   std::mt19937 rng(29);
@@ -668,6 +668,9 @@ TEST(KernelTargets, SelectionAndErrors) {
   EXPECT_EQ(targets.front(), "scalar");
   // The default is the best target available.
   EXPECT_EQ(select_kernel_table().name.substr(0, targets.back().size()), targets.back());
+  // A target that passes its self-check is selected as compiled.
+  for (const auto& name : targets) EXPECT_EQ(&select_kernel_table(name), &target_kernel_table(name)) << name;
+  EXPECT_THROW(target_kernel_table("avx9000"), InvalidArgument);
 }
 
 }  // namespace
