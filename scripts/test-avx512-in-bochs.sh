@@ -35,7 +35,7 @@ cd "$work"
 if [[ ! -f vmlinuz ]]; then
   kernel=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
   rm -rf kernel-deb && mkdir kernel-deb
-  (cd kernel-deb && apt-get download -q "$kernel" 2>/dev/null && dpkg-deb -x ./*.deb .)
+  (cd kernel-deb && apt-get download -q "$kernel" && dpkg-deb -x ./*.deb .) >&2
   cp kernel-deb/boot/vmlinuz-* vmlinuz
 fi
 
