@@ -57,9 +57,16 @@ std::vector<float> test_values(size_t n, uint32_t seed) {
   return v;
 }
 
+#if defined(__x86_64__) || defined(_M_X64) || defined(__aarch64__)
+UnsupportedError self_check_failure(std::string_view target, std::string_view what) {
+  return UnsupportedError(fmt::format(
+      "kernel target '{}' disagrees with the scalar reference kernels on this CPU (first in: {})", target, what));
+}
+#endif
+
 }  // namespace
 
-bool agrees_with_scalar(const KernelTable& t) {
+std::string self_check_disagreement(const KernelTable& t) {
   const KernelTable& ref = scalar_kernel_table();
   for (size_t i = 0; i < kComputeTypes.size(); ++i) {
     const DType type = kComputeTypes[i];
@@ -79,15 +86,18 @@ bool agrees_with_scalar(const KernelTable& t) {
         ra.from_float(xf.data() + j * n, x.data() + j * xrow, n);
         ka.from_float(xf.data() + j * n, x2.data() + j * xrow, n);
       }
-      if (x != x2) return false;
+      const std::string_view name = dtype_info(type).name;
+      if (x != x2) return fmt::format("{} activation quantizer", dtype_info(r.activation_type).name);
       std::vector<float> expanded(static_cast<size_t>(n)), expanded2(expanded.size());
       r.to_float(w.data(), expanded.data(), n);
       k.to_float(w.data(), expanded2.data(), n);
-      if (expanded != expanded2) return false;
+      if (expanded != expanded2) return fmt::format("{} expansion to floats", name);
       for (int j = 0; j < 4; ++j) {
         const std::byte* wj = w.data() + j * wrow;
-        if (k.dot(n, wj, x.data()) != r.dot(n, wj, x.data())) return false;
-        if (k.dot_tiled(n, wj, x.data()) != r.dot_tiled(n, wj, x.data())) return false;
+        if (k.dot(n, wj, x.data()) != r.dot(n, wj, x.data()) ||
+            k.dot_tiled(n, wj, x.data()) != r.dot_tiled(n, wj, x.data())) {
+          return fmt::format("{} dot product of {} values", name, n);
+        }
       }
       // The activations widened, as the wide tile kernels read them (where the type has those).
       std::vector<float> wide;
@@ -108,7 +118,9 @@ bool agrees_with_scalar(const KernelTable& t) {
           tile(n, w.data(), wrow, tile_x, tile_xrow, tokens, out, kTileRows);
           for (int tk = 0; tk < tokens; ++tk) {
             for (int row = 0; row < kTileRows; ++row) {
-              if (out[tk * kTileRows + row] != dot(n, w.data() + row * wrow, x.data() + tk * xrow)) return false;
+              if (out[tk * kTileRows + row] != dot(n, w.data() + row * wrow, x.data() + tk * xrow)) {
+                return fmt::format("{} tile of {} tokens x {} values", name, tokens, n);
+              }
             }
           }
         }
@@ -135,13 +147,14 @@ bool agrees_with_scalar(const KernelTable& t) {
     std::vector<float> got(static_cast<size_t>(rows * tokens)), want(got.size());
     matmul(t, view, x, got.data());
     matmul(ref, view, rx, want.data());
-    if (got != want) return false;
+    const std::string_view name = dtype_info(type).name;
+    if (got != want) return fmt::format("{} panel matmul", name);
     if (k.panel.repack != nullptr) {
       std::vector<std::byte> repacked(w.size());
-      if (!repack_weights(t, view, repacked.data(), 0, rows)) return false;
+      if (!repack_weights(t, view, repacked.data(), 0, rows)) return fmt::format("{} repacking", name);
       std::fill(got.begin(), got.end(), 0.0f);
       matmul_rows(t, view, x, got.data(), 0, rows, repacked.data());
-      if (got != want) return false;
+      if (got != want) return fmt::format("{} repacked matmul", name);
     }
   }
   // Value sums: two heads over five rows of 40 halves, one rescale.
@@ -186,7 +199,7 @@ bool agrees_with_scalar(const KernelTable& t) {
   std::vector<float> facc(fq.begin(), fq.begin() + 40), facc2 = facc;
   ref.f32.accumulate(40, fk.data(), 45, 3, fk.data() + 100, facc.data());
   t.f32.accumulate(40, fk.data(), 45, 3, fk.data() + 100, facc2.data());
-  if (!std::equal(fa, fa + 15, fb) || facc != facc2) return false;
+  if (!std::equal(fa, fa + 15, fb) || facc != facc2) return "F32 attention rows";
   // Row kernels: 45 values (vectors and a tail), SiLU from -40 to 40; ten
   // pairs of two heads of 24, both ways.
   const auto rx = test_values(45, 6), rw = test_values(45, 7), angles = test_values(20, 8);
@@ -201,10 +214,20 @@ bool agrees_with_scalar(const KernelTable& t) {
     auto pa = test_values(48, 9), pb = pa;
     ref.rows.rotate_pairs(pa.data(), 2, 24, 10, angles.data(), angles.data() + 10, style);
     t.rows.rotate_pairs(pb.data(), 2, 24, 10, angles.data(), angles.data() + 10, style);
-    if (pa != pb) return false;
+    if (pa != pb) return "RoPE rotation";
   }
-  return a == b && std::equal(sa, sa + 12, sb) && ka == kb && la == lb && ta == tb && va == vb && max_agrees &&
-         sum_agrees && ea == eb && ra == rb && ga == gb;
+  for (const auto& [agrees, what] : {std::pair{a == b, "F16 value sums"},
+                                     {std::equal(sa, sa + 12, sb), "F16 attention scores"},
+                                     {ka == kb && la == lb, "attention tile loads"},
+                                     {ta == tb, "attention tile scores"},
+                                     {va == vb, "attention tile value sums"},
+                                     {max_agrees, "attention tile maximum"},
+                                     {sum_agrees && ea == eb, "attention tile exponentials"},
+                                     {ra == rb, "RMSNorm"},
+                                     {ga == gb, "SwiGLU"}}) {
+    if (!agrees) return what;
+  }
+  return {};
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -224,12 +247,17 @@ bool runs_sse4() {
   return xsimd::available_architectures().sse4_2 && __builtin_cpu_supports("ssse3");
 }
 
-// A target's table if the CPU runs it and it passes the self-check (once).
+// What a target's self-check found (run once; empty if it agrees).
+template <class Arch>
+const std::string& disagreement() {
+  static const std::string found = self_check_disagreement(simd::TargetTable{}(Arch{}));
+  return found;
+}
+
+// A target's table if the CPU runs it and it passes the self-check.
 template <class Arch>
 const KernelTable* checked(bool runs) {
-  if (!runs) return nullptr;
-  static const bool agrees = agrees_with_scalar(simd::TargetTable{}(Arch{}));
-  return agrees ? &simd::TargetTable{}(Arch{}) : nullptr;
+  return runs && disagreement<Arch>().empty() ? &simd::TargetTable{}(Arch{}) : nullptr;
 }
 
 // The best table for this CPU, through xsimd's dispatcher, stepping down a
@@ -290,13 +318,11 @@ const KernelTable& select_kernel_table(std::string_view target) {
         BestTable{})();
   }
   const KernelTable& table = target_kernel_table(target);
-  const bool agrees = target == "avx2"     ? checked<xsimd::fma3<xsimd::avx2>>(true) != nullptr
-                      : target == "avx512" ? checked<xsimd::avx512bw>(true) != nullptr
-                                           : true;  // the references themselves, and sse4 (see BestTable)
-  if (!agrees) {
-    throw UnsupportedError(
-        fmt::format("kernel target '{}' disagrees with the scalar reference kernels on this CPU", target));
-  }
+  static const std::string none;
+  const std::string& found = target == "avx2"     ? disagreement<xsimd::fma3<xsimd::avx2>>()
+                             : target == "avx512" ? disagreement<xsimd::avx512bw>()
+                                                  : none;  // the references themselves, and sse4 (see BestTable)
+  if (!found.empty()) throw self_check_failure(target, found);
   return table;
 }
 
@@ -304,9 +330,13 @@ const KernelTable& select_kernel_table(std::string_view target) {
 namespace {
 
 // AArch64 always has NEON; the self-check still guards it.
+const std::string& neon_disagreement() {
+  static const std::string found = self_check_disagreement(simd::TargetTable{}(xsimd::neon64{}));
+  return found;
+}
+
 const KernelTable* checked_neon() {
-  static const bool agrees = agrees_with_scalar(simd::TargetTable{}(xsimd::neon64{}));
-  return agrees ? &simd::TargetTable{}(xsimd::neon64{}) : nullptr;
+  return neon_disagreement().empty() ? &simd::TargetTable{}(xsimd::neon64{}) : nullptr;
 }
 
 struct BestTable {
@@ -332,9 +362,7 @@ const KernelTable& target_kernel_table(std::string_view target) {
 const KernelTable& select_kernel_table(std::string_view target) {
   if (target.empty()) return xsimd::dispatch<xsimd::arch_list<xsimd::neon64>>(BestTable{})();
   const KernelTable& table = target_kernel_table(target);
-  if (target == "neon" && checked_neon() == nullptr) {
-    throw UnsupportedError("kernel target 'neon' disagrees with the scalar reference kernels on this CPU");
-  }
+  if (target == "neon" && !neon_disagreement().empty()) throw self_check_failure(target, neon_disagreement());
   return table;
 }
 

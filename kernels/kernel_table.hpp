@@ -123,12 +123,14 @@ struct KernelTable {
 // The scalar reference kernels: correct everywhere, the yardstick for the rest.
 const KernelTable& scalar_kernel_table();
 
-// Whether `table` reproduces the scalar references bit for bit on a fixed set
-// of inputs. Run once for each target before it is used: the test suite
-// checks targets thoroughly on the machines it runs on, and this guards a
-// target a CPU offers that the tests never ran on, so it cannot silently
-// change results (a target that fails is stepped over, or refused if forced).
-bool agrees_with_scalar(const KernelTable& table);
+// The self-check: what `table` computes differently from the scalar
+// references on a fixed set of inputs (the first kernel found, e.g. "Q4_K
+// panel matmul"), or "" when it reproduces them bit for bit. Run once for
+// each target before it is used: the test suite checks targets thoroughly on
+// the machines it runs on, and this guards a target a CPU offers that the
+// tests never ran on, so it cannot silently change results (a target that
+// fails is stepped over, or refused, naming the kernel, if forced).
+std::string self_check_disagreement(const KernelTable& table);
 
 // The targets this CPU can run, best last ("scalar" is always there).
 std::vector<std::string> available_targets();
