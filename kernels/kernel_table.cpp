@@ -58,6 +58,13 @@ std::vector<float> test_values(size_t n, uint32_t seed) {
 }
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__aarch64__)
+// What a target's self-check found (run once; empty if it agrees).
+template <class Arch>
+const std::string& disagreement() {
+  static const std::string found = self_check_disagreement(simd::TargetTable{}(Arch{}));
+  return found;
+}
+
 UnsupportedError self_check_failure(std::string_view target, std::string_view what) {
   return UnsupportedError(fmt::format(
       "kernel target '{}' disagrees with the scalar reference kernels on this CPU (first in: {})", target, what));
@@ -247,13 +254,6 @@ bool runs_sse4() {
   return xsimd::available_architectures().sse4_2 && __builtin_cpu_supports("ssse3");
 }
 
-// What a target's self-check found (run once; empty if it agrees).
-template <class Arch>
-const std::string& disagreement() {
-  static const std::string found = self_check_disagreement(simd::TargetTable{}(Arch{}));
-  return found;
-}
-
 // A target's table if the CPU runs it and it passes the self-check.
 template <class Arch>
 const KernelTable* checked(bool runs) {
@@ -330,19 +330,10 @@ const KernelTable& select_kernel_table(std::string_view target) {
 namespace {
 
 // AArch64 always has NEON; the self-check still guards it.
-const std::string& neon_disagreement() {
-  static const std::string found = self_check_disagreement(simd::TargetTable{}(xsimd::neon64{}));
-  return found;
-}
-
-const KernelTable* checked_neon() {
-  return neon_disagreement().empty() ? &simd::TargetTable{}(xsimd::neon64{}) : nullptr;
-}
-
 struct BestTable {
   template <class Arch>
   const KernelTable& operator()(Arch) const {
-    if (const KernelTable* t = checked_neon()) return *t;
+    if (disagreement<xsimd::neon64>().empty()) return simd::TargetTable{}(xsimd::neon64{});
     return scalar_kernel_table();
   }
 };
@@ -362,7 +353,9 @@ const KernelTable& target_kernel_table(std::string_view target) {
 const KernelTable& select_kernel_table(std::string_view target) {
   if (target.empty()) return xsimd::dispatch<xsimd::arch_list<xsimd::neon64>>(BestTable{})();
   const KernelTable& table = target_kernel_table(target);
-  if (target == "neon" && !neon_disagreement().empty()) throw self_check_failure(target, neon_disagreement());
+  if (target == "neon" && !disagreement<xsimd::neon64>().empty()) {
+    throw self_check_failure(target, disagreement<xsimd::neon64>());
+  }
   return table;
 }
 
