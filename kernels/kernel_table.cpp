@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <utility>
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#endif
 
 #include "kernels/activation.hpp"
 #include "kernels/attention.hpp"
@@ -240,15 +243,21 @@ std::string self_check_disagreement(const KernelTable& t) {
 #if defined(__x86_64__) || defined(_M_X64)
 namespace {
 
+// CPUID directly: clang before 17 has no "f16c" for __builtin_cpu_supports.
+bool has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+}
+
 // xsimd's detection, plus the extensions our target files also rely on.
 // AVX-512 without VNNI (Skylake-SP/X) takes the avx2 target: VNNI is what the
 // 512-bit target is for, and one set of flags per file keeps it inlinable.
 bool runs_avx512() {
   return xsimd::available_architectures().avx512bw && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("f16c");
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni") && has_f16c();
 }
 bool runs_avx2() {
-  return xsimd::available_architectures().fma3_avx2 && __builtin_cpu_supports("f16c");
+  return xsimd::available_architectures().fma3_avx2 && has_f16c();
 }
 bool runs_sse4() {
   return xsimd::available_architectures().sse4_2 && __builtin_cpu_supports("ssse3");

@@ -213,7 +213,9 @@ void quantize_small(const float* src, std::byte* dst, int64_t n) {
     int q[kQK4_0];
     for (int i = 0; i < kQK4_0; ++i) {
       const float v = Offset ? (x[i] - min) * id + 0.5f : x[i] * id + (kHalf + 0.5f);
-      q[i] = std::min(kTop, static_cast<int>(static_cast<int8_t>(v)));
+      // ggml truncates through int8_t; a NaN (a block holding an infinity or
+      // a NaN) gives 0, as x86's and ARM's conversions do, without the UB.
+      q[i] = std::isnan(v) ? 0 : std::min(kTop, static_cast<int>(static_cast<int8_t>(v)));
     }
     if constexpr (Bits == 4) {
       pack_4_bits(q, blocks[b].qs);
@@ -303,8 +305,16 @@ void float_to_q8_k(const float* src, std::byte* dst, int64_t n) {
 
 namespace {
 
+// An integral float clamped to [lo, hi] before it becomes an int (a value
+// past int's range or a NaN, from a block holding an infinity or a NaN,
+// would be undefined behaviour): a NaN gives lo.
+int clamp_to_int(float integral, int lo, int hi) {
+  if (!(integral >= static_cast<float>(lo))) return lo;
+  return integral >= static_cast<float>(hi) ? hi : static_cast<int>(integral);
+}
+
 int round_clamped(float v, int lo, int hi) {
-  return std::clamp(static_cast<int>(std::nearbyint(v)), lo, hi);
+  return clamp_to_int(std::nearbyint(v), lo, hi);
 }
 
 // A sub-block scale in units of the super-block scale `d`, or 0 if d is 0.
@@ -313,7 +323,7 @@ int scale_in_units(float scale, float d, int lo, int hi) {
 }
 // The same rounded up, so the sub-block's range stays covered.
 int scale_in_units_up(float scale, float d, int hi) {
-  return d != 0.0f ? std::min(hi, static_cast<int>(std::ceil(scale / d))) : 0;
+  return d != 0.0f ? clamp_to_int(std::ceil(scale / d), 0, hi) : 0;
 }
 
 // Q4_K and Q5_K: each 32-value sub-block maps [min(0, lo), hi] onto

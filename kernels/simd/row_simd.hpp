@@ -80,14 +80,14 @@ void swiglu_simd(const float* gate, const float* up, int64_t n, float* out) {
   for (; i < n; ++i) out[i] = silu<ScalarExpOps>(gate[i]) * up[i];
 }
 
-// Each pair of lanes swapped: GCC's generic shuffle of the batch's register
+// Each pair of lanes swapped: a generic shuffle of the batch's register
 // (xsimd's swizzle and 64-bit shifts trip false GCC 12 warnings on AVX-512),
 // one in-lane permute on x86, a rev64 on NEON.
 template <class Arch, size_t... Lanes>
 xsimd::batch<float, Arch> swap_pairs(xsimd::batch<float, Arch> v, std::index_sequence<Lanes...>) {
   using Register = typename xsimd::batch<float, Arch>::register_type;
-  typedef int32_t Index __attribute__((vector_size(sizeof(Register))));
-  return __builtin_shuffle(static_cast<Register>(v), Index{static_cast<int32_t>(Lanes ^ 1)...});
+  const Register r = v;
+  return __builtin_shufflevector(r, r, static_cast<int>(Lanes ^ 1)...);
 }
 
 template <class Arch>
@@ -147,17 +147,15 @@ void rotate_pairs_simd(float* x, int64_t n_heads, int64_t head_dim, int64_t n_pa
   }
 }
 
-// Lanes [half * W/2, half * W/2 + W/2) of a and b interleaved (GCC's
-// generic shuffle: xsimd 8.1's zip on AVX interleaves within 128-bit lanes).
+// Lanes [half * W/2, half * W/2 + W/2) of a and b interleaved (a generic
+// shuffle: xsimd 8.1's zip on AVX interleaves within 128-bit lanes).
 template <class Arch, int Half, size_t... Lanes>
 xsimd::batch<float, Arch> interleave(xsimd::batch<float, Arch> a, xsimd::batch<float, Arch> b,
                                      std::index_sequence<Lanes...>) {
   using Register = typename xsimd::batch<float, Arch>::register_type;
-  typedef int32_t Index __attribute__((vector_size(sizeof(Register))));
-  constexpr int32_t kW = sizeof...(Lanes);
-  return __builtin_shuffle(
-      static_cast<Register>(a), static_cast<Register>(b),
-      Index{static_cast<int32_t>(Half * kW / 2 + static_cast<int32_t>(Lanes) / 2 + (Lanes % 2) * kW)...});
+  constexpr int kW = sizeof...(Lanes);
+  const Register ra = a, rb = b;
+  return __builtin_shufflevector(ra, rb, static_cast<int>(Half * kW / 2 + Lanes / 2 + (Lanes % 2) * kW)...);
 }
 
 // A square block of batch::size rows' batch::size values, transposed in

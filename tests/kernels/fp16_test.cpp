@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #elif defined(__aarch64__)
 #include <arm_neon.h>
@@ -46,8 +47,9 @@ TEST(Fp16, KnownValues) {
 __attribute__((target("f16c"))) uint16_t hardware_f16(float f) {
   return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
 }
-bool has_hardware_f16() {
-  return __builtin_cpu_supports("f16c");
+bool has_hardware_f16() {  // (clang before 17 has no "f16c" for __builtin_cpu_supports)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
 }
 #elif defined(__aarch64__)
 uint16_t hardware_f16(float f) {
