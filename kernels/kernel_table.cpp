@@ -321,17 +321,26 @@ const KernelTable& target_kernel_table(std::string_view target) {
   throw InvalidArgument(fmt::format("unknown kernel target '{}' (known: scalar, sse4, avx2, avx512)", target));
 }
 
+namespace {
+
+// The self-check's finding for an available target by name: "" for the
+// references themselves, and for sse4 (see BestTable).
+const std::string& named_disagreement(std::string_view target) {
+  static const std::string none;
+  return target == "avx2"     ? disagreement<xsimd::fma3<xsimd::avx2>>()
+         : target == "avx512" ? disagreement<xsimd::avx512bw>()
+                              : none;
+}
+
+}  // namespace
+
 const KernelTable& select_kernel_table(std::string_view target) {
   if (target.empty()) {
     return xsimd::dispatch<xsimd::arch_list<xsimd::avx512bw, xsimd::fma3<xsimd::avx2>, xsimd::sse4_2, xsimd::sse2>>(
         BestTable{})();
   }
   const KernelTable& table = target_kernel_table(target);
-  static const std::string none;
-  const std::string& found = target == "avx2"     ? disagreement<xsimd::fma3<xsimd::avx2>>()
-                             : target == "avx512" ? disagreement<xsimd::avx512bw>()
-                                                  : none;  // the references themselves, and sse4 (see BestTable)
-  if (!found.empty()) throw self_check_failure(target, found);
+  if (const std::string& found = named_disagreement(target); !found.empty()) throw self_check_failure(target, found);
   return table;
 }
 
@@ -359,12 +368,19 @@ const KernelTable& target_kernel_table(std::string_view target) {
   throw InvalidArgument(fmt::format("unknown kernel target '{}' (known: scalar, neon)", target));
 }
 
+namespace {
+
+const std::string& named_disagreement(std::string_view target) {
+  static const std::string none;
+  return target == "neon" ? disagreement<xsimd::neon64>() : none;
+}
+
+}  // namespace
+
 const KernelTable& select_kernel_table(std::string_view target) {
   if (target.empty()) return xsimd::dispatch<xsimd::arch_list<xsimd::neon64>>(BestTable{})();
   const KernelTable& table = target_kernel_table(target);
-  if (target == "neon" && !disagreement<xsimd::neon64>().empty()) {
-    throw self_check_failure(target, disagreement<xsimd::neon64>());
-  }
+  if (const std::string& found = named_disagreement(target); !found.empty()) throw self_check_failure(target, found);
   return table;
 }
 
@@ -383,6 +399,27 @@ const KernelTable& select_kernel_table(std::string_view target) {
   return target.empty() ? scalar_kernel_table() : target_kernel_table(target);
 }
 
+namespace {
+
+const std::string& named_disagreement(std::string_view) {
+  static const std::string none;
+  return none;
+}
+
+}  // namespace
+
 #endif
+
+std::vector<std::string> refused_targets(std::string_view selected) {
+  std::vector<std::string> refused;
+  const std::vector<std::string> targets = available_targets();  // best last
+  for (auto it = targets.rbegin(); it != targets.rend() && *it != selected; ++it) {
+    if (const std::string& found = named_disagreement(*it); !found.empty()) {
+      refused.push_back(
+          fmt::format("{} disagrees with the scalar reference kernels on this CPU (first in: {})", *it, found));
+    }
+  }
+  return refused;
+}
 
 }  // namespace ullm::kernels

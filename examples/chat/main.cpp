@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
 
   return ullm::cli::run_main("ullm-chat", [&] {
     const std::string path = ullm::cli::resolve_model_path(model_path);
-    const ullm::Model model = ullm::Model::load(path);
+    const ullm::Model model = ullm::cli::load_model("ullm-chat", path);
     const ullm::ChatTemplate chat = ullm::ChatTemplate::for_model(model, template_name);
     const ullm::Tokenizer& tok = model.tokenizer();
     ullm::Session session(model, session_options);

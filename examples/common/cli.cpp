@@ -159,6 +159,15 @@ std::string resolve_model_path(const std::string& flag_value) {
   return std::string(kDefaultModel);
 }
 
+Model load_model(std::string_view program, const std::string& path, const LoadOptions& options) {
+  Model model = Model::load(path, options);
+  for (const std::string& refused : model.refused_kernel_targets()) {
+    fmt::print(stderr, "{}: warning: kernel target {}; running {} instead (please report this CPU)\n", program, refused,
+               model.kernel_target());
+  }
+  return model;
+}
+
 void SessionFlags::add_to(ArgParser& args) {
   args.option({"-t", "--threads"}, &threads, "N", "threads (default: 0, one per physical core)");
   args.option({"-c", "--ctx-size"}, &ctx, "N",

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ullm/model.hpp"
 #include "ullm/sampler.hpp"
 #include "ullm/session.hpp"
 
@@ -87,5 +88,9 @@ int run_main(std::string_view program, const std::function<int()>& body);
 // The model path: the -m value, else $ULLM_MODEL, else the default model.
 std::string resolve_model_path(const std::string& flag_value);
 inline constexpr std::string_view kDefaultModel = "../shared/models/stories260K-f32.gguf";
+
+// Loads a model and says on stderr which better kernel targets the
+// automatic choice refused (Model::refused_kernel_targets), if any.
+Model load_model(std::string_view program, const std::string& path, const LoadOptions& options = {});
 
 }  // namespace ullm::cli

@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
     const std::string path = ullm::cli::resolve_model_path(model_path);
     ullm::LoadOptions load_options;
     load_options.repack_weights = !no_repack;
-    const ullm::Model model = ullm::Model::load(path, load_options);
+    const ullm::Model model = ullm::cli::load_model("ullm-run", path, load_options);
     const ullm::ModelConfig& c = model.config();
     ullm::Session session(model, session_options);
     if (!quiet) {

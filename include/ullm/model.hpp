@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ullm/gguf.hpp"
 #include "ullm/tokenizer.hpp"
@@ -85,6 +86,13 @@ class Model {
   const gguf::File& file() const;
   // The kernel target in use, e.g. "avx512" or "scalar".
   const std::string& kernel_target() const;
+  // Better targets this CPU runs that an automatic choice passed over
+  // because they failed the load-time self-check against the scalar
+  // reference kernels, each with the first kernel that differed, e.g.
+  // "avx512 disagrees with the scalar reference kernels on this CPU (first
+  // in: RMSNorm)". Empty when the best target was taken, or one was forced.
+  // Worth a report: the tests never ran on such a CPU.
+  const std::vector<std::string>& refused_kernel_targets() const;
 
   struct Data;
   const Data& data() const { return *data_; }

@@ -66,6 +66,7 @@ struct Model::Data {
   const TensorView* output = nullptr;  // token_embd when the embeddings are tied
   std::vector<LayerWeights> layers;
   const kernels::KernelTable* kernels = nullptr;  // chosen once at load
+  std::vector<std::string> refused_kernel_targets;
   // Null without LoadOptions::repack_weights.
   std::unique_ptr<RepackedWeights> repacked;
 

@@ -668,6 +668,8 @@ TEST(KernelTargets, SelectionAndErrors) {
   EXPECT_EQ(targets.front(), "scalar");
   // The default is the best target available.
   EXPECT_EQ(select_kernel_table().name.substr(0, targets.back().size()), targets.back());
+  // So it refused none; had it, each refusal would name the kernel (Model::refused_kernel_targets).
+  EXPECT_EQ(refused_targets(select_kernel_table().name), std::vector<std::string>{});
   // A target that passes its self-check is selected as compiled.
   for (const auto& name : targets) EXPECT_EQ(&select_kernel_table(name), &target_kernel_table(name)) << name;
   EXPECT_THROW(target_kernel_table("avx9000"), InvalidArgument);

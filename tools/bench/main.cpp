@@ -168,7 +168,8 @@ int main(int argc, char** argv) {
 
   return ullm::cli::run_main("ullm-bench", [&] {
     const std::string path = ullm::cli::resolve_model_path(model_path);
-    const ullm::Model model = ullm::Model::load(path, {.kernel_target = target, .repack_weights = !no_repack});
+    const ullm::Model model =
+        ullm::cli::load_model("ullm-bench", path, {.kernel_target = target, .repack_weights = !no_repack});
     // 0 threads, as the default: one per physical core.
     const int default_threads = ullm::Session(model, {.context_length = 1}).threads();
     std::vector<int> threads = threads_list.empty() ? std::vector<int>{0} : parse_list(threads_list, "--threads");
