@@ -1,23 +1,14 @@
 // libFuzzer target: any bytes as a GGUF model file. Loading, tokenizing,
 // one prompt step and one decode step must end in a model or a ullm::Error;
 // a crash, a sanitizer report, a hang or an out-of-memory is a finding.
-#include <unistd.h>
-
 #include <cstdint>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <string>
+#include <span>
 #include <ullm/ullm.hpp>
+#include <vector>
+
+#include "input_file.hpp"
 
 namespace {
-
-// Model::load takes a path, so each input goes through one file per process.
-std::filesystem::path input_path() {
-  const char* dir = std::getenv("TMPDIR");
-  return std::filesystem::path(dir != nullptr ? dir : "/tmp") /
-         ("ullm-model-fuzz-" + std::to_string(getpid()) + ".gguf");
-}
 
 void exercise(const std::filesystem::path& path) {
   const ullm::Model model = ullm::Model::load(path);
@@ -34,14 +25,6 @@ void exercise(const std::filesystem::path& path) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::filesystem::path path = input_path();
-  {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-  }
-  try {
-    exercise(path);
-  } catch (const ullm::Error&) {
-  }
+  ullm::fuzz::run_on_file(data, size, exercise);
   return 0;
 }

@@ -3,14 +3,14 @@
 # ../shared that suit it and tries RUNS mutations of them. A crash, a
 # sanitizer report, a hang or a runaway allocation fails it and leaves the
 # input as crash-*/timeout-*/oom-* in the working directory.
-# Usage: smoke.sh model|tokenizer FUZZER SHARED_DIR RUNS (ULLM_SHARED_DIR,
+# Usage: smoke.sh gguf|model|tokenizer FUZZER SHARED_DIR RUNS (ULLM_SHARED_DIR,
 # if set, replaces SHARED_DIR as it does for the tests).
 set -euo pipefail
 kind=$1 fuzzer=$2 shared=${ULLM_SHARED_DIR:-$3} runs=$4
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 case $kind in
-  model)
+  gguf | model)
     cp "$shared"/models/stories260K-q4_0.gguf "$shared"/models/stories260K-q8_0.gguf \
       "$shared"/models/synth/*-q4_0.gguf "$corpus"/
     max_len=500000 ;;
