@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <fstream>
+#include <thread>
 
 #include "kernels/blocks.hpp"
 #include "kernels/matmul.hpp"
@@ -113,6 +114,45 @@ TEST(ModelLoad, RepackedWeightsGiveTheSameLogits) {
     }
     EXPECT_EQ(mapped.data().repacked_copy(ffn_up), nullptr);
   }
+}
+
+// Sessions that start together on a fresh model race to have its repacked
+// copy made (a decode step or a long prompt makes it, once, on all cores;
+// a short prompt reads the file meanwhile, whose pages the copying
+// releases): each gets the logits it gets alone. (Also run under
+// ThreadSanitizer: docs/design.md, Robustness.)
+TEST(ModelLoad, SessionsStartingTogetherOnAFreshModelAgree) {
+  const auto path = test::shared_path("models/synth/llama-q4_0.gguf");
+  const std::vector<Token> base = {1, 45, 49, 173, 170, 229, 43, 172};
+  std::vector<std::vector<Token>> prompts;
+  for (size_t length : {1, 20, 70, 1, 33, 8}) {
+    std::vector<Token> p;
+    for (size_t i = 0; i < length; ++i) p.push_back(base[i * 5 % base.size()]);
+    prompts.push_back(p);
+  }
+  const auto run = [&](const Model& model, const std::vector<Token>& prompt) {
+    Session s(model, {.threads = 1});
+    const auto all = s.eval_all(prompt);
+    std::vector<float> logits(all.begin(), all.end());
+    const Token next = 200;
+    const auto step = s.eval(std::span<const Token>(&next, 1));
+    logits.insert(logits.end(), step.begin(), step.end());
+    return logits;
+  };
+  LoadOptions no_repacking;
+  no_repacking.repack_weights = false;
+  const Model mapped = Model::load(path, no_repacking);
+  std::vector<std::vector<float>> expected;
+  for (const auto& prompt : prompts) expected.push_back(run(mapped, prompt));
+
+  const Model fresh = Model::load(path);
+  std::vector<std::vector<float>> got(prompts.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < prompts.size(); ++i) threads.emplace_back([&, i] { got[i] = run(fresh, prompts[i]); });
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(got[i], expected[i]) << "prompt of " << prompts[i].size();
+  const TensorView& ffn_up = fresh.data().layers[0].ffn_up;
+  EXPECT_EQ(fresh.data().repacked_copy(ffn_up) != nullptr, kernels::repacks(*fresh.data().kernels, ffn_up));
 }
 
 // A Q8_0 weight of -128, which no quantizer writes but a file may hold:
