@@ -144,9 +144,9 @@ const KernelTable& select_kernel_table(std::string_view target = {});
 // The targets this CPU runs that rank above `selected` but failed the
 // self-check, best first, each naming the kernel it found (e.g. "avx512
 // disagrees with the scalar reference kernels on this CPU (first in:
-// RMSNorm)"): why an
-// automatic choice settled lower than the CPU suggests. (The automatic choice
-// has run the self-check of every target above the one it chose.)
+// RMSNorm)"): why an automatic choice settled lower than the CPU suggests.
+// (The automatic choice has run the self-check of every target above the
+// one it chose.)
 std::vector<std::string> refused_targets(std::string_view selected);
 
 // The kernels compiled for `target` as they are, without the self-check: for
