@@ -631,7 +631,8 @@ void register_kernel_benchmarks() {
                                     std::pair{"BM_AttentionPrefillOneToken/", &BM_AttentionPrefillOneToken},
                                     std::pair{"BM_AttentionF32Decode/", &BM_AttentionF32Decode},
                                     std::pair{"BM_AttentionF32Prefill/", &BM_AttentionF32Prefill}}) {
-      add(bench + t, [=](benchmark::State& s) { fn(s, target); })
+      // (fn by an init-capture: clang before 16 cannot capture a structured binding)
+      add(bench + t, [=, fn = fn](benchmark::State& s) { fn(s, target); })
           ->Args({6, 6, 48})
           ->Args({32, 4, 64})
           ->UseRealTime()
