@@ -2,6 +2,7 @@
 // ULLM_FUZZ_VOCABS (a directory of GGUF vocabularies, e.g.
 // ../shared/reference/tokenizer). Encoding must give ids in the vocabulary,
 // decoding them and streaming them must not fail.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -20,11 +21,16 @@ struct Vocabulary {
 std::vector<Vocabulary> load_vocabularies() {
   const char* dir = std::getenv("ULLM_FUZZ_VOCABS");
   if (dir == nullptr) throw std::runtime_error("set ULLM_FUZZ_VOCABS to a directory of GGUF vocabularies");
-  std::vector<Vocabulary> vocabularies;
+  // In name order, so that an input picks the same vocabulary on every machine.
+  std::vector<std::filesystem::path> paths;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() != ".gguf") continue;
+    if (entry.path().extension() == ".gguf") paths.push_back(entry.path());
+  }
+  std::ranges::sort(paths);
+  std::vector<Vocabulary> vocabularies;
+  for (const auto& path : paths) {
     try {
-      ullm::gguf::File file = ullm::gguf::File::open(entry.path());
+      ullm::gguf::File file = ullm::gguf::File::open(path);
       ullm::Tokenizer tokenizer = ullm::Tokenizer::from_gguf(file);
       vocabularies.push_back({std::move(file), std::move(tokenizer)});
     } catch (const ullm::UnsupportedError&) {  // a tokenizer model ullm does not run
