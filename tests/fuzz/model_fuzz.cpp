@@ -1,6 +1,7 @@
 // libFuzzer target: any bytes as a GGUF model file. Loading, tokenizing,
-// one prompt step and one decode step must end in a model or a ullm::Error;
-// a crash, a sanitizer report, a hang or an out-of-memory is a finding.
+// one prompt step, one decode step and its chat template must end in a
+// model or a ullm::Error; a crash, a sanitizer report, a hang or an
+// out-of-memory is a finding.
 #include <cstdint>
 #include <span>
 #include <ullm/ullm.hpp>
@@ -20,6 +21,9 @@ void exercise(const std::filesystem::path& path) {
   const ullm::Token next = prompt.back();
   session.eval(std::span<const ullm::Token>(&next, 1));  // decode: makes the repacked copy
   (void)model.tokenizer().decode(prompt);
+  // Last, as most files have no template ullm knows (an UnsupportedError).
+  const ullm::ChatMessage turn{"user", "Hi"};
+  (void)ullm::ChatTemplate::for_model(model).apply(std::span(&turn, 1), {.date = "2026-12-03"});
 }
 
 }  // namespace
