@@ -111,9 +111,11 @@ float quantize_8_bits(const float* x, int8_t* qs, int32_t& sum) {
   const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
   sum = 0;
   for (int i = 0; i < kQK8_0; ++i) {
-    // A NaN becomes -128, as the SIMD conversion and saturating packs make it.
+    // In [-127, 127], unless amax is so small that id overflows (or x holds
+    // a NaN): then a product that is not finite becomes -128, as x86's
+    // conversion and saturating packs make it.
     const float v = std::nearbyint(x[i] * id);
-    qs[i] = std::isnan(v) ? int8_t{-128} : static_cast<int8_t>(v);
+    qs[i] = std::isfinite(v) ? static_cast<int8_t>(v) : int8_t{-128};
     sum += qs[i];
   }
   return amax / 127.0f;
@@ -213,9 +215,10 @@ void quantize_small(const float* src, std::byte* dst, int64_t n) {
     int q[kQK4_0];
     for (int i = 0; i < kQK4_0; ++i) {
       const float v = Offset ? (x[i] - min) * id + 0.5f : x[i] * id + (kHalf + 0.5f);
-      // ggml truncates through int8_t; a NaN (a block holding an infinity or
-      // a NaN) gives 0, as x86's and ARM's conversions do, without the UB.
-      q[i] = std::isnan(v) ? 0 : std::min(kTop, static_cast<int>(static_cast<int8_t>(v)));
+      // ggml truncates through int8_t; a product that is not finite (a block
+      // holding an infinity or a NaN, or so small that id overflows) gives 0,
+      // what x86's conversion gave, without the UB.
+      q[i] = std::isfinite(v) ? std::min(kTop, static_cast<int>(static_cast<int8_t>(v))) : 0;
     }
     if constexpr (Bits == 4) {
       pack_4_bits(q, blocks[b].qs);
@@ -296,7 +299,9 @@ void float_to_q8_k(const float* src, std::byte* dst, int64_t n) {
     }
     const float iscale = -127.0f / extreme;
     for (int i = 0; i < kQK_K; ++i) {
-      y.qs[i] = static_cast<int8_t>(std::min(127.0f, std::nearbyint(iscale * x[i])));
+      // As in quantize_8_bits: not finite (an overflowing iscale) gives -128.
+      const float v = std::nearbyint(iscale * x[i]);
+      y.qs[i] = std::isfinite(v) ? static_cast<int8_t>(std::min(127.0f, v)) : int8_t{-128};
     }
     sum_q8_k_groups(y);
     y.d = 1.0f / iscale;

@@ -30,6 +30,13 @@ void store_as_bytes(xsimd::batch<float, Arch> v, int8_t* out) {
   std::memcpy(out, &b, sizeof b);
 }
 
+// Lanes neither infinite nor NaN: the others become -128, as the scalar
+// quantizers (and x86's conversion with saturating packs) make them.
+template <class Arch>
+xsimd::batch_bool<float, Arch> finite(xsimd::batch<float, Arch> v) {
+  return xsimd::abs(v) < xsimd::batch<float, Arch>(INFINITY);
+}
+
 // The largest |x| of n values (a multiple of the batch size), NaNs skipped
 // as std::max(amax, |x|) skips them; and whether there was a NaN.
 template <class Arch>
@@ -61,7 +68,7 @@ void quantize_q8_0_simd(const float* src, std::byte* dst, int64_t n) {
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     for (int i = 0; i < kQK8_0; i += batch::size) {
       const batch q = xsimd::nearbyint(batch::load_unaligned(x + i) * batch(id));
-      store_as_bytes<Arch>(xsimd::select(q != q, batch(-128.0f), q), blocks[b].qs + i);
+      store_as_bytes<Arch>(xsimd::select(finite(q), q, batch(-128.0f)), blocks[b].qs + i);
     }
     blocks[b].d = f32_to_f16(amax / 127.0f);
   }
@@ -84,8 +91,8 @@ void quantize_q8_k_simd(const float* src, std::byte* dst, int64_t n) {
     }
     const float iscale = -127.0f / x[first];
     for (int i = 0; i < kQK_K; i += batch::size) {
-      const batch q = xsimd::min(batch(127.0f), xsimd::nearbyint(batch(iscale) * batch::load_unaligned(x + i)));
-      store_as_bytes<Arch>(q, y.qs + i);
+      const batch q = xsimd::nearbyint(batch(iscale) * batch::load_unaligned(x + i));
+      store_as_bytes<Arch>(xsimd::select(finite(q), xsimd::min(batch(127.0f), q), batch(-128.0f)), y.qs + i);
     }
     sum_q8_k_groups(y);
     y.d = 1.0f / iscale;

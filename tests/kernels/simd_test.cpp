@@ -106,6 +106,10 @@ TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
       if (n > 64) x[70] = 1e30f;                           // a huge value
       if (n > 300) x[290] = 1e20f, x[300] = -1e20f;        // a tie of magnitudes: the first one counts
       if (n > 600) x[600] = NAN;                           // garbage in: the same garbage out on every target
+      if (n > 1280) {  // whole blocks so small that their scale's reciprocal overflows
+        for (int i = 1024; i < 1280; ++i) x[i] *= (i % 3 == 0 ? 1e-40f : 1e-38f);
+        x[1030] = 0.0f;
+      }
       if (n > 128) {  // a Q8_0 block scaled by exactly 1, its products ties: to even
         x[96] = 127.0f;
         for (int i = 97; i < 128; ++i) x[i] = static_cast<float>(i - 112) + 0.5f;
