@@ -101,6 +101,15 @@ void float_to_bf16(const float* src, std::byte* dst, int64_t n) {
 
 namespace {
 
+// An activation times its block's inverse scale, rounded, as a byte: at most
+// 127, and -128 where the product is not finite (a block so small that the
+// inverse scale overflows, or a NaN), as x86's conversion and saturating
+// packs make it.
+int8_t rounded_product_to_int8(float product) {
+  const float v = std::nearbyint(product);
+  return std::isfinite(v) ? static_cast<int8_t>(std::min(127.0f, v)) : int8_t{-128};
+}
+
 // One block of 32 activations to 8 bits, as ggml's x86 quantizer does it:
 // scale amax/127, values times 127/amax rounded half to even (nearbyint in
 // the default rounding mode, like the SIMD round instruction). Returns d and
@@ -111,11 +120,7 @@ float quantize_8_bits(const float* x, int8_t* qs, int32_t& sum) {
   const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
   sum = 0;
   for (int i = 0; i < kQK8_0; ++i) {
-    // In [-127, 127], unless amax is so small that id overflows (or x holds
-    // a NaN): then a product that is not finite becomes -128, as x86's
-    // conversion and saturating packs make it.
-    const float v = std::nearbyint(x[i] * id);
-    qs[i] = std::isfinite(v) ? static_cast<int8_t>(v) : int8_t{-128};
+    qs[i] = rounded_product_to_int8(x[i] * id);
     sum += qs[i];
   }
   return amax / 127.0f;
@@ -298,11 +303,7 @@ void float_to_q8_k(const float* src, std::byte* dst, int64_t n) {
       continue;
     }
     const float iscale = -127.0f / extreme;
-    for (int i = 0; i < kQK_K; ++i) {
-      // As in quantize_8_bits: not finite (an overflowing iscale) gives -128.
-      const float v = std::nearbyint(iscale * x[i]);
-      y.qs[i] = std::isfinite(v) ? static_cast<int8_t>(std::min(127.0f, v)) : int8_t{-128};
-    }
+    for (int i = 0; i < kQK_K; ++i) y.qs[i] = rounded_product_to_int8(iscale * x[i]);
     sum_q8_k_groups(y);
     y.d = 1.0f / iscale;
   }

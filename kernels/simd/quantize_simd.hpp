@@ -20,21 +20,18 @@ namespace ullm::kernels::simd {
 // Internal linkage: see kernels/fp16.hpp.
 namespace {
 
-// Integral floats in [-128, 127] as bytes (GCC's generic conversion: xsimd
-// 8.1 narrows nothing).
+// Rounded products as bytes, as the scalar references'
+// rounded_product_to_int8 makes them: at most 127, and -128 where not finite.
+// (GCC's generic conversion narrows: xsimd 8.1 narrows nothing.)
 template <class Arch>
-void store_as_bytes(xsimd::batch<float, Arch> v, int8_t* out) {
-  using Register = typename xsimd::batch<float, Arch>::register_type;
+void store_as_int8(xsimd::batch<float, Arch> rounded, int8_t* out) {
+  using batch = xsimd::batch<float, Arch>;
+  const auto finite = xsimd::abs(rounded) < batch(INFINITY);
+  const batch v = xsimd::select(finite, xsimd::min(batch(127.0f), rounded), batch(-128.0f));
+  using Register = typename batch::register_type;
   typedef int8_t Bytes __attribute__((vector_size(sizeof(Register) / 4)));
   const Bytes b = __builtin_convertvector(static_cast<Register>(v), Bytes);
   std::memcpy(out, &b, sizeof b);
-}
-
-// Lanes neither infinite nor NaN: the others become -128, as the scalar
-// quantizers (and x86's conversion with saturating packs) make them.
-template <class Arch>
-xsimd::batch_bool<float, Arch> finite(xsimd::batch<float, Arch> v) {
-  return xsimd::abs(v) < xsimd::batch<float, Arch>(INFINITY);
 }
 
 // The largest |x| of n values (a multiple of the batch size), NaNs skipped
@@ -67,8 +64,7 @@ void quantize_q8_0_simd(const float* src, std::byte* dst, int64_t n) {
     const float amax = largest_magnitude<Arch>(x, kQK8_0, nan);
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     for (int i = 0; i < kQK8_0; i += batch::size) {
-      const batch q = xsimd::nearbyint(batch::load_unaligned(x + i) * batch(id));
-      store_as_bytes<Arch>(xsimd::select(finite(q), q, batch(-128.0f)), blocks[b].qs + i);
+      store_as_int8<Arch>(xsimd::nearbyint(batch::load_unaligned(x + i) * batch(id)), blocks[b].qs + i);
     }
     blocks[b].d = f32_to_f16(amax / 127.0f);
   }
@@ -91,8 +87,7 @@ void quantize_q8_k_simd(const float* src, std::byte* dst, int64_t n) {
     }
     const float iscale = -127.0f / x[first];
     for (int i = 0; i < kQK_K; i += batch::size) {
-      const batch q = xsimd::nearbyint(batch(iscale) * batch::load_unaligned(x + i));
-      store_as_bytes<Arch>(xsimd::select(finite(q), xsimd::min(batch(127.0f), q), batch(-128.0f)), y.qs + i);
+      store_as_int8<Arch>(xsimd::nearbyint(batch(iscale) * batch::load_unaligned(x + i)), y.qs + i);
     }
     sum_q8_k_groups(y);
     y.d = 1.0f / iscale;

@@ -149,19 +149,10 @@ Model Model::load(const std::filesystem::path& path, const LoadOptions& options)
   std::string target = options.kernel_target;
   if (const char* env = std::getenv("ULLM_ARCH"); target.empty() && env != nullptr) target = env;
   const kernels::KernelTable& table = kernels::select_kernel_table(target);
+  auto data = std::make_shared<Data>(Data{
+      std::move(file), std::move(config), std::move(tokenizer), nullptr, {}, {}, nullptr, {}, &table, {}, nullptr});
   // A forced target is what the caller asked for; only an automatic choice can be refused.
-  std::vector<std::string> refused = target.empty() ? kernels::refused_targets(table.name) : std::vector<std::string>{};
-  auto data = std::make_shared<Data>(Data{std::move(file),
-                                          std::move(config),
-                                          std::move(tokenizer),
-                                          nullptr,
-                                          {},
-                                          {},
-                                          nullptr,
-                                          {},
-                                          &table,
-                                          std::move(refused),
-                                          nullptr});
+  if (target.empty()) data->refused_kernel_targets = kernels::refused_targets(table.name);
   Data& m = *data;
   ModelConfig& c = m.config;
   c.n_vocab = m.tokenizer.vocab_size();
