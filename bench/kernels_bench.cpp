@@ -190,6 +190,51 @@ void BM_PeakInt8DotVnni512(benchmark::State& state) {
 }
 BENCHMARK(BM_PeakInt8DotVnni512)->UseRealTime()->Threads(1)->Threads(2);
 
+// The same with AVX-VNNI's 256-bit form (32 multiply-adds per instruction),
+// the yardstick of the avxvnni target.
+__attribute__((target("avx2,avxvnni"))) void peak_int8_avx_vnni(benchmark::State& state) {
+  __m256i a0 = _mm256_set1_epi32(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0,
+          a10 = a0, a11 = a0;
+  const __m256i x = _mm256_set1_epi8(3), w = _mm256_set1_epi8(-2);
+  constexpr int kSteps = 1 << 16;
+  for (auto _ : state) {
+    for (int s = 0; s < kSteps; ++s) {
+      a0 = _mm256_dpbusd_avx_epi32(a0, x, w);
+      a1 = _mm256_dpbusd_avx_epi32(a1, x, w);
+      a2 = _mm256_dpbusd_avx_epi32(a2, x, w);
+      a3 = _mm256_dpbusd_avx_epi32(a3, x, w);
+      a4 = _mm256_dpbusd_avx_epi32(a4, x, w);
+      a5 = _mm256_dpbusd_avx_epi32(a5, x, w);
+      a6 = _mm256_dpbusd_avx_epi32(a6, x, w);
+      a7 = _mm256_dpbusd_avx_epi32(a7, x, w);
+      a8 = _mm256_dpbusd_avx_epi32(a8, x, w);
+      a9 = _mm256_dpbusd_avx_epi32(a9, x, w);
+      a10 = _mm256_dpbusd_avx_epi32(a10, x, w);
+      a11 = _mm256_dpbusd_avx_epi32(a11, x, w);
+      __asm__ volatile(""
+                       : "+x"(a0), "+x"(a1), "+x"(a2), "+x"(a3), "+x"(a4), "+x"(a5), "+x"(a6), "+x"(a7), "+x"(a8),
+                         "+x"(a9), "+x"(a10), "+x"(a11));
+    }
+  }
+  const __m256i sum =
+      _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3)),
+                                        _mm256_add_epi32(_mm256_add_epi32(a4, a5), _mm256_add_epi32(a6, a7))),
+                       _mm256_add_epi32(_mm256_add_epi32(a8, a9), _mm256_add_epi32(a10, a11)));
+  benchmark::DoNotOptimize(sum);
+  state.counters["ops/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * kSteps * 12 * 32 * 2, benchmark::Counter::kIsRate);
+}
+
+void BM_PeakInt8DotAvxVnni(benchmark::State& state) {
+  const std::vector<std::string> targets = ullm::kernels::available_targets();
+  if (std::find(targets.begin(), targets.end(), "avxvnni") == targets.end()) {
+    state.SkipWithError("needs AVX-VNNI");
+    return;
+  }
+  peak_int8_avx_vnni(state);
+}
+BENCHMARK(BM_PeakInt8DotAvxVnni)->UseRealTime()->Threads(1)->Threads(2);
+
 // The ceiling of a format that adds per lane, as Q8_0 does to match
 // llama.cpp (one float per four products: eight lanes per block, row and
 // token): each vpdpbusd's 16 lanes converted and added into float
@@ -573,9 +618,9 @@ void BM_QuantizeActivations(benchmark::State& state, DType type, const char* tar
 void register_kernel_benchmarks() {
   const auto add = [](const std::string& name, auto fn) { return benchmark::RegisterBenchmark(name.c_str(), fn); };
   constexpr DType kPanelTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_0, DType::Q5_K, DType::Q6_K};
-  for (const char* target : {"scalar", "sse4", "avx2", "avx512"}) {
+  for (const char* target : {"scalar", "sse4", "avx2", "avxvnni", "avx512"}) {
     const std::string t = target;
-    const bool wide = t == "avx2" || t == "avx512";  // the targets with panel kernels
+    const bool wide = t == "avx2" || t == "avxvnni" || t == "avx512";  // the targets with panel kernels
     for (const DType type : ullm::kernels::kComputeTypes) {
       if (ullm::kernels::type_kernels(type)->dot == nullptr) continue;  // an activation format only
       const std::string name = std::string(ullm::dtype_name(type)) + "_" + t;

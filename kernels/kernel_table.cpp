@@ -259,6 +259,11 @@ bool runs_avx512() {
 bool runs_avx2() {
   return xsimd::available_architectures().fma3_avx2 && has_f16c();
 }
+// AVX-VNNI (CPUID leaf 7, sub-leaf 1, EAX bit 4): xsimd 8.1 does not detect it.
+bool runs_avxvnni() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return runs_avx2() && __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax & (1u << 4)) != 0;
+}
 bool runs_sse4() {
   return xsimd::available_architectures().sse4_2 && __builtin_cpu_supports("ssse3");
 }
@@ -279,6 +284,8 @@ struct BestTable {
       if (const KernelTable* t = checked<Arch>(runs_avx512())) return *t;
       return (*this)(xsimd::fma3<xsimd::avx2>{});
     } else if constexpr (std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>) {
+      // AVX-VNNI has no xsimd arch: tried here, before plain AVX2.
+      if (const KernelTable* t = checked<simd::AvxVnni>(runs_avxvnni())) return *t;
       if (const KernelTable* t = checked<Arch>(runs_avx2())) return *t;
       return (*this)(xsimd::sse4_2{});
     } else if constexpr (std::is_same_v<Arch, xsimd::sse4_2>) {
@@ -296,6 +303,7 @@ std::vector<std::string> available_targets() {
   std::vector<std::string> out{"scalar"};
   if (runs_sse4()) out.push_back("sse4");
   if (runs_avx2()) out.push_back("avx2");
+  if (runs_avxvnni()) out.push_back("avxvnni");
   if (runs_avx512()) out.push_back("avx512");
   return out;
 }
@@ -314,11 +322,15 @@ const KernelTable& target_kernel_table(std::string_view target) {
     if (!runs_avx2()) throw unavailable();
     return simd::TargetTable{}(xsimd::fma3<xsimd::avx2>{});
   }
+  if (target == "avxvnni") {
+    if (!runs_avxvnni()) throw unavailable();
+    return simd::TargetTable{}(simd::AvxVnni{});
+  }
   if (target == "avx512") {
     if (!runs_avx512()) throw unavailable();
     return simd::TargetTable{}(xsimd::avx512bw{});
   }
-  throw InvalidArgument(fmt::format("unknown kernel target '{}' (known: scalar, sse4, avx2, avx512)", target));
+  throw InvalidArgument(fmt::format("unknown kernel target '{}' (known: scalar, sse4, avx2, avxvnni, avx512)", target));
 }
 
 namespace {
@@ -327,9 +339,10 @@ namespace {
 // references themselves, and for sse4 (see BestTable).
 const std::string& named_disagreement(std::string_view target) {
   static const std::string none;
-  return target == "avx2"     ? disagreement<xsimd::fma3<xsimd::avx2>>()
-         : target == "avx512" ? disagreement<xsimd::avx512bw>()
-                              : none;
+  return target == "avx2"      ? disagreement<xsimd::fma3<xsimd::avx2>>()
+         : target == "avxvnni" ? disagreement<simd::AvxVnni>()
+         : target == "avx512"  ? disagreement<xsimd::avx512bw>()
+                               : none;
 }
 
 }  // namespace

@@ -104,7 +104,7 @@ struct RowKernels {
 using BlockSumsFn = void (*)(const std::byte* blocks, int64_t count, int32_t factor, float* scales, int32_t* sums);
 
 struct KernelTable {
-  std::string name;  // "scalar", "sse4", "avx2", "avx512" (with VNNI)
+  std::string name;  // "scalar", "sse4", "avx2", "avxvnni" (AVX2 with AVX-VNNI), "avx512" (with VNNI)
   std::array<TypeKernels, kComputeTypes.size()> types{};
   HalfVectorKernels half{};
   FloatVectorKernels f32{};
@@ -135,7 +135,7 @@ std::string self_check_disagreement(const KernelTable& table);
 // The targets this CPU can run, best last ("scalar" is always there).
 std::vector<std::string> available_targets();
 
-// The table for `target` ("scalar", "sse4", "avx2", "avx512"), or for the best
+// The table for `target` ("scalar", "sse4", "avx2", "avxvnni", "avx512"), or for the best
 // target this CPU runs when `target` is empty. Throws InvalidArgument for an
 // unknown name and UnsupportedError for a target this CPU cannot run or that
 // fails the self-check.

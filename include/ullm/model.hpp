@@ -56,11 +56,12 @@ struct ModelConfig {
 };
 
 struct LoadOptions {
-  // The SIMD kernels to compute with: "scalar", "sse4", "avx2", "avx512".
+  // The SIMD kernels to compute with: "scalar", "sse4", "avx2", "avxvnni"
+  // (AVX2 with AVX-VNNI), "avx512" (with VNNI).
   // Empty: the ULLM_ARCH environment variable if set, else the best this CPU runs.
   std::string kernel_target;
   // Keep the weight matrices the kernels can read faster in another order
-  // (Q4_0, Q5_0 and K-quants with the avx2 and avx512 kernels; Q8_0 with
+  // (Q4_0, Q5_0 and K-quants with the avx2, avxvnni and avx512 kernels; Q8_0 with
   // avx512 when all of them fit in the last-level cache) as a copy in that
   // order. The copy is made once, on all cores, by the first evaluation of
   // fewer than 16 or at least 64 tokens (decode, or a long prompt), not at

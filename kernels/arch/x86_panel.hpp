@@ -23,9 +23,18 @@
 // AVX-512, avx512_q8_0_panel.hpp keeps that order in panels of row pairs;
 // with AVX2, avx2_q8_0_panel.hpp in repacked panels of four rows.
 //
-// Included only by kernels/arch/avx2.cpp and avx512.cpp; everything has
-// internal linkage, and each file gets the variant its flags allow.
+// Included only by the x86 target files (kernels/arch/avx2.cpp,
+// avxvnni.cpp, avx512.cpp); everything has internal linkage, and each file
+// gets the variant its flags allow: 512-bit panels with AVX-512, 256-bit
+// ones otherwise, and VNNI's vpdpbusd wherever the file has it (AVX-512
+// VNNI, or AVX-VNNI's 256-bit form) in place of AVX2's maddubs pair sums.
 #pragma once
+
+#if defined(__AVX512VNNI__) || defined(__AVXVNNI__)
+#define ULLM_X86_VNNI 1
+#else
+#define ULLM_X86_VNNI 0
+#endif
 
 #include <immintrin.h>
 
@@ -79,6 +88,10 @@ struct PanelIsa {
   static Int xor_(Int a, Int b) { return _mm512_xor_si512(a, b); }
   static Int and_(Int a, Int b) { return _mm512_and_si512(a, b); }
   static Int sub(Int a, Int b) { return _mm512_sub_epi32(a, b); }
+  static Int add_32(Int a, Int b) { return _mm512_add_epi32(a, b); }
+  static Int mul_32(Int a, Int b) { return _mm512_mullo_epi32(a, b); }
+  static Int dpbusd(Int acc, Int u, Int s) { return _mm512_dpbusd_epi32(acc, u, s); }
+  static Int dpwssd(Int acc, Int a, Int b) { return _mm512_dpwssd_epi32(acc, a, b); }
   static Int shift_left(Int v, int n) { return _mm512_maskz_sll_epi32(0xffff, v, _mm_cvtsi32_si128(n)); }
   static Int shift_right(Int v, int n) { return _mm512_maskz_srl_epi32(0xffff, v, _mm_cvtsi32_si128(n)); }
   static Int shift_right_signed(Int v, int n) { return _mm512_maskz_sra_epi32(0xffff, v, _mm_cvtsi32_si128(n)); }
@@ -122,28 +135,70 @@ struct PanelIsa {
   static Int xor_(Int a, Int b) { return _mm256_xor_si256(a, b); }
   static Int and_(Int a, Int b) { return _mm256_and_si256(a, b); }
   static Int sub(Int a, Int b) { return _mm256_sub_epi32(a, b); }
-  static Int shift_left(Int v, int n) { return _mm256_sll_epi32(v, _mm_cvtsi32_si128(n)); }
-  static Int shift_right(Int v, int n) { return _mm256_srl_epi32(v, _mm_cvtsi32_si128(n)); }
-  static Int shift_right_signed(Int v, int n) { return _mm256_sra_epi32(v, _mm_cvtsi32_si128(n)); }
-  static Int high_nibbles(Int v) { return _mm256_and_si256(_mm256_srli_epi32(v, 4), bytes(0x0f)); }
-  static Int splat(int32_t v) { return _mm256_set1_epi32(v); }
+  static Int add_32(Int a, Int b) { return _mm256_add_epi32(a, b); }
+  static Int mul_32(Int a, Int b) { return _mm256_mullo_epi32(a, b); }
+#if ULLM_X86_VNNI
+  static Int dpbusd(Int acc, Int u, Int s) {
+    return _mm256_dpbusd_avx_epi32(acc, u, s);
+  }
+  static Int dpwssd(Int acc, Int a, Int b) {
+    return _mm256_dpwssd_avx_epi32(acc, a, b);
+  }
+#endif
+  static Int shift_left(Int v, int n) {
+    return _mm256_sll_epi32(v, _mm_cvtsi32_si128(n));
+  }
+  static Int shift_right(Int v, int n) {
+    return _mm256_srl_epi32(v, _mm_cvtsi32_si128(n));
+  }
+  static Int shift_right_signed(Int v, int n) {
+    return _mm256_sra_epi32(v, _mm_cvtsi32_si128(n));
+  }
+  static Int high_nibbles(Int v) {
+    return _mm256_and_si256(_mm256_srli_epi32(v, 4), bytes(0x0f));
+  }
+  static Int splat(int32_t v) {
+    return _mm256_set1_epi32(v);
+  }
   static Int lanes_of_128(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
     return _mm256_setr_epi32(c0, c1, c2, c3, c0, c1, c2, c3);
   }
-  static Int shuffle_bytes(Int v, Int control) { return _mm256_shuffle_epi8(v, control); }
-  static Float to_float(Int v) { return _mm256_cvtepi32_ps(v); }
-  static Float splat(float v) { return _mm256_set1_ps(v); }
-  static Float zero() { return _mm256_setzero_ps(); }
-  static Float load(const float* p) { return _mm256_loadu_ps(p); }
+  static Int shuffle_bytes(Int v, Int control) {
+    return _mm256_shuffle_epi8(v, control);
+  }
+  static Float to_float(Int v) {
+    return _mm256_cvtepi32_ps(v);
+  }
+  static Float splat(float v) {
+    return _mm256_set1_ps(v);
+  }
+  static Float zero() {
+    return _mm256_setzero_ps();
+  }
+  static Float load(const float* p) {
+    return _mm256_loadu_ps(p);
+  }
   static Float load_halves(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
-  static Int load_int_unaligned(const std::byte* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static void store_int_unaligned(std::byte* p, Int v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
-  static void store(float* p, Float v) { _mm256_storeu_ps(p, v); }
-  static Float mul(Float a, Float b) { return _mm256_mul_ps(a, b); }
-  static Float fma(Float a, Float b, Float c) { return _mm256_fmadd_ps(a, b, c); }
-  static Float fnma(Float a, Float b, Float c) { return _mm256_fnmadd_ps(a, b, c); }
+  static Int load_int_unaligned(const std::byte* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  }
+  static void store_int_unaligned(std::byte* p, Int v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+  }
+  static void store(float* p, Float v) {
+    _mm256_storeu_ps(p, v);
+  }
+  static Float mul(Float a, Float b) {
+    return _mm256_mul_ps(a, b);
+  }
+  static Float fma(Float a, Float b, Float c) {
+    return _mm256_fmadd_ps(a, b, c);
+  }
+  static Float fnma(Float a, Float b, Float c) {
+    return _mm256_fnmadd_ps(a, b, c);
+  }
 };
 #endif
 
@@ -334,7 +389,7 @@ constexpr int kDotChains = Tokens == 1 ? 1 : 4;
 
 // The integer dot product of 32 packed unsigned `Bits`-bit values (eight
 // groups of four per lane) with 32 activation bytes, added to `start`.
-#ifdef __AVX512F__
+#if ULLM_X86_VNNI
 template <int Chains>
 inline Int dot_groups(const Int* q, const int8_t* x, int groups, Int start) {
   static_assert(Chains == 1 || Chains == 4);
@@ -342,11 +397,11 @@ inline Int dot_groups(const Int* q, const int8_t* x, int groups, Int start) {
   s[0] = start;
   for (int c = 1; c < Chains; ++c) s[c] = PanelIsa::splat(0);
   for (int g = 0; g < groups; ++g) {
-    s[g % Chains] = _mm512_dpbusd_epi32(s[g % Chains], q[g], PanelIsa::splat(four_bytes(x + 4 * g)));
+    s[g % Chains] = PanelIsa::dpbusd(s[g % Chains], q[g], PanelIsa::splat(four_bytes(x + 4 * g)));
   }
   // Written out: a loop adding pairs made GCC keep s[] in memory (0.27 of
   // the peak for Q4_K prefill against 0.62).
-  if constexpr (Chains == 4) return _mm512_add_epi32(_mm512_add_epi32(s[0], s[1]), _mm512_add_epi32(s[2], s[3]));
+  if constexpr (Chains == 4) return PanelIsa::add_32(PanelIsa::add_32(s[0], s[1]), PanelIsa::add_32(s[2], s[3]));
   return s[0];
 }
 template <int Bits, int Chains>
@@ -589,8 +644,8 @@ inline int32_t bsum_pair(const BlockQ8_K& x, int i) {
 // Adds pairs[i] . bsum pair i over the eight pairs of a super-block.
 inline Int add_bsum_products(Int acc, const Int (&pairs)[8], const BlockQ8_K& x) {
   for (int i = 0; i < 8; ++i) {
-#ifdef __AVX512F__
-    acc = _mm512_dpwssd_epi32(acc, pairs[i], PanelIsa::splat(bsum_pair(x, i)));
+#if ULLM_X86_VNNI
+    acc = PanelIsa::dpwssd(acc, pairs[i], PanelIsa::splat(bsum_pair(x, i)));
 #else
     acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs[i], PanelIsa::splat(bsum_pair(x, i))));
 #endif
@@ -612,18 +667,18 @@ inline Int signed_byte_pair_times_256(Int v, int k) {
   return lane_bytes(v, {-1, k, -1, k + 1});
 }
 
-// Scale byte k of each row's lane as a sub-block scale: one int32 (AVX-512,
+// Scale byte k of each row's lane as a sub-block scale: one int32 (VNNI,
 // multiplied with mullo) or a 16-bit pair (AVX2, multiplied into maddubs'
 // pair sums by madd). Signed: the byte moved to the top, shifted back down.
 inline Int unsigned_scale(Int v, int k) {
-#ifdef __AVX512F__
+#if ULLM_X86_VNNI
   return unsigned_byte(v, k);
 #else
   return unsigned_byte_pair(v, k);
 #endif
 }
 inline Int signed_scale(Int v, int k) {
-#ifdef __AVX512F__
+#if ULLM_X86_VNNI
   return PanelIsa::shift_right_signed(lane_bytes(v, {-1, -1, -1, k}), 24);
 #else
   return _mm256_srai_epi16(lane_bytes(v, {-1, k, -1, k}), 8);
@@ -634,8 +689,8 @@ inline Int signed_scale(Int v, int k) {
 // x), per lane.
 template <int Bits, int Chains, int Groups>
 inline Int add_scaled_dot(Int sum, const Int (&q)[Groups], const int8_t* x, Int scale) {
-#ifdef __AVX512F__
-  return _mm512_add_epi32(sum, _mm512_mullo_epi32(dot_groups<Chains>(q, x, Groups, PanelIsa::splat(0)), scale));
+#if ULLM_X86_VNNI
+  return PanelIsa::add_32(sum, PanelIsa::mul_32(dot_groups<Chains>(q, x, Groups, PanelIsa::splat(0)), scale));
 #else
   return add_pair_sums<Bits>(sum, q, x, scale);
 #endif

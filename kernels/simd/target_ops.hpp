@@ -45,8 +45,14 @@ struct TargetTable {
 };
 
 #if defined(__x86_64__) || defined(_M_X64)
+// AVX2 with AVX-VNNI (kernels/arch/avxvnni.cpp): xsimd 8.1 has no such arch,
+// and its float kernels are AVX2's, so a tag of ours names it.
+struct AvxVnni {};
+
 template <>
 const KernelTable& TargetTable::operator()(xsimd::avx512bw) const;
+template <>
+const KernelTable& TargetTable::operator()(AvxVnni) const;
 template <>
 const KernelTable& TargetTable::operator()(xsimd::fma3<xsimd::avx2>) const;
 template <>

@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
   args.option({"-t", "--threads"}, &threads_list, "N[,N...]",
               "thread counts, 0 for one per physical core (default: 0)");
   args.option({"-r", "--repetitions"}, &repetitions, "N", "measurements per test (default: 5)");
-  args.option({"--kernels"}, &target, "TARGET", "kernel target: scalar, sse4, avx2, avx512 (default: best)");
+  args.option({"--kernels"}, &target, "TARGET", "kernel target: scalar, sse4, avx2, avxvnni, avx512 (default: best)");
   args.option({"-ctk", "--kv-type"}, &kv_type, "TYPE", "KV cache type: f16 or f32 (default: f16, as llama-bench's)");
   args.option({"-o", "--output"}, &output, "FORMAT",
               "md (a table), json (an array) or jsonl (an object a line, as each test ends); the JSON has "

@@ -1,0 +1,21 @@
+// The AVX2 target with AVX-VNNI (Intel since Alder Lake, AMD since Zen 5):
+// its integer dot products are VNNI's vpdpbusd in the 256-bit VEX form, for
+// CPUs that have it without AVX-512. The float kernels are the avx2 target's,
+// and so is the Q8_0 panel (maddubs with the sign trick). Compiled with this
+// target's flags and only called after a run-time check.
+#include "kernels/arch/x86_256.hpp"
+
+namespace ullm::kernels::simd {
+
+template <>
+const KernelTable& TargetTable::operator()(AvxVnni) const {
+  static const KernelTable table = [] {
+    KernelTable t = TargetTable{}(xsimd::fma3<xsimd::avx2>{});
+    t.name = "avxvnni";
+    set_vnni_block_kernels(t);
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace ullm::kernels::simd
