@@ -1,7 +1,8 @@
-// The AVX2 target with AVX-VNNI (Intel since Alder Lake, AMD since Zen 5):
-// its integer dot products are VNNI's vpdpbusd in the 256-bit VEX form, for
-// CPUs that have it without AVX-512. The float kernels are the avx2 target's,
-// and so is the Q8_0 panel (maddubs with the sign trick). Compiled with this
+// The AVX2 target with AVX-VNNI (Intel since Alder Lake, AMD since Zen 5),
+// for CPUs that have it without AVX-512: its unscaled integer dot products
+// are VNNI's vpdpbusd in the 256-bit VEX form (see x86_panel.hpp for what
+// keeps maddubs). The float kernels are the avx2 target's, and so is the
+// Q8_0 panel (maddubs with the sign trick). Compiled with this
 // target's flags and only called after a run-time check.
 #include "kernels/arch/x86_256.hpp"
 
