@@ -339,13 +339,16 @@ struct RecordingSource {
 };
 
 // Replays a recording in order: one sequential stream per panel. Every load
-// asks for the line 1 KiB ahead into L2. Measured on this Zen 5 VM,
-// TinyLlama-1.1B decode on one thread: 64 KiB ahead (an earlier choice)
-// cost Q4_0 a fifth (33-34 against 40-47 tok/s); no prefetch at all cost
-// Q4_K_M 40 % (15-23 against 25-35 tok/s) — without the prefetches the
-// compiler is free to reorder a block's loads, and the stream ran slower.
+// asks for the line 4 KiB ahead into L2. Measured on Zen 5 VMs, TinyLlama-1.1B
+// decode on one thread: 64 KiB ahead (an earlier choice) cost Q4_0 a fifth
+// (33-34 against 40-47 tok/s); no prefetch at all cost Q4_K_M 40 % (15-23
+// against 25-35 tok/s) — without the prefetches the compiler is free to
+// reorder a block's loads, and the stream ran slower; 4 KiB rather than 1
+// KiB gave Q4_K_M 37-41 against 25-35 tok/s on a Zen 5 with full-width
+// AVX-512 (alternating runs; Q4_0 equal or better, two threads 48-69
+// against 37-55).
 struct RepackedSource {
-  static constexpr size_t kAheadBytes = 1024;
+  static constexpr size_t kAheadBytes = 4096;
   mutable const std::byte* in;
   template <class Block>
   void chunk(int64_t, size_t, Int (&v)[4]) const {
