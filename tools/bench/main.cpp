@@ -97,17 +97,15 @@ std::vector<ullm::Token> random_prompt(const ullm::Model& model, int n, std::mt1
   return tokens;
 }
 
-// One measurement, as llama-bench takes it: a fresh session filled with
-// n_depth tokens (not timed), then a prompt of n_prompt tokens in one eval
-// and n_gen evals of one token each (one of them, or both for a -pg test),
-// each of the two starting with BOS where the model has one. Tokens per
-// second over both.
-double run_once(const ullm::Model& model, ullm::KvType kv_type, int threads, int n_prompt, int n_gen, int n_depth,
-                std::mt19937& rng) {
-  ullm::Session session(model, {.context_length = int64_t{n_depth} + n_prompt + n_gen,
-                                .threads = threads,
-                                .kv_type = kv_type,
-                                .beyond_trained_context = true});
+// One measurement, as llama-bench takes it: the session emptied (one
+// session serves a test's runs, as llama-bench keeps one context, so buffers
+// are not allocated again inside the timing), filled with n_depth tokens
+// (not timed), then a prompt of n_prompt tokens in one eval and n_gen evals
+// of one token each (one of them, or both for a -pg test), each of the two
+// starting with BOS where the model has one. Tokens per second over both.
+double run_once(ullm::Session& session, int n_prompt, int n_gen, int n_depth, std::mt19937& rng) {
+  const ullm::Model& model = session.model();
+  session.rewind(session.position());
   if (n_depth > 0) session.eval(random_prompt(model, n_depth, rng));
   const std::vector<ullm::Token> prompt = random_prompt(model, n_prompt, rng);
   const std::vector<ullm::Token> generated = random_prompt(model, n_gen, rng);
@@ -231,8 +229,11 @@ int main(int argc, char** argv) {
       for (const Test& test : tests) {
         const auto [p, n, d] = test;
         Result r{t, test, {}};
-        run_once(model, cache, t, p, n, d, rng);  // warm-up
-        for (int i = 0; i < repetitions; ++i) r.samples.push_back(run_once(model, cache, t, p, n, d, rng));
+        ullm::Session session(
+            model,
+            {.context_length = int64_t{d} + p + n, .threads = t, .kv_type = cache, .beyond_trained_context = true});
+        run_once(session, p, n, d, rng);  // warm-up
+        for (int i = 0; i < repetitions; ++i) r.samples.push_back(run_once(session, p, n, d, rng));
         if (output == "md") {
           // As llama-bench names them: "pp512", "tg128 @ d512", "pp512+tg128".
           const std::string test = fmt::format("{}{}{}", p > 0 ? fmt::format("pp{}", p) : "", p > 0 && n > 0 ? "+" : "",
