@@ -13,7 +13,7 @@
 namespace ullm::kernels {
 
 void PreparedActivations::prepare(const KernelTable& table, DType weight_type, const float* x, int64_t n_tokens,
-                                  int64_t k) {
+                                  int64_t k, const ForEachRow& for_each_row) {
   const TypeKernels* wk = table.find(weight_type);
   const TypeKernels* ak = wk != nullptr ? table.find(wk->activation_type) : nullptr;
   if (ak == nullptr) {
@@ -24,11 +24,17 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
   k_ = k;
   row_bytes_ = row_size(type_, k);
   data_.resize(row_bytes_ * static_cast<size_t>(n_tokens));
-  for (int64_t t = 0; t < n_tokens; ++t) ak->from_float(x + t * k, data_.data() + t * row_bytes_, k);
-  widened_.clear();
-  if (wk->dot_tile_wide != nullptr || (wk->dot_tiled_tile_wide != nullptr && n_tokens > 1)) {
-    widened_.resize(static_cast<size_t>(n_tokens * k));
-    for (int64_t t = 0; t < n_tokens; ++t) ak->to_float(row(t), widened_.data() + t * k, k);
+  const bool widen = wk->dot_tile_wide != nullptr || (wk->dot_tiled_tile_wide != nullptr && n_tokens > 1);
+  widened_.resize(widen ? static_cast<size_t>(n_tokens * k) : 0);
+  const auto convert = [&](int64_t t) {
+    std::byte* converted = data_.data() + static_cast<size_t>(t) * row_bytes_;
+    ak->from_float(x + t * k, converted, k);
+    if (widen) ak->to_float(converted, widened_.data() + t * k, k);
+  };
+  if (for_each_row) {
+    for_each_row(n_tokens, k, convert);
+  } else {
+    for (int64_t t = 0; t < n_tokens; ++t) convert(t);
   }
   const PanelKernel& kernel = wk->panel;
   has_panel_ = (kernel.fn != nullptr || kernel.repacked != nullptr) && (type_ == DType::Q8_0 || type_ == DType::Q8_K);

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "kernels/kernel_table.hpp"
@@ -14,9 +15,14 @@ namespace ullm::kernels {
 // every row of the weight reuses them.
 class PreparedActivations {
  public:
+  // Runs convert(t) for every row t < rows (each `width` floats): a caller
+  // with threads spreads them (rows are independent).
+  using ForEachRow = std::function<void(int64_t rows, int64_t width, const std::function<void(int64_t)>& convert)>;
   // Converts `n_tokens` rows of `k` floats for products with weights of
-  // `weight_type`, with the table's converters (every target converts alike).
-  void prepare(const KernelTable& table, DType weight_type, const float* x, int64_t n_tokens, int64_t k);
+  // `weight_type`, with the table's converters (every target converts alike),
+  // through `for_each_row` if given, else on this thread.
+  void prepare(const KernelTable& table, DType weight_type, const float* x, int64_t n_tokens, int64_t k,
+               const ForEachRow& for_each_row = {});
   const std::byte* row(int64_t t) const { return data_.data() + static_cast<size_t>(t) * row_bytes_; }
   // Whether these activations pair with weights of `weight_type` and row length `k`.
   bool suits(DType weight_type, int64_t k) const;

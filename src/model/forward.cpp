@@ -23,6 +23,27 @@
 namespace ullm {
 namespace {
 
+// Values a task of per-row work (norms, RoPE, gated activations, activation
+// conversion) covers, so that it outlasts waking a worker: 10-80
+// microseconds of such work.
+constexpr int64_t kMinRowTaskValues = int64_t{1} << 14;
+
+// fn(t) for every row t in [0, rows), each `width` values wide: across the
+// pool in chunks of rows when there is that much work (a prompt), else on
+// this thread (a decode step's one row). Rows are independent, so results
+// do not depend on the split.
+template <typename F>
+void for_each_row(ThreadPool& pool, int64_t rows, int64_t width, const F& fn) {
+  const int64_t chunk = std::max<int64_t>(1, kMinRowTaskValues / std::max<int64_t>(1, width));
+  if (pool.size() == 1 || rows <= chunk) {
+    for (int64_t t = 0; t < rows; ++t) fn(t);
+    return;
+  }
+  pool.run((rows + chunk - 1) / chunk, [&](int64_t task, int) {
+    for (int64_t t = task * chunk; t < std::min(rows, (task + 1) * chunk); ++t) fn(t);
+  });
+}
+
 using Projection = std::pair<const TensorView*, float*>;
 
 // Multiplies one input by several weights, converting the input once per
@@ -44,7 +65,10 @@ void project(const Model::Data& model, ThreadPool& pool, std::initializer_list<P
   std::array<Part, 3> parts;  // the most projections of one input (q, k, v)
   auto next = projections.begin();
   while (next != projections.end()) {
-    act.prepare(table, next->first->dtype, x, n_tokens, next->first->row_length());
+    act.prepare(table, next->first->dtype, x, n_tokens, next->first->row_length(),
+                [&](int64_t rows, int64_t width, const std::function<void(int64_t)>& convert) {
+                  for_each_row(pool, rows, width, convert);
+                });
     size_t n_parts = 0;
     int64_t all_tasks = 0;
     for (; next != projections.end() &&
@@ -71,26 +95,6 @@ void project(const Model::Data& model, ThreadPool& pool, std::initializer_list<P
       pool.run(all_tasks, task);
     }
   }
-}
-
-// Values a task of per-row work (norms, RoPE, gated activations) covers, so
-// that it outlasts waking a worker: 10-80 microseconds of such work.
-constexpr int64_t kMinRowTaskValues = int64_t{1} << 14;
-
-// fn(t) for every row t in [0, rows), each `width` values wide: across the
-// pool in chunks of rows when there is that much work (a prompt), else on
-// this thread (a decode step's one row). Rows are independent, so results
-// do not depend on the split.
-template <typename F>
-void for_each_row(ThreadPool& pool, int64_t rows, int64_t width, const F& fn) {
-  const int64_t chunk = std::max<int64_t>(1, kMinRowTaskValues / std::max<int64_t>(1, width));
-  if (pool.size() == 1 || rows <= chunk) {
-    for (int64_t t = 0; t < rows; ++t) fn(t);
-    return;
-  }
-  pool.run((rows + chunk - 1) / chunk, [&](int64_t task, int) {
-    for (int64_t t = task * chunk; t < std::min(rows, (task + 1) * chunk); ++t) fn(t);
-  });
 }
 
 // RMSNorm of each of `rows` rows in place, if the layer has the weight.
