@@ -339,14 +339,16 @@ struct RecordingSource {
 };
 
 // Replays a recording in order: one sequential stream per panel. Every load
-// asks for the line 4 KiB ahead into L2. Measured on Zen 5 VMs, TinyLlama-1.1B
+// asks for the line 4 KiB ahead into L1. Measured on Zen 5 VMs, TinyLlama-1.1B
 // decode on one thread: 64 KiB ahead (an earlier choice) cost Q4_0 a fifth
 // (33-34 against 40-47 tok/s); no prefetch at all cost Q4_K_M 40 % (15-23
 // against 25-35 tok/s) — without the prefetches the compiler is free to
 // reorder a block's loads, and the stream ran slower; 4 KiB rather than 1
 // KiB gave Q4_K_M 37-41 against 25-35 tok/s on a Zen 5 with full-width
 // AVX-512 (alternating runs; Q4_0 equal or better, two threads 48-69
-// against 37-55).
+// against 37-55), and into L1 rather than L2 35-39 against 32-37 (the
+// kernels from memory: Q4_K 25-26 against 21-23 GB/s; L2-resident decode
+// and prefill equal).
 struct RepackedSource {
   static constexpr size_t kAheadBytes = 4096;
   mutable const std::byte* in;
@@ -356,7 +358,7 @@ struct RepackedSource {
   }
   template <class Block>
   PanelIsa::Float halves(int64_t, size_t, bool) const {
-    _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T1);
+    _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T0);
     const PanelIsa::Float x = PanelIsa::load_halves(reinterpret_cast<const uint16_t*>(in));
     in += kPanelRows * sizeof(uint16_t);
     return x;
@@ -372,7 +374,7 @@ struct RepackedSource {
     }
   }
   Int get() const {
-    _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T1);
+    _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T0);
     const Int x = PanelIsa::load_int_unaligned(in);
     in += sizeof(Int);
     return x;
