@@ -41,7 +41,7 @@ const KernelTable& TargetTable::operator()(Avx2) const {
   static const KernelTable table = [] {
     KernelTable t = TableBuilder{}(Avx2{}, "avx2");
     set_block_kernels<u8s8_maddubs>(t);
-    t.find(DType::Q8_0)->panel = q8_0_repacked_kernel();
+    t.find(DType::Q8_0)->panel = q8_0_repacked_kernel<u8s8_maddubs>();
     return t;
   }();
   return table;

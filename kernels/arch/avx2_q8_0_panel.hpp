@@ -1,4 +1,5 @@
-// Q8_0 rows repacked for the AVX2 target, in Q8_0's per-lane order.
+// Q8_0 rows repacked for the AVX2 and avxvnni targets, in Q8_0's per-lane
+// order (their 8-bit dot product `U8S8`: maddubs + madd, or VNNI).
 //
 // The row tiles (x86_256.hpp) read four rows' blocks 34 bytes apart — half
 // their 32-byte loads straddle a cache line — and gather each row's f16
@@ -7,7 +8,7 @@
 // group of up to eight blocks, each row's scales side by side (one load and
 // one conversion for eight), then the blocks' values, row after row.
 //
-// maddubs needs one unsigned operand. The tiles take |w| and move w's sign
+// maddubs and VNNI need one unsigned operand. The tiles take |w| and move w's sign
 // onto x: two sign operations per block, row and token. Here x's sign moves
 // onto w instead — |x| once per block and token for all rows, one sign
 // operation per block, row and token (+11 % in L2 on Zen 1) — which is exact
@@ -22,7 +23,7 @@
 //   per block, per row: its 32 values                128c bytes
 // 136c bytes: exactly the four rows' c blocks.
 //
-// Included only by kernels/arch/avx2.cpp.
+// Included only by kernels/arch/avx2.cpp and avxvnni.cpp.
 #pragma once
 
 #include <immintrin.h>
@@ -62,7 +63,7 @@ bool repack_q8_0_rows(int64_t n, const std::byte* w, size_t w_stride, int64_t ro
 
 // `Tokens` tokens from `first_token` through one repacked panel of `blocks`
 // blocks a row: tile_256's loop over the panel's stream.
-template <int Tokens>
+template <__m256i (*U8S8)(__m256i, __m256i, __m256i), int Tokens>
 void q8_0_panel_pass(const std::byte* in, int64_t blocks, const PanelActivations& x, int64_t first_token, float* out,
                      int64_t out_stride) {
   constexpr int kRows = kQ8_0PanelRows;
@@ -94,8 +95,9 @@ void q8_0_panel_pass(const std::byte* in, int64_t blocks, const PanelActivations
     }
     in += kRows * count * sizeof(uint16_t);
     for (int j = 0; j < count; ++j, in += kRows * kQK8_0) {
-      // One stream: the line 1 KiB ahead, as RepackedSource asks (a block
-      // column is two lines).
+      // One stream: the lines RepackedSource's distance ahead (a block
+      // column is two lines; into L2, as that stream asked when this was
+      // measured).
       _mm_prefetch(reinterpret_cast<const char*>(in) + RepackedSource::kAheadBytes, _MM_HINT_T1);
       _mm_prefetch(reinterpret_cast<const char*>(in) + RepackedSource::kAheadBytes + 64, _MM_HINT_T1);
       __m256i x_signs[Tokens], x_magnitudes[Tokens];
@@ -108,8 +110,7 @@ void q8_0_panel_pass(const std::byte* in, int64_t blocks, const PanelActivations
         const __m256i wv = load_256(in + r * kQK8_0);
 #pragma GCC unroll 8
         for (int t = 0; t < Tokens; ++t) {
-          const __m256i lanes_int =
-              u8s8_maddubs(_mm256_setzero_si256(), x_magnitudes[t], _mm256_sign_epi8(wv, x_signs[t]));
+          const __m256i lanes_int = U8S8(_mm256_setzero_si256(), x_magnitudes[t], _mm256_sign_epi8(wv, x_signs[t]));
           const __m256 lanes = _mm256_cvtepi32_ps(lanes_int);
           acc[r][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scale[r][t][j]), lanes, acc[r][t]);
         }
@@ -121,6 +122,7 @@ void q8_0_panel_pass(const std::byte* in, int64_t blocks, const PanelActivations
 
 // Every token through every panel: pairs of tokens share each block's
 // values (the tiles' 4 x 2), a last odd token goes alone.
+template <__m256i (*U8S8)(__m256i, __m256i, __m256i)>
 void repacked_q8_0_gemm(int64_t n, const std::byte* w, size_t, int64_t rows, const PanelActivations& x, float* out,
                         int64_t out_stride) {
   const int64_t blocks = n / kQK8_0;
@@ -128,19 +130,20 @@ void repacked_q8_0_gemm(int64_t n, const std::byte* w, size_t, int64_t rows, con
   for (int64_t r0 = 0; r0 + kQ8_0PanelRows <= rows; r0 += kQ8_0PanelRows) {
     const std::byte* panel = w + static_cast<size_t>(r0 / kQ8_0PanelRows) * panel_bytes;
     int64_t t = 0;
-    for (; t + 2 <= x.tokens; t += 2) q8_0_panel_pass<2>(panel, blocks, x, t, out + r0, out_stride);
-    if (t < x.tokens) q8_0_panel_pass<1>(panel, blocks, x, t, out + r0, out_stride);
+    for (; t + 2 <= x.tokens; t += 2) q8_0_panel_pass<U8S8, 2>(panel, blocks, x, t, out + r0, out_stride);
+    if (t < x.tokens) q8_0_panel_pass<U8S8, 1>(panel, blocks, x, t, out + r0, out_stride);
   }
 }
 
 // Repacked only: without the copy, the row tiles read the file.
+template <__m256i (*U8S8)(__m256i, __m256i, __m256i)>
 constexpr PanelKernel q8_0_repacked_kernel() {
   return {.rows = kQ8_0PanelRows,
           .input = PanelInput::kBlockSums,
           .sum_factor = 0,
           .fn = nullptr,
           .repack = repack_q8_0_rows,
-          .repacked = repacked_q8_0_gemm};
+          .repacked = repacked_q8_0_gemm<U8S8>};
 }
 
 }  // namespace
