@@ -5,6 +5,7 @@
 #include <arm_neon.h>
 
 #include "kernels/simd/dot_simd.hpp"
+#include "kernels/simd/k_quant_128.hpp"
 
 namespace ullm::kernels::simd {
 namespace {
@@ -84,71 +85,29 @@ float dot_q5_0_whole_blocks_neon(int64_t n, const std::byte* wp, const std::byte
   return acc;
 }
 
-// Q4_K and Q5_K: the sub-blocks' integer products here, the rest as the
-// reference does it (add_q4_or_5_k_super_block). Each 32 bytes of qs hold sub-block 2c in their low nibbles and 2c+1
-// in their high ones; Q5_K's fifth bit of value l of sub-block j is bit j of
-// qh[l].
-template <bool FifthBit, class Block>
-float dot_q4_or_5_k_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const Block*>(wp);
-  const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
-  float acc = 0.0f;
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    int32_t sub_block[kQK_K / 32];
-    for (int c = 0; c < kQK_K / 64; ++c) {
-      int32x4_t low = vdupq_n_s32(0), high = vdupq_n_s32(0);
-      for (int h = 0; h < 2; ++h) {
-        const uint8x16_t q = vld1q_u8(w[b].qs + 32 * c + 16 * h);
-        uint8x16_t lo = vandq_u8(q, vdupq_n_u8(0x0f)), hi = vshrq_n_u8(q, 4);
-        if constexpr (FifthBit) {
-          const uint8x16_t top = vld1q_u8(w[b].qh + 16 * h);
-          lo = vorrq_u8(lo, vandq_u8(vtstq_u8(top, vdupq_n_u8(1 << (2 * c))), vdupq_n_u8(0x10)));
-          hi = vorrq_u8(hi, vandq_u8(vtstq_u8(top, vdupq_n_u8(1 << (2 * c + 1))), vdupq_n_u8(0x10)));
-        }
-        low = vaddq_s32(low, lanes_16(vreinterpretq_s8_u8(lo), vld1q_s8(x[b].qs + 64 * c + 16 * h)));
-        high = vaddq_s32(high, lanes_16(vreinterpretq_s8_u8(hi), vld1q_s8(x[b].qs + 64 * c + 32 + 16 * h)));
-      }
-      sub_block[2 * c] = vaddvq_s32(low);
-      sub_block[2 * c + 1] = vaddvq_s32(high);
-    }
-    acc = add_q4_or_5_k_super_block(w[b], x[b], sub_block, acc);
+// The 16-byte operations of k_quant_128.hpp.
+struct Bytes128 {
+  static uint8x16_t load(const uint8_t* p) { return vld1q_u8(p); }
+  static uint8x16_t mask(uint8x16_t v, uint8_t m) { return vandq_u8(v, vdupq_n_u8(m)); }
+  static uint8x16_t or_(uint8x16_t a, uint8x16_t b) { return vorrq_u8(a, b); }
+  template <int N>
+  static uint8x16_t shr(uint8x16_t v) {
+    return vshrq_n_u8(v, N);
   }
-  return acc;
-}
-
-// Q6_K: the sub-blocks' integer products here, the rest as the reference
-// does it (add_q6_k_super_block). Per 128 values, 16
-// of ql's and qh's bytes give four runs of 16 values: low nibbles of ql
-// bytes 0-31 (values 0-31) and 32-63 (32-63), high nibbles (64-95, 96-127),
-// each with two bits of qh.
-float dot_q6_k_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const BlockQ6_K*>(wp);
-  const auto* x = reinterpret_cast<const BlockQ8_K*>(xp);
-  const uint8x16_t low4 = vdupq_n_u8(0x0f), two = vdupq_n_u8(3);
-  float acc = 0.0f;
-  for (int64_t b = 0; b < n / kQK_K; ++b) {
-    int32_t sub_block[kQK_K / 16];
-    for (int half = 0; half < 2; ++half) {
-      for (int s = 0; s < 2; ++s) {
-        const uint8x16_t ql0 = vld1q_u8(w[b].ql + 64 * half + 16 * s);
-        const uint8x16_t ql1 = vld1q_u8(w[b].ql + 64 * half + 32 + 16 * s);
-        const uint8x16_t qh = vld1q_u8(w[b].qh + 32 * half + 16 * s);
-        const uint8x16_t q[4] = {
-            vorrq_u8(vandq_u8(ql0, low4), vshlq_n_u8(vandq_u8(qh, two), 4)),
-            vorrq_u8(vandq_u8(ql1, low4), vshlq_n_u8(vandq_u8(vshrq_n_u8(qh, 2), two), 4)),
-            vorrq_u8(vshrq_n_u8(ql0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(qh, 4), two), 4)),
-            vorrq_u8(vshrq_n_u8(ql1, 4), vshlq_n_u8(vshrq_n_u8(qh, 6), 4)),
-        };
-        for (int quarter = 0; quarter < 4; ++quarter) {
-          const int j = 8 * half + 2 * quarter + s;  // the 16 values' sub-block
-          sub_block[j] = vaddvq_s32(lanes_16(vreinterpretq_s8_u8(q[quarter]), vld1q_s8(x[b].qs + 16 * j)));
-        }
-      }
-    }
-    acc = add_q6_k_super_block(w[b], x[b], sub_block, acc);
+  template <int N>
+  static uint8x16_t shl(uint8x16_t v) {
+    return vshlq_n_u8(v, N);
   }
-  return acc;
-}
+  static uint8x16_t fifth_bit(uint8x16_t top, uint8_t bit) {
+    return vandq_u8(vtstq_u8(top, vdupq_n_u8(bit)), vdupq_n_u8(0x10));
+  }
+  static int32x4_t dot(uint8x16_t values, const int8_t* x) {
+    return lanes_16(vreinterpretq_s8_u8(values), vld1q_s8(x));
+  }
+  static int32x4_t add(int32x4_t a, int32x4_t b) { return vaddq_s32(a, b); }
+  static int32x4_t zero() { return vdupq_n_s32(0); }
+  static int32_t sum(int32x4_t v) { return vaddvq_s32(v); }
+};
 
 }  // namespace
 
@@ -204,13 +163,13 @@ const KernelTable& TargetTable::operator()(xsimd::neon64) const {
           dot = dot_q5_0_whole_blocks_neon;
           break;
         case DType::Q4_K:
-          dot = dot_q4_or_5_k_neon<false, BlockQ4_K>;
+          dot = dot_q4_or_5_k_128<Bytes128, false, BlockQ4_K>;
           break;
         case DType::Q5_K:
-          dot = dot_q4_or_5_k_neon<true, BlockQ5_K>;
+          dot = dot_q4_or_5_k_128<Bytes128, true, BlockQ5_K>;
           break;
         case DType::Q6_K:
-          dot = dot_q6_k_neon;
+          dot = dot_q6_k_128<Bytes128>;
           break;
         default:
           continue;

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "kernels/simd/dot_simd.hpp"
+#include "kernels/simd/k_quant_128.hpp"
 
 namespace ullm::kernels::simd {
 namespace {
@@ -24,6 +25,36 @@ inline void accumulate(__m128i w_lo, __m128i w_hi, const BlockQ8_0& x, float sca
   acc_lo = _mm_add_ps(_mm_mul_ps(s, _mm_cvtepi32_ps(lanes_128(w_lo, load_128(x.qs)))), acc_lo);
   acc_hi = _mm_add_ps(_mm_mul_ps(s, _mm_cvtepi32_ps(lanes_128(w_hi, load_128(x.qs + 16)))), acc_hi);
 }
+
+// The 16-byte operations of k_quant_128.hpp. SSE shifts 16-bit lanes: a
+// mask keeps each byte's own bits.
+struct Bytes128 {
+  static __m128i load(const uint8_t* p) { return load_128(p); }
+  static __m128i mask(__m128i v, uint8_t m) { return _mm_and_si128(v, _mm_set1_epi8(static_cast<char>(m))); }
+  static __m128i or_(__m128i a, __m128i b) { return _mm_or_si128(a, b); }
+  template <int N>
+  static __m128i shr(__m128i v) {
+    return mask(_mm_srli_epi16(v, N), static_cast<uint8_t>(0xff >> N));
+  }
+  template <int N>
+  static __m128i shl(__m128i v) {
+    return mask(_mm_slli_epi16(v, N), static_cast<uint8_t>(0xff << N));
+  }
+  static __m128i fifth_bit(__m128i top, uint8_t bit) {
+    const __m128i b = _mm_set1_epi8(static_cast<char>(bit));
+    return _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(top, b), b), _mm_set1_epi8(0x10));
+  }
+  // maddubs' unsigned operand: the values (below 64, so pairs stay below 2^15).
+  static __m128i dot(__m128i values, const int8_t* x) {
+    return _mm_madd_epi16(_mm_maddubs_epi16(values, load_128(x)), _mm_set1_epi16(1));
+  }
+  static __m128i add(__m128i a, __m128i b) { return _mm_add_epi32(a, b); }
+  static __m128i zero() { return _mm_setzero_si128(); }
+  static int32_t sum(__m128i v) {
+    const __m128i pairs = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtsi128_si32(_mm_add_epi32(pairs, _mm_shuffle_epi32(pairs, _MM_SHUFFLE(2, 3, 0, 1))));
+  }
+};
 
 float finish(__m128 lo, __m128 hi) {
   alignas(16) float out[8];
@@ -146,6 +177,12 @@ const KernelTable& TargetTable::operator()(xsimd::sse4_2) const {
     q8_0.dot = q8_0.dot_tiled = dot_q8_0_sse4;
     TypeKernels& q4_0 = *t.find(DType::Q4_0);
     q4_0.dot = q4_0.dot_tiled = dot_q4_0_whole_blocks_sse4;
+    TypeKernels& q4_k = *t.find(DType::Q4_K);
+    q4_k.dot = q4_k.dot_tiled = dot_q4_or_5_k_128<Bytes128, false, BlockQ4_K>;
+    TypeKernels& q5_k = *t.find(DType::Q5_K);
+    q5_k.dot = q5_k.dot_tiled = dot_q4_or_5_k_128<Bytes128, true, BlockQ5_K>;
+    TypeKernels& q6_k = *t.find(DType::Q6_K);
+    q6_k.dot = q6_k.dot_tiled = dot_q6_k_128<Bytes128>;
     t.find(DType::Q8_0)->from_float = quantize_q8_0_simd<xsimd::sse4_2>;
     t.find(DType::Q8_K)->from_float = quantize_q8_k_simd<xsimd::sse4_2>;
     return t;
