@@ -84,10 +84,39 @@ float dot_q4_0_whole_blocks_sse4(int64_t n, const std::byte* wp, const std::byte
     const __m128i q = load_128(w[b].qs);
     const __m128i w_lo = _mm_sub_epi8(_mm_and_si128(q, mask), eight);
     const __m128i w_hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), eight);
-    __m128i sum = _mm_add_epi32(lanes_128(w_lo, load_128(x[b].qs)), lanes_128(w_hi, load_128(x[b].qs + 16)));
-    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(1, 0, 3, 2)));
-    sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, _MM_SHUFFLE(2, 3, 0, 1)));
-    acc += static_cast<float>(_mm_cvtsi128_si32(sum)) * (f16_to_f32(w[b].d) * f16_to_f32(x[b].d));
+    const int32_t sum =
+        Bytes128::sum(_mm_add_epi32(lanes_128(w_lo, load_128(x[b].qs)), lanes_128(w_hi, load_128(x[b].qs + 16))));
+    acc += static_cast<float>(sum) * (f16_to_f32(w[b].d) * f16_to_f32(x[b].d));
+  }
+  return acc;
+}
+
+// Q5_0 in Q4_0's order: the fifth bit of value i is bit i of qh.
+float dot_q5_0_whole_blocks_sse4(int64_t n, const std::byte* wp, const std::byte* xp) {
+  const auto* w = reinterpret_cast<const BlockQ5_0*>(wp);
+  const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
+  const __m128i bit_of_byte = _mm_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
+  const __m128i sixteen = _mm_set1_epi8(16);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    int32_t qh;
+    std::memcpy(&qh, w[b].qh, 4);
+    // Values 0-15 take qh bytes 0-1, values 16-31 bytes 2-3: each byte's
+    // qh byte spread over eight, its bit picked.
+    const __m128i top = _mm_cvtsi32_si128(qh);
+    const auto value = [&](__m128i nibbles, int first_qh_byte) {
+      const __m128i spread = _mm_shuffle_epi8(
+          top, _mm_set_epi64x(0x0101010101010101ll * (first_qh_byte + 1), 0x0101010101010101ll * first_qh_byte));
+      const __m128i set = _mm_cmpeq_epi8(_mm_and_si128(spread, bit_of_byte), bit_of_byte);
+      const __m128i fifth = _mm_and_si128(set, _mm_set1_epi8(0x10));
+      return _mm_sub_epi8(_mm_or_si128(nibbles, fifth), sixteen);
+    };
+    const __m128i q = load_128(w[b].qs);
+    const __m128i w_lo = value(Bytes128::mask(q, 0x0f), 0);
+    const __m128i w_hi = value(Bytes128::shr<4>(q), 2);
+    const int32_t sum =
+        Bytes128::sum(_mm_add_epi32(lanes_128(w_lo, load_128(x[b].qs)), lanes_128(w_hi, load_128(x[b].qs + 16))));
+    acc += static_cast<float>(sum) * (f16_to_f32(w[b].d) * f16_to_f32(x[b].d));
   }
   return acc;
 }
@@ -177,6 +206,8 @@ const KernelTable& TargetTable::operator()(xsimd::sse4_2) const {
     q8_0.dot = q8_0.dot_tiled = dot_q8_0_sse4;
     TypeKernels& q4_0 = *t.find(DType::Q4_0);
     q4_0.dot = q4_0.dot_tiled = dot_q4_0_whole_blocks_sse4;
+    TypeKernels& q5_0 = *t.find(DType::Q5_0);
+    q5_0.dot = q5_0.dot_tiled = dot_q5_0_whole_blocks_sse4;
     TypeKernels& q4_k = *t.find(DType::Q4_K);
     q4_k.dot = q4_k.dot_tiled = dot_q4_or_5_k_128<Bytes128, false, BlockQ4_K>;
     TypeKernels& q5_k = *t.find(DType::Q5_K);
