@@ -26,6 +26,11 @@ inline void accumulate(__m128i w_lo, __m128i w_hi, const BlockQ8_0& x, float sca
   acc_hi = _mm_add_ps(_mm_mul_ps(s, _mm_cvtepi32_ps(lanes_128(w_hi, load_128(x.qs + 16)))), acc_hi);
 }
 
+// 0x10 in each byte where `top` has that byte's bit of `bits` (a fifth bit).
+inline __m128i fifth_bits(__m128i top, __m128i bits) {
+  return _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(top, bits), bits), _mm_set1_epi8(0x10));
+}
+
 // The 16-byte operations of k_quant_128.hpp. SSE shifts 16-bit lanes: a
 // mask keeps each byte's own bits.
 struct Bytes128 {
@@ -40,10 +45,7 @@ struct Bytes128 {
   static __m128i shl(__m128i v) {
     return mask(_mm_slli_epi16(v, N), static_cast<uint8_t>(0xff << N));
   }
-  static __m128i fifth_bit(__m128i top, uint8_t bit) {
-    const __m128i b = _mm_set1_epi8(static_cast<char>(bit));
-    return _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(top, b), b), _mm_set1_epi8(0x10));
-  }
+  static __m128i fifth_bit(__m128i top, uint8_t bit) { return fifth_bits(top, _mm_set1_epi8(static_cast<char>(bit))); }
   // maddubs' unsigned operand: the values (below 64, so pairs stay below 2^15).
   static __m128i dot(__m128i values, const int8_t* x) {
     return _mm_madd_epi16(_mm_maddubs_epi16(values, load_128(x)), _mm_set1_epi16(1));
@@ -107,9 +109,7 @@ float dot_q5_0_whole_blocks_sse4(int64_t n, const std::byte* wp, const std::byte
     const auto value = [&](__m128i nibbles, int first_qh_byte) {
       const __m128i spread = _mm_shuffle_epi8(
           top, _mm_set_epi64x(0x0101010101010101ll * (first_qh_byte + 1), 0x0101010101010101ll * first_qh_byte));
-      const __m128i set = _mm_cmpeq_epi8(_mm_and_si128(spread, bit_of_byte), bit_of_byte);
-      const __m128i fifth = _mm_and_si128(set, _mm_set1_epi8(0x10));
-      return _mm_sub_epi8(_mm_or_si128(nibbles, fifth), sixteen);
+      return _mm_sub_epi8(_mm_or_si128(nibbles, fifth_bits(spread, bit_of_byte)), sixteen);
     };
     const __m128i q = load_128(w[b].qs);
     const __m128i w_lo = value(Bytes128::mask(q, 0x0f), 0);

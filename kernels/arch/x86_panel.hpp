@@ -135,69 +135,36 @@ struct PanelIsa {
   static Int xor_(Int a, Int b) { return _mm256_xor_si256(a, b); }
   static Int and_(Int a, Int b) { return _mm256_and_si256(a, b); }
   static Int sub(Int a, Int b) { return _mm256_sub_epi32(a, b); }
-  static Int add_32(Int a, Int b) { return _mm256_add_epi32(a, b); }
-#if ULLM_X86_VNNI
-  static Int dpbusd(Int acc, Int u, Int s) {
-    return _mm256_dpbusd_avx_epi32(acc, u, s);
-  }
-  static Int dpwssd(Int acc, Int a, Int b) {
-    return _mm256_dpwssd_avx_epi32(acc, a, b);
-  }
-#endif
-  static Int shift_left(Int v, int n) {
-    return _mm256_sll_epi32(v, _mm_cvtsi32_si128(n));
-  }
-  static Int shift_right(Int v, int n) {
-    return _mm256_srl_epi32(v, _mm_cvtsi32_si128(n));
-  }
-  static Int shift_right_signed(Int v, int n) {
-    return _mm256_sra_epi32(v, _mm_cvtsi32_si128(n));
-  }
-  static Int high_nibbles(Int v) {
-    return _mm256_and_si256(_mm256_srli_epi32(v, 4), bytes(0x0f));
-  }
-  static Int splat(int32_t v) {
-    return _mm256_set1_epi32(v);
-  }
+  static Int shift_left(Int v, int n) { return _mm256_sll_epi32(v, _mm_cvtsi32_si128(n)); }
+  static Int shift_right(Int v, int n) { return _mm256_srl_epi32(v, _mm_cvtsi32_si128(n)); }
+  static Int shift_right_signed(Int v, int n) { return _mm256_sra_epi32(v, _mm_cvtsi32_si128(n)); }
+  static Int high_nibbles(Int v) { return _mm256_and_si256(_mm256_srli_epi32(v, 4), bytes(0x0f)); }
+  static Int splat(int32_t v) { return _mm256_set1_epi32(v); }
   static Int lanes_of_128(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
     return _mm256_setr_epi32(c0, c1, c2, c3, c0, c1, c2, c3);
   }
-  static Int shuffle_bytes(Int v, Int control) {
-    return _mm256_shuffle_epi8(v, control);
-  }
-  static Float to_float(Int v) {
-    return _mm256_cvtepi32_ps(v);
-  }
-  static Float splat(float v) {
-    return _mm256_set1_ps(v);
-  }
-  static Float zero() {
-    return _mm256_setzero_ps();
-  }
-  static Float load(const float* p) {
-    return _mm256_loadu_ps(p);
-  }
+  static Int shuffle_bytes(Int v, Int control) { return _mm256_shuffle_epi8(v, control); }
+  static Float to_float(Int v) { return _mm256_cvtepi32_ps(v); }
+  static Float splat(float v) { return _mm256_set1_ps(v); }
+  static Float zero() { return _mm256_setzero_ps(); }
+  static Float load(const float* p) { return _mm256_loadu_ps(p); }
   static Float load_halves(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
   }
-  static Int load_int_unaligned(const std::byte* p) {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  }
-  static void store_int_unaligned(std::byte* p, Int v) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
-  }
-  static void store(float* p, Float v) {
-    _mm256_storeu_ps(p, v);
-  }
-  static Float mul(Float a, Float b) {
-    return _mm256_mul_ps(a, b);
-  }
-  static Float fma(Float a, Float b, Float c) {
-    return _mm256_fmadd_ps(a, b, c);
-  }
-  static Float fnma(Float a, Float b, Float c) {
-    return _mm256_fnmadd_ps(a, b, c);
-  }
+  static Int load_int_unaligned(const std::byte* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static void store_int_unaligned(std::byte* p, Int v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static void store(float* p, Float v) { _mm256_storeu_ps(p, v); }
+  static Float mul(Float a, Float b) { return _mm256_mul_ps(a, b); }
+  static Float fma(Float a, Float b, Float c) { return _mm256_fmadd_ps(a, b, c); }
+  static Float fnma(Float a, Float b, Float c) { return _mm256_fnmadd_ps(a, b, c); }
+  // (clang-format splits one-line functions under a preprocessor condition.)
+  // clang-format off
+#if ULLM_X86_VNNI
+  static Int add_32(Int a, Int b) { return _mm256_add_epi32(a, b); }
+  static Int dpbusd(Int acc, Int u, Int s) { return _mm256_dpbusd_avx_epi32(acc, u, s); }
+  static Int dpwssd(Int acc, Int a, Int b) { return _mm256_dpwssd_avx_epi32(acc, a, b); }
+#endif
+  // clang-format on
 };
 #endif
 
