@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 #include <algorithm>
+#include <bit>
 
 #include <cmath>
 #include <cstring>
@@ -360,19 +361,35 @@ void quantize_q8_k_256(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     const float* x = src + b * kQK_K;
     BlockQ8_K& y = blocks[b];
-    __m256 amax = _mm256_setzero_ps(), nan = _mm256_setzero_ps();
-    for (int i = 0; i < kQK_K; i += 8) {
-      const __m256 v = _mm256_loadu_ps(x + i);
-      amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v));
-      nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    // Four chains of max and NaN tests (one chain is latency-bound); max is
+    // exact in any order.
+    __m256 amax[4], nan[4];
+    for (int c = 0; c < 4; ++c) amax[c] = nan[c] = _mm256_setzero_ps();
+    for (int i = 0; i < kQK_K; i += 32) {
+      for (int c = 0; c < 4; ++c) {
+        const __m256 v = _mm256_loadu_ps(x + i + 8 * c);
+        amax[c] = _mm256_max_ps(amax[c], _mm256_andnot_ps(sign, v));
+        nan[c] = _mm256_or_ps(nan[c], _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+      }
     }
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    const __m256 amax8 = _mm256_max_ps(_mm256_max_ps(amax[0], amax[1]), _mm256_max_ps(amax[2], amax[3]));
+    const __m256 any_nan = _mm256_or_ps(_mm256_or_ps(nan[0], nan[1]), _mm256_or_ps(nan[2], nan[3]));
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     const float largest = _mm_cvtss_f32(m);
-    int first = 0;
-    while (first < kQK_K && std::fabs(x[first]) != largest) ++first;
-    if (largest == 0.0f || first == kQK_K || !_mm256_testz_ps(nan, nan)) {  // zeros or NaNs: as the reference does
+    // The first value of that magnitude, eight at a time.
+    int first = kQK_K;
+    for (int i = 0; i < kQK_K; i += 8) {
+      const __m256 magnitude = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i));
+      const int equal = _mm256_movemask_ps(_mm256_cmp_ps(magnitude, _mm256_set1_ps(largest), _CMP_EQ_OQ));
+      if (equal != 0) {
+        first = i + std::countr_zero(static_cast<unsigned>(equal));
+        break;
+      }
+    }
+    if (largest == 0.0f || first == kQK_K ||
+        !_mm256_testz_ps(any_nan, any_nan)) {  // zeros or NaNs: as the reference does
       float_to_q8_k(x, reinterpret_cast<std::byte*>(&y), kQK_K);
       continue;
     }

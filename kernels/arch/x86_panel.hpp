@@ -97,6 +97,13 @@ struct PanelIsa {
   static Int shift_right_signed(Int v, int n) { return _mm512_maskz_sra_epi32(0xffff, v, _mm_cvtsi32_si128(n)); }
   static Int high_nibbles(Int v) { return _mm512_and_si512(_mm512_maskz_srli_epi32(0xffff, v, 4), bytes(0x0f)); }
   static Int splat(int32_t v) { return _mm512_set1_epi32(v); }
+  static void shuffled_groups(const int8_t* x, Int (&out)[4]) {
+    const Int v = _mm512_maskz_broadcast_i32x4(0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x)));
+    out[0] = _mm512_maskz_shuffle_epi32(0xffff, v, _MM_PERM_AAAA);
+    out[1] = _mm512_maskz_shuffle_epi32(0xffff, v, _MM_PERM_BBBB);
+    out[2] = _mm512_maskz_shuffle_epi32(0xffff, v, _MM_PERM_CCCC);
+    out[3] = _mm512_maskz_shuffle_epi32(0xffff, v, _MM_PERM_DDDD);
+  }
   // Every 128-bit lane holds four 32-bit lanes with these four controls.
   static Int lanes_of_128(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
     return _mm512_setr_epi32(c0, c1, c2, c3, c0, c1, c2, c3, c0, c1, c2, c3, c0, c1, c2, c3);
@@ -140,6 +147,13 @@ struct PanelIsa {
   static Int shift_right_signed(Int v, int n) { return _mm256_sra_epi32(v, _mm_cvtsi32_si128(n)); }
   static Int high_nibbles(Int v) { return _mm256_and_si256(_mm256_srli_epi32(v, 4), bytes(0x0f)); }
   static Int splat(int32_t v) { return _mm256_set1_epi32(v); }
+  static void shuffled_groups(const int8_t* x, Int (&out)[4]) {
+    const Int v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)));
+    out[0] = _mm256_shuffle_epi32(v, 0x00);
+    out[1] = _mm256_shuffle_epi32(v, 0x55);
+    out[2] = _mm256_shuffle_epi32(v, 0xaa);
+    out[3] = _mm256_shuffle_epi32(v, 0xff);
+  }
   static Int lanes_of_128(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
     return _mm256_setr_epi32(c0, c1, c2, c3, c0, c1, c2, c3);
   }
@@ -348,31 +362,59 @@ struct RepackedSource {
   }
 };
 
-// Independent vpdpbusd chains per dot product of a pass of `Tokens` tokens.
-// Each token's products are one chain of dependent steps (4 cycles each on
-// Zen 5) and program order puts a token's steps one after another, so the
-// out-of-order window sees few independent ones; four chains per token made
-// K-quant prefill 22 % faster (the integer sums are exact in any order). One
-// token keeps one chain: the extra adds cost more than the latency they hide
-// (Q4_K decode in L2 15 % slower, Q4_0 unchanged).
-template <int Tokens>
-constexpr int kDotChains = Tokens == 1 ? 1 : 4;
-
-// The integer dot product of 32 packed unsigned `Bits`-bit values (eight
-// groups of four per lane) with 32 activation bytes, added to `start`.
-#if ULLM_X86_VNNI
-template <int Chains>
-inline Int dot_groups(const Int* q, const int8_t* x, int groups, Int start) {
+// How a pass of `Tokens` tokens computes its dot products.
+// - chains: independent vpdpbusd chains per dot product. Each token's
+//   products are one chain of dependent steps (4 cycles each on Zen 5) and
+//   program order puts a token's steps one after another, so the
+//   out-of-order window sees few independent ones; four chains per token
+//   made K-quant prefill 22 % faster (the integer sums are exact in any
+//   order). One token keeps one chain: the extra adds cost more than the
+//   latency they hide (Q4_K decode in L2 15 % slower, Q4_0 unchanged).
+// - shuffled_broadcasts: activation groups reach every lane by in-lane
+//   shuffles of one 16-byte load per four groups, not broadcasts from
+//   memory. Decode is bound by vector operations, and memory broadcasts cost
+//   more there (Q4_0 decode in L2 on a full-width AVX-512 Zen 5 +10-25 %);
+//   prefill is not, and they cost less there (prefill 6-16 % faster).
+template <int Chains, bool ShuffledBroadcasts>
+struct DotPlan {
   static_assert(Chains == 1 || Chains == 4);
-  Int s[Chains];
+  static constexpr int chains = Chains;
+  static constexpr bool shuffled_broadcasts = ShuffledBroadcasts;
+};
+template <int Tokens>
+using DotPlanFor = DotPlan<(Tokens == 1 ? 1 : 4), Tokens == 1>;
+// The same plan with one chain.
+template <class Plan>
+using OneChain = DotPlan<1, Plan::shuffled_broadcasts>;
+
+// Activation bytes 4g..4g+3 in every lane, for the four groups of 16 bytes at x.
+template <class Plan>
+inline void broadcast_groups(const int8_t* x, Int (&out)[4]) {
+  if constexpr (Plan::shuffled_broadcasts) {
+    PanelIsa::shuffled_groups(x, out);
+  } else {
+    for (int g = 0; g < 4; ++g) out[g] = PanelIsa::splat(four_bytes(x + 4 * g));
+  }
+}
+
+// The integer dot product of `Groups` groups of four packed unsigned bytes
+// per lane with 4 Groups activation bytes, added to `start`.
+#if ULLM_X86_VNNI
+template <class Plan, int Groups>
+inline Int dot_groups(const Int* q, const int8_t* x, Int start) {
+  constexpr int kChains = Plan::chains;
+  static_assert(Groups % 4 == 0);
+  Int s[kChains];
   s[0] = start;
-  for (int c = 1; c < Chains; ++c) s[c] = PanelIsa::splat(0);
-  for (int g = 0; g < groups; ++g) {
-    s[g % Chains] = PanelIsa::dpbusd(s[g % Chains], q[g], PanelIsa::splat(four_bytes(x + 4 * g)));
+  for (int c = 1; c < kChains; ++c) s[c] = PanelIsa::splat(0);
+  for (int g = 0; g < Groups; g += 4) {
+    Int xg[4];
+    broadcast_groups<Plan>(x + 4 * g, xg);
+    for (int k = 0; k < 4; ++k) s[(g + k) % kChains] = PanelIsa::dpbusd(s[(g + k) % kChains], q[g + k], xg[k]);
   }
   // Written out: a loop adding pairs made GCC keep s[] in memory (0.27 of
   // the peak for Q4_K prefill against 0.62).
-  if constexpr (Chains == 4) return PanelIsa::add_32(PanelIsa::add_32(s[0], s[1]), PanelIsa::add_32(s[2], s[3]));
+  if constexpr (kChains == 4) return PanelIsa::add_32(PanelIsa::add_32(s[0], s[1]), PanelIsa::add_32(s[2], s[3]));
   return s[0];
 }
 #endif
@@ -406,13 +448,27 @@ inline Int add_pair_sums(Int sum, const Int (&q)[Groups], const int8_t* x, Int f
 }
 #endif
 #if ULLM_X86_VNNI
-template <int Bits, int Chains>
+// 4-bit values come with groups 4-7 as 16 times their values: the high
+// nibbles masked in place, a shift fewer per vector (their sums reach 240 x
+// 128 x 16, exact in 32 bits, and are shifted back once).
+inline Int high_nibbles_for_dot_32(Int v) {
+  return PanelIsa::and_(v, PanelIsa::bytes(0xf0));
+}
+template <int Bits, class Plan>
 inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
-  return dot_groups<Chains>(q, x, 8, start);
+  if constexpr (Bits == 4) {
+    const Int low = dot_groups<OneChain<Plan>, 4>(q, x, start);
+    const Int high_times_16 = dot_groups<OneChain<Plan>, 4>(q + 4, x + 16, PanelIsa::splat(0));
+    return PanelIsa::add_32(low, PanelIsa::shift_right_signed(high_times_16, 4));
+  }
+  return dot_groups<Plan, 8>(q, x, start);
 }
 #else
+inline Int high_nibbles_for_dot_32(Int v) {
+  return PanelIsa::high_nibbles(v);
+}
 // (AVX2 adds the 16-bit pair sums before widening: one chain.)
-template <int Bits, int>
+template <int Bits, class>
 inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
   return add_pair_sums<Bits>(start, q, x, _mm256_set1_epi16(1));
 }
@@ -438,7 +494,7 @@ inline Int lane_bytes(Int v, const int (&from)[4]) {
 //   parts share (`Carry`);
 // - read_piece: the unpacked values of piece i of kPieces;
 // - start, add_piece, finish: a few tokens' integer sums (kSums per token,
-//   `Chains` vpdpbusd chains per dot product), and the float accumulators
+//   dot products as `Plan` says), and the float accumulators
 //   at the end, in the order of the format's scalar `dot_tiled`.
 // The read order defines the layout weights are repacked into at load.
 struct NoCarry {};
@@ -572,8 +628,8 @@ struct PanelQ4Or5_0 {
       Int u[4];
       source.template chunk<Block>(b, offsetof(Block, qs), u);
       for (int g = 0; g < 4; ++g) {
-        q[g] = PanelIsa::low_nibbles(u[g]);       // values 4g..4g+3
-        q[g + 4] = PanelIsa::high_nibbles(u[g]);  // values 16+4g..16+4g+3
+        q[g] = PanelIsa::low_nibbles(u[g]);                                                  // values 4g..4g+3
+        q[g + 4] = FifthBit ? PanelIsa::high_nibbles(u[g]) : high_nibbles_for_dot_32(u[g]);  // 16+4g..16+4g+3
       }
       if constexpr (FifthBit) {
         const Int high = source.template dwords<Block>(b, offsetof(Block, qh), bits_by_group);
@@ -591,11 +647,11 @@ struct PanelQ4Or5_0 {
   static void start(const int64_t (&at)[Tokens], const PanelActivations& xa, Int (&sums)[kSums][Tokens]) {
     for (int t = 0; t < Tokens; ++t) sums[0][t] = PanelIsa::splat(xa.sums[at[t]]);
   }
-  template <int Tokens, int Chains>
+  template <int Tokens, class Plan>
   static void add_piece(const Head&, const Piece& piece, int, const Act* const (&x)[Tokens],
                         Int (&sums)[kSums][Tokens]) {
     for (int t = 0; t < Tokens; ++t) {
-      sums[0][t] = dot_32<(FifthBit ? 5 : 4), Chains>(piece.q, x[t]->qs, sums[0][t]);
+      sums[0][t] = dot_32<(FifthBit ? 5 : 4), Plan>(piece.q, x[t]->qs, sums[0][t]);
     }
   }
   template <int Tokens>
@@ -666,11 +722,13 @@ inline Int signed_scale(Int v, int k) {
 // x), per lane. Q6_K's sub-blocks of 16 values (four groups) keep one
 // chain: four chains of one step each, added up, cost more than they hide
 // (Q6_K prefill 164-179 -> 290-330 GOP/s on Zen 5, 0.17 -> 0.31 of the peak).
-template <int Bits, int Chains, int Groups>
+template <int Bits, class Plan, int Groups>
 inline Int add_scaled_dot(Int sum, const Int (&q)[Groups], const int8_t* x, Int scale) {
 #ifdef __AVX512F__
   return PanelIsa::add_32(
-      sum, PanelIsa::mul_32(dot_groups<(Groups >= 8 ? Chains : 1)>(q, x, Groups, PanelIsa::splat(0)), scale));
+      sum, PanelIsa::mul_32(
+               dot_groups<std::conditional_t<(Groups >= 8), Plan, OneChain<Plan>>, Groups>(q, x, PanelIsa::splat(0)),
+               scale));
 #else
   return add_pair_sums<Bits>(sum, q, x, scale);
 #endif
@@ -686,7 +744,10 @@ inline Int add_scaled_dot(Int sum, const Int (&q)[Groups], const int8_t* x, Int 
 // neither a whole piece beside both halves' qh bytes nor eight unpacked
 // scales and minimums (they stay bytes until used), and GCC sent a third of
 // a block's vectors to the stack and back. A repacked Q5_K panel stores
-// the values in FiveBitCode.
+// the values in FiveBitCode. Q4_K with AVX-512 sums sixteenfold: the high
+// nibbles masked in place (16 times their values), the low sub-blocks'
+// scales times 16, and d a sixteenth — the same floats (the sum stays below
+// 2^29, and scaling by 16 commutes with rounding), a shift fewer per vector.
 template <bool FifthBit>
 struct PanelQ4Or5K : SumsFromZero {
   using Block = std::conditional_t<FifthBit, BlockQ5_K, BlockQ4_K>;
@@ -695,6 +756,11 @@ struct PanelQ4Or5K : SumsFromZero {
   static constexpr int kValues = kQK_K;
   static constexpr int32_t kSumFactor = 0;
   static constexpr int kHalvesPerPiece = FifthBit && kPanelRows == 8 ? 1 : 2;
+#ifdef __AVX512F__
+  static constexpr bool kSixteenfold = !FifthBit;
+#else
+  static constexpr bool kSixteenfold = false;
+#endif
   static constexpr int kPieces = 4 * 2 / kHalvesPerPiece;
   static constexpr int kSums = 1;
   struct QhChunks {
@@ -709,8 +775,12 @@ struct PanelQ4Or5K : SumsFromZero {
   struct Piece {
     Int q[2][4 * kHalvesPerPiece];  // sub-block 2c + s, group
   };
-  static int sub_block_pair(int piece) { return piece % 4; }
-  static int first_half(int piece) { return piece / 4; }
+  static int sub_block_pair(int piece) {
+    return piece % 4;
+  }
+  static int first_half(int piece) {
+    return piece / 4;
+  }
   template <class Source>
   static void read_head(const Source& src, int64_t b, Carry&, Head& head) {
     // Bytes 0-15 of every row: d and dmin, then the 12 scale bytes; see
@@ -721,6 +791,7 @@ struct PanelQ4Or5K : SumsFromZero {
     Int raw[4];
     src.template chunk<Block>(b, 0, raw);
     head.d = halves_to_float(raw[0], false);
+    if constexpr (kSixteenfold) head.d = PanelIsa::mul(head.d, PanelIsa::splat(1.0f / 16));
     head.dmin = halves_to_float(raw[0], true);
     const Int(&u)[3] = reinterpret_cast<const Int(&)[3]>(raw[1]);
     const Int low6 = PanelIsa::bytes(0x3f), low4 = PanelIsa::bytes(0x0f), top2 = PanelIsa::bytes(0x30);
@@ -746,7 +817,7 @@ struct PanelQ4Or5K : SumsFromZero {
           Int& low = q[0][4 * k + g];
           Int& upper = q[1][4 * k + g];
           low = PanelIsa::low_nibbles(u[g]);
-          upper = PanelIsa::high_nibbles(u[g]);
+          upper = kSixteenfold ? PanelIsa::and_(u[g], PanelIsa::bytes(0xf0)) : PanelIsa::high_nibbles(u[g]);
           if constexpr (FifthBit) {
             low = PanelIsa::or_(low, take_bits(carry.high[k][g], 2 * c, 4, 0x10));
             upper = PanelIsa::or_(upper, take_bits(carry.high[k][g], 2 * c + 1, 4, 0x10));
@@ -760,15 +831,16 @@ struct PanelQ4Or5K : SumsFromZero {
       read(src, piece.q);
     }
   }
-  template <int Tokens, int Chains>
+  template <int Tokens, class Plan>
   static void add_piece(const Head& head, const Piece& piece, int i, const Act* const (&x)[Tokens],
                         Int (&sums)[kSums][Tokens]) {
     for (int s = 0; s < 2; ++s) {
       const int j = 2 * sub_block_pair(i) + s;
-      const Int scale = unsigned_scale(head.scale_bytes[j / 4], j % 4);
+      Int scale = unsigned_scale(head.scale_bytes[j / 4], j % 4);
+      if (kSixteenfold && s == 0) scale = PanelIsa::shift_left(scale, 4);
       for (int t = 0; t < Tokens; ++t) {
         const int8_t* xj = x[t]->qs + 32 * j + 16 * first_half(i);
-        sums[0][t] = add_scaled_dot<kBits, Chains>(sums[0][t], piece.q[s], xj, scale);
+        sums[0][t] = add_scaled_dot<kBits, Plan>(sums[0][t], piece.q[s], xj, scale);
       }
     }
   }
@@ -844,14 +916,14 @@ struct PanelQ6_K : SumsFromZero {
     };
     src.template recoded<SixBitCode>(piece.q, read);
   }
-  template <int Tokens, int Chains>
+  template <int Tokens, class Plan>
   static void add_piece(const Head& head, const Piece& piece, int i, const Act* const (&x)[Tokens],
                         Int (&sums)[kSums][Tokens]) {
     for (int k = 0; k < 2; ++k) {
       const int j = sub_block(i, k);
       const Int scale = signed_scale(head.scales[j / 4], j % 4);
       for (int t = 0; t < Tokens; ++t) {
-        sums[0][t] = add_scaled_dot<6, Chains>(sums[0][t], piece.q[k], x[t]->qs + 16 * j, scale);
+        sums[0][t] = add_scaled_dot<6, Plan>(sums[0][t], piece.q[k], x[t]->qs + 16 * j, scale);
       }
     }
   }
@@ -895,7 +967,7 @@ __attribute__((always_inline)) inline void add_block(const typename Format::Head
                                                      const typename Format::Act* const (&x)[Tokens],
                                                      const int64_t (&at)[Tokens], const PanelActivations& xa,
                                                      PanelIsa::Float (&acc)[Tokens]) {
-  constexpr int kChains = kDotChains<Tokens>;
+  using Plan = DotPlanFor<Tokens>;
   if constexpr (Format::kPieces == 1) {
     const typename Format::Piece& piece = piece_at(0);
     for (int t = 0; t < Tokens; ++t) {
@@ -904,7 +976,7 @@ __attribute__((always_inline)) inline void add_block(const typename Format::Head
       const int64_t at_t[1] = {at[t]};
       PanelIsa::Float acc_t[1] = {acc[t]};
       Format::template start<1>(at_t, xa, sums);
-      Format::template add_piece<1, kChains>(head, piece, 0, x_t, sums);
+      Format::template add_piece<1, Plan>(head, piece, 0, x_t, sums);
       Format::template finish<1>(head, x_t, at_t, xa, sums, acc_t);
       acc[t] = acc_t[0];
     }
@@ -913,7 +985,7 @@ __attribute__((always_inline)) inline void add_block(const typename Format::Head
     Format::template start<Tokens>(at, xa, sums);
 #pragma GCC unroll 8
     for (int i = 0; i < Format::kPieces; ++i) {
-      Format::template add_piece<Tokens, kChains>(head, piece_at(i), i, x, sums);
+      Format::template add_piece<Tokens, Plan>(head, piece_at(i), i, x, sums);
     }
     Format::template finish<Tokens>(head, x, at, xa, sums, acc);
   }

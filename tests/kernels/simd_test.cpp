@@ -102,10 +102,10 @@ TEST_P(SimdTargetTest, ActivationQuantizersMatchScalar) {
       if (n % dtype_info(type).block_size != 0) continue;
       auto x = random_floats(static_cast<size_t>(n), 5);
       x[3] = 0.0f;
-      for (int i = 32; i < 64 && i < n; ++i) x[i] = 0.0f;  // an all-zero block
-      if (n > 64) x[70] = 1e30f;                           // a huge value
-      if (n > 300) x[290] = 1e20f, x[300] = -1e20f;        // a tie of magnitudes: the first one counts
-      if (n > 600) x[600] = NAN;                           // garbage in: the same garbage out on every target
+      for (int i = 32; i < 64 && i < n; ++i) x[i] = 0.0f;     // an all-zero block
+      if (n > 64) x[70] = 1e30f;                              // a huge value
+      if (n > 300) x[290] = 1e20f, x[292] = x[300] = -1e20f;  // ties of magnitudes: the first one counts
+      if (n > 600) x[600] = NAN;                              // garbage in: the same garbage out on every target
       if (n > 1280) {  // whole blocks so small that their scale's reciprocal overflows
         for (int i = 1024; i < 1280; ++i) x[i] *= (i % 3 == 0 ? 1e-40f : 1e-38f);
         x[1030] = 0.0f;
