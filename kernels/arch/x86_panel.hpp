@@ -147,13 +147,6 @@ struct PanelIsa {
   static Int shift_right_signed(Int v, int n) { return _mm256_sra_epi32(v, _mm_cvtsi32_si128(n)); }
   static Int high_nibbles(Int v) { return _mm256_and_si256(_mm256_srli_epi32(v, 4), bytes(0x0f)); }
   static Int splat(int32_t v) { return _mm256_set1_epi32(v); }
-  static void shuffled_groups(const int8_t* x, Int (&out)[4]) {
-    const Int v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)));
-    out[0] = _mm256_shuffle_epi32(v, 0x00);
-    out[1] = _mm256_shuffle_epi32(v, 0x55);
-    out[2] = _mm256_shuffle_epi32(v, 0xaa);
-    out[3] = _mm256_shuffle_epi32(v, 0xff);
-  }
   static Int lanes_of_128(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
     return _mm256_setr_epi32(c0, c1, c2, c3, c0, c1, c2, c3);
   }
@@ -372,17 +365,25 @@ struct RepackedSource {
 //   latency they hide (Q4_K decode in L2 15 % slower, Q4_0 unchanged).
 // - shuffled_broadcasts: activation groups reach every lane by in-lane
 //   shuffles of one 16-byte load per four groups, not broadcasts from
-//   memory. Decode is bound by vector operations, and memory broadcasts cost
-//   more there (Q4_0 decode in L2 on a full-width AVX-512 Zen 5 +10-25 %);
-//   prefill is not, and they cost less there (prefill 6-16 % faster).
+//   memory. On Zen 5 a 512-bit broadcast from memory takes a vector pipe as
+//   a shuffle does, and decode, bound by vector operations, gained from the
+//   shuffles' fewer loads (L2-resident decode +3-16 %); prefill, whose
+//   load ports idle, lost 6-16 % with them, and 256-bit decode (avxvnni)
+//   gained nothing, so it keeps memory broadcasts: on Intel cores they are
+//   load-port operations only.
 template <int Chains, bool ShuffledBroadcasts>
 struct DotPlan {
   static_assert(Chains == 1 || Chains == 4);
   static constexpr int chains = Chains;
   static constexpr bool shuffled_broadcasts = ShuffledBroadcasts;
 };
+#ifdef __AVX512F__
+inline constexpr bool kShuffledBroadcastsInDecode = true;
+#else
+inline constexpr bool kShuffledBroadcastsInDecode = false;
+#endif
 template <int Tokens>
-using DotPlanFor = DotPlan<(Tokens == 1 ? 1 : 4), Tokens == 1>;
+using DotPlanFor = DotPlan<(Tokens == 1 ? 1 : 4), Tokens == 1 && kShuffledBroadcastsInDecode>;
 // The same plan with one chain.
 template <class Plan>
 using OneChain = DotPlan<1, Plan::shuffled_broadcasts>;
@@ -390,11 +391,10 @@ using OneChain = DotPlan<1, Plan::shuffled_broadcasts>;
 // Activation bytes 4g..4g+3 in every lane, for the four groups of 16 bytes at x.
 template <class Plan>
 inline void broadcast_groups(const int8_t* x, Int (&out)[4]) {
-  if constexpr (Plan::shuffled_broadcasts) {
-    PanelIsa::shuffled_groups(x, out);
-  } else {
-    for (int g = 0; g < 4; ++g) out[g] = PanelIsa::splat(four_bytes(x + 4 * g));
-  }
+#ifdef __AVX512F__
+  if constexpr (Plan::shuffled_broadcasts) return PanelIsa::shuffled_groups(x, out);
+#endif
+  for (int g = 0; g < 4; ++g) out[g] = PanelIsa::splat(four_bytes(x + 4 * g));
 }
 
 // The integer dot product of `Groups` groups of four packed unsigned bytes
