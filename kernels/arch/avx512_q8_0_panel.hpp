@@ -47,9 +47,11 @@ inline constexpr size_t kQ8_0PanelBlockBytes = kQ8_0PanelRows * sizeof(BlockQ8_0
 // Repacked weights that stay in L2 while tokens pass over them.
 inline constexpr size_t kQ8_0SpanBytes = size_t{128} << 10;
 
-// In decode, weight loads ask for the line this far ahead into L2, the
+// In decode, weight loads ask for the line this far ahead into L1, the
 // scales' lines too, as RepackedSource does (a panel is one stream; with
-// several tokens a span is read from L2 again and again).
+// several tokens a span is read from L2 again and again). 24 KiB ahead into
+// L2 before: L2-resident decode 162 against 224 GOP/s, from memory 31-32
+// against 33-34 GB/s (Zen 5).
 inline constexpr size_t kQ8_0AheadBytes = size_t{4} << 10;
 
 bool repack_q8_0_pairs(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {

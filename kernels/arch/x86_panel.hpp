@@ -745,9 +745,11 @@ inline Int add_scaled_dot(Int sum, const Int (&q)[Groups], const int8_t* x, Int 
 // scales and minimums (they stay bytes until used), and GCC sent a third of
 // a block's vectors to the stack and back. A repacked Q5_K panel stores
 // the values in FiveBitCode. Q4_K with AVX-512 sums sixteenfold: the high
-// nibbles masked in place (16 times their values), the low sub-blocks'
-// scales times 16, and d a sixteenth — the same floats (the sum stays below
-// 2^29, and scaling by 16 commutes with rounding), a shift fewer per vector.
+// nibbles masked in place (16 times their values) and the low sub-blocks'
+// scales taken 16 times, so the integer sum is 16 times the exact one
+// (below 2^29); its conversion is 16 times the exact sum's (rounding
+// commutes with scaling by 16), taken back by an exact multiply by 1/16.
+// The same floats, a shift fewer per vector.
 template <bool FifthBit>
 struct PanelQ4Or5K : SumsFromZero {
   using Block = std::conditional_t<FifthBit, BlockQ5_K, BlockQ4_K>;
@@ -791,7 +793,6 @@ struct PanelQ4Or5K : SumsFromZero {
     Int raw[4];
     src.template chunk<Block>(b, 0, raw);
     head.d = halves_to_float(raw[0], false);
-    if constexpr (kSixteenfold) head.d = PanelIsa::mul(head.d, PanelIsa::splat(1.0f / 16));
     head.dmin = halves_to_float(raw[0], true);
     const Int(&u)[3] = reinterpret_cast<const Int(&)[3]>(raw[1]);
     const Int low6 = PanelIsa::bytes(0x3f), low4 = PanelIsa::bytes(0x0f), top2 = PanelIsa::bytes(0x30);
@@ -852,7 +853,9 @@ struct PanelQ4Or5K : SumsFromZero {
     for (int t = 0; t < Tokens; ++t) {
       const Int mins = add_bsum_products(PanelIsa::splat(0), min_pairs, *x[t]);
       const PanelIsa::Float xd = PanelIsa::splat(x[t]->d);
-      acc[t] = PanelIsa::fma(PanelIsa::to_float(sums[0][t]), PanelIsa::mul(head.d, xd), acc[t]);
+      PanelIsa::Float sum = PanelIsa::to_float(sums[0][t]);
+      if constexpr (kSixteenfold) sum = PanelIsa::mul(sum, PanelIsa::splat(1.0f / 16));
+      acc[t] = PanelIsa::fma(sum, PanelIsa::mul(head.d, xd), acc[t]);
       acc[t] = PanelIsa::fnma(PanelIsa::to_float(mins), PanelIsa::mul(head.dmin, xd), acc[t]);
     }
   }
