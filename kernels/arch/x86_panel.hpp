@@ -747,9 +747,10 @@ inline Int add_scaled_dot(Int sum, const Int (&q)[Groups], const int8_t* x, Int 
 // the values in FiveBitCode. Q4_K with AVX-512 sums sixteenfold: the high
 // nibbles masked in place (16 times their values) and the low sub-blocks'
 // scales taken 16 times, so the integer sum is 16 times the exact one
-// (below 2^29); its conversion is 16 times the exact sum's (rounding
-// commutes with scaling by 16), taken back by an exact multiply by 1/16.
-// The same floats, a shift fewer per vector.
+// (below 2^29) and is shifted back once per token: the same integers, a
+// shift fewer per vector of nibbles. (Taking d a sixteenth instead, once
+// for all tokens, is not exact: its product with a tiny activation scale can
+// round below float's normal range.)
 template <bool FifthBit>
 struct PanelQ4Or5K : SumsFromZero {
   using Block = std::conditional_t<FifthBit, BlockQ5_K, BlockQ4_K>;
@@ -853,9 +854,8 @@ struct PanelQ4Or5K : SumsFromZero {
     for (int t = 0; t < Tokens; ++t) {
       const Int mins = add_bsum_products(PanelIsa::splat(0), min_pairs, *x[t]);
       const PanelIsa::Float xd = PanelIsa::splat(x[t]->d);
-      PanelIsa::Float sum = PanelIsa::to_float(sums[0][t]);
-      if constexpr (kSixteenfold) sum = PanelIsa::mul(sum, PanelIsa::splat(1.0f / 16));
-      acc[t] = PanelIsa::fma(sum, PanelIsa::mul(head.d, xd), acc[t]);
+      const Int sum = kSixteenfold ? PanelIsa::shift_right_signed(sums[0][t], 4) : sums[0][t];
+      acc[t] = PanelIsa::fma(PanelIsa::to_float(sum), PanelIsa::mul(head.d, xd), acc[t]);
       acc[t] = PanelIsa::fnma(PanelIsa::to_float(mins), PanelIsa::mul(head.dmin, xd), acc[t]);
     }
   }
