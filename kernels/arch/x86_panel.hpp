@@ -96,6 +96,8 @@ struct PanelIsa {
   static Int shift_right(Int v, int n) { return _mm512_maskz_srl_epi32(0xffff, v, _mm_cvtsi32_si128(n)); }
   static Int shift_right_signed(Int v, int n) { return _mm512_maskz_sra_epi32(0xffff, v, _mm_cvtsi32_si128(n)); }
   static Int high_nibbles(Int v) { return _mm512_and_si512(_mm512_maskz_srli_epi32(0xffff, v, 4), bytes(0x0f)); }
+  // The high nibbles left in place: 16 times their values.
+  static Int high_nibbles_times_16(Int v) { return _mm512_and_si512(v, bytes(0xf0)); }
   static Int splat(int32_t v) { return _mm512_set1_epi32(v); }
   static void shuffled_groups(const int8_t* x, Int (&out)[4]) {
     const Int v = _mm512_maskz_broadcast_i32x4(0xffff, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x)));
@@ -146,6 +148,7 @@ struct PanelIsa {
   static Int shift_right(Int v, int n) { return _mm256_srl_epi32(v, _mm_cvtsi32_si128(n)); }
   static Int shift_right_signed(Int v, int n) { return _mm256_sra_epi32(v, _mm_cvtsi32_si128(n)); }
   static Int high_nibbles(Int v) { return _mm256_and_si256(_mm256_srli_epi32(v, 4), bytes(0x0f)); }
+  static Int high_nibbles_times_16(Int v) { return _mm256_and_si256(v, bytes(0xf0)); }
   static Int splat(int32_t v) { return _mm256_set1_epi32(v); }
   static Int lanes_of_128(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
     return _mm256_setr_epi32(c0, c1, c2, c3, c0, c1, c2, c3);
@@ -452,7 +455,7 @@ inline Int add_pair_sums(Int sum, const Int (&q)[Groups], const int8_t* x, Int f
 // nibbles masked in place, a shift fewer per vector (their sums reach 240 x
 // 128 x 16, exact in 32 bits, and are shifted back once).
 inline Int high_nibbles_for_dot_32(Int v) {
-  return PanelIsa::and_(v, PanelIsa::bytes(0xf0));
+  return PanelIsa::high_nibbles_times_16(v);
 }
 template <int Bits, class Plan>
 inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
@@ -819,7 +822,7 @@ struct PanelQ4Or5K : SumsFromZero {
           Int& low = q[0][4 * k + g];
           Int& upper = q[1][4 * k + g];
           low = PanelIsa::low_nibbles(u[g]);
-          upper = kSixteenfold ? PanelIsa::and_(u[g], PanelIsa::bytes(0xf0)) : PanelIsa::high_nibbles(u[g]);
+          upper = kSixteenfold ? PanelIsa::high_nibbles_times_16(u[g]) : PanelIsa::high_nibbles(u[g]);
           if constexpr (FifthBit) {
             low = PanelIsa::or_(low, take_bits(carry.high[k][g], 2 * c, 4, 0x10));
             upper = PanelIsa::or_(upper, take_bits(carry.high[k][g], 2 * c + 1, 4, 0x10));
