@@ -31,7 +31,7 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
     ak->from_float(x + t * k, converted, k);
     if (widen) ak->to_float(converted, widened_.data() + t * k, k);
   };
-  if (for_each_row) {
+  if (for_each_row && n_tokens > 1) {  // (one row, a decode step's, needs no std::function)
     for_each_row(n_tokens, k, convert);
   } else {
     for (int64_t t = 0; t < n_tokens; ++t) convert(t);
