@@ -95,11 +95,11 @@ void q8_0_panel_pass(const std::byte* in, int64_t blocks, const PanelActivations
     }
     in += kRows * count * sizeof(uint16_t);
     for (int j = 0; j < count; ++j, in += kRows * kQK8_0) {
-      // One stream: the lines RepackedSource's distance ahead (a block
+      // One stream: the lines kStreamAheadBytes ahead (a block
       // column is two lines; into L2, as that stream asked when this was
       // measured).
-      _mm_prefetch(reinterpret_cast<const char*>(in) + RepackedSource::kAheadBytes, _MM_HINT_T1);
-      _mm_prefetch(reinterpret_cast<const char*>(in) + RepackedSource::kAheadBytes + 64, _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(in) + kStreamAheadBytes, _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(in) + kStreamAheadBytes + 64, _MM_HINT_T1);
       __m256i x_signs[Tokens], x_magnitudes[Tokens];
       for (int t = 0; t < Tokens; ++t) {
         x_signs[t] = load_256(xr[t][first + j].qs);

@@ -169,8 +169,8 @@ struct PanelIsa {
   static Float fnma(Float a, Float b, Float c) { return _mm256_fnmadd_ps(a, b, c); }
   // (clang-format splits one-line functions under a preprocessor condition.)
   // clang-format off
-#if ULLM_X86_VNNI
   static Int add_32(Int a, Int b) { return _mm256_add_epi32(a, b); }
+#if ULLM_X86_VNNI
   static Int dpbusd(Int acc, Int u, Int s) { return _mm256_dpbusd_avx_epi32(acc, u, s); }
   static Int dpwssd(Int acc, Int a, Int b) { return _mm256_dpwssd_avx_epi32(acc, a, b); }
 #endif
@@ -315,19 +315,28 @@ struct RecordingSource {
   }
 };
 
-// Replays a recording in order: one sequential stream per panel. Every load
-// asks for the line 4 KiB ahead into L1. Measured on Zen 5 VMs, TinyLlama-1.1B
-// decode on one thread: 64 KiB ahead (an earlier choice) cost Q4_0 a fifth
-// (33-34 against 40-47 tok/s); no prefetch at all cost Q4_K_M 40 % (15-23
-// against 25-35 tok/s) — without the prefetches the compiler is free to
-// reorder a block's loads, and the stream ran slower; 4 KiB rather than 1
-// KiB gave Q4_K_M 37-41 against 25-35 tok/s on a Zen 5 with full-width
-// AVX-512 (alternating runs; Q4_0 equal or better, two threads 48-69
-// against 37-55), and into L1 rather than L2 35-39 against 32-37 (the
-// kernels from memory: Q4_K 25-26 against 21-23 GB/s; L2-resident decode
-// and prefill equal).
+// How far ahead a panel's stream is prefetched into L1. Measured on Zen 5
+// VMs, TinyLlama-1.1B decode on one thread: 64 KiB (an earlier choice) cost
+// Q4_0 a fifth (33-34 against 40-47 tok/s); none at all cost Q4_K_M 40 %
+// (15-23 against 25-35 tok/s); 4 KiB rather than 1 KiB gave Q4_K_M 37-41
+// against 25-35 tok/s, and into L1 rather than L2 35-39 against 32-37.
+// Formats of 256-value super-blocks go twice as far: from memory on one
+// thread (16384 x 4096, alternating runs) Q4_K 24 -> 27 GB/s, Q5_K 22 ->
+// 29, Q6_K 22 -> 30, two threads equal; Q4_0 and Q5_0 reach the memory
+// baseline at 4 KiB and gained nothing on one thread at 8 (on two, Q4_0
+// read 37 against 46 GB/s).
+inline constexpr size_t kStreamAheadBytes = 4096;
+template <class Format>
+inline constexpr size_t kStreamAheadBytesFor = Format::kValues == kQK_K ? 2 * kStreamAheadBytes : kStreamAheadBytes;
+
+// Replays a recording in order: one sequential stream per panel, every load
+// asking for the line `AheadBytes` ahead. The prefetches are statements GCC
+// keeps in program order: as builtins it gathered a K-quant super-block's
+// 36 into one or two runs of 15-20, and those streams ran slower (from L3:
+// Q4_K 57 -> 64-72 GB/s, Q5_K 50 -> 56-61, Q6_K 47 -> 51-64 spread out;
+// Q4_0's were spread already).
+template <size_t AheadBytes>
 struct RepackedSource {
-  static constexpr size_t kAheadBytes = 4096;
   mutable const std::byte* in;
   template <class Block>
   void chunk(int64_t, size_t, Int (&v)[4]) const {
@@ -335,7 +344,7 @@ struct RepackedSource {
   }
   template <class Block>
   PanelIsa::Float halves(int64_t, size_t, bool) const {
-    _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T0);
+    prefetch_ahead();
     const PanelIsa::Float x = PanelIsa::load_halves(reinterpret_cast<const uint16_t*>(in));
     in += kPanelRows * sizeof(uint16_t);
     return x;
@@ -350,8 +359,11 @@ struct RepackedSource {
       Code::decode(stored, vectors_of(values) + u * Code::kValues);
     }
   }
+  void prefetch_ahead() const {
+    __asm__ volatile("prefetcht0 %0" : : "m"(*(reinterpret_cast<const char*>(in) + AheadBytes)));
+  }
   Int get() const {
-    _mm_prefetch(reinterpret_cast<const char*>(in) + kAheadBytes, _MM_HINT_T0);
+    prefetch_ahead();
     const Int x = PanelIsa::load_int_unaligned(in);
     in += sizeof(Int);
     return x;
@@ -675,16 +687,22 @@ inline int32_t bsum_pair(const BlockQ8_K& x, int i) {
   return v;
 }
 
-// Adds pairs[i] . bsum pair i over the eight pairs of a super-block.
-inline Int add_bsum_products(Int acc, const Int (&pairs)[8], const BlockQ8_K& x) {
+// The sum of pairs[i] . bsum pair i over the eight pairs of a super-block,
+// in two chains. A super-block's work nearly fills the out-of-order window
+// and this sum comes last in it, so its latency holds back the next block:
+// against one chain of eight steps, alternating runs on Zen 5 gave Q6_K
+// prefill 145 -> 264 GOP/s, Q5_K prefill x1.14, L2-resident decode Q6_K
+// x1.21 and AVX2 Q4_K/Q6_K x1.05 (AVX-512 Q4_K within noise).
+inline Int bsum_products(const Int (&pairs)[8], const BlockQ8_K& x) {
+  Int chain[2] = {PanelIsa::splat(0), PanelIsa::splat(0)};
   for (int i = 0; i < 8; ++i) {
 #if ULLM_X86_VNNI
-    acc = PanelIsa::dpwssd(acc, pairs[i], PanelIsa::splat(bsum_pair(x, i)));
+    chain[i % 2] = PanelIsa::dpwssd(chain[i % 2], pairs[i], PanelIsa::splat(bsum_pair(x, i)));
 #else
-    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs[i], PanelIsa::splat(bsum_pair(x, i))));
+    chain[i % 2] = PanelIsa::add_32(chain[i % 2], _mm256_madd_epi16(pairs[i], PanelIsa::splat(bsum_pair(x, i))));
 #endif
   }
-  return acc;
+  return PanelIsa::add_32(chain[0], chain[1]);
 }
 
 // Byte k (0-3) of each lane as an unsigned int32, or as a pair of 16-bit
@@ -855,7 +873,7 @@ struct PanelQ4Or5K : SumsFromZero {
     Int min_pairs[8];  // (m, m) of sub-block i against bsums 2i, 2i + 1
     for (int j = 0; j < 8; ++j) min_pairs[j] = unsigned_byte_pair(head.min_bytes[j / 4], j % 4);
     for (int t = 0; t < Tokens; ++t) {
-      const Int mins = add_bsum_products(PanelIsa::splat(0), min_pairs, *x[t]);
+      const Int mins = bsum_products(min_pairs, *x[t]);
       const PanelIsa::Float xd = PanelIsa::splat(x[t]->d);
       const Int sum = kSixteenfold ? PanelIsa::shift_right_signed(sums[0][t], 4) : sums[0][t];
       acc[t] = PanelIsa::fma(PanelIsa::to_float(sum), PanelIsa::mul(head.d, xd), acc[t]);
@@ -941,7 +959,7 @@ struct PanelQ6_K : SumsFromZero {
     for (int t = 0; t < Tokens; ++t) {
       // 256 sum_j sc_j bsum_j, exact in int32 (|256 sc| <= 2^15, |bsum| <= 2^11);
       // the offsets are -32 times that sum, so a shift by 3 divides exactly.
-      const Int offsets = add_bsum_products(PanelIsa::splat(0), scale_pairs, *x[t]);
+      const Int offsets = bsum_products(scale_pairs, *x[t]);
       const Int sum = PanelIsa::sub(sums[0][t], PanelIsa::shift_right_signed(offsets, 3));
       acc[t] = PanelIsa::fma(PanelIsa::to_float(sum), PanelIsa::mul(head.d, PanelIsa::splat(x[t]->d)), acc[t]);
     }
@@ -1149,7 +1167,7 @@ void repacked_pass(const std::byte* panel, int64_t blocks, const PanelActivation
     acc[t] = PanelIsa::zero();
     rows[t] = reinterpret_cast<const Act*>(x.rows + static_cast<size_t>(first_token + t) * x.stride);
   }
-  const RepackedSource src{panel};
+  const RepackedSource<kStreamAheadBytesFor<Format>> src{panel};
   for (int64_t b = 0; b < blocks; ++b) {
     const Act* xb[Tokens];
     int64_t at[Tokens];
@@ -1173,7 +1191,7 @@ void repacked_gemm(int64_t n, const std::byte* w, size_t, int64_t rows, const Pa
   };
   if (x.tokens > PanelIsa::kTokens) {
     return chunked_gemm<Format>(n, rows, x, out, out_stride, [&](int64_t r0, int64_t first) {
-      return RepackedSource{panel(r0) + Repacked<Format>::panel_bytes(first)};
+      return RepackedSource<kStreamAheadBytesFor<Format>>{panel(r0) + Repacked<Format>::panel_bytes(first)};
     });
   }
   for (int64_t r0 = 0; r0 + kPanelRows <= rows; r0 += kPanelRows) {
