@@ -332,9 +332,9 @@ inline constexpr size_t kStreamAheadBytesFor = Format::kValues == kQK_K ? 2 * kS
 // Replays a recording in order: one sequential stream per panel, every load
 // asking for the line `AheadBytes` ahead. The prefetches are statements GCC
 // keeps in program order: as builtins it gathered a K-quant super-block's
-// 36 into one or two runs of 15-20, and those streams ran slower (from L3:
-// Q4_K 57 -> 64-72 GB/s, Q5_K 50 -> 56-61, Q6_K 47 -> 51-64 spread out;
-// Q4_0's were spread already).
+// 36 into one or two runs of 15-20, and those streams ran slower (spread
+// out, from L3 in two alternating runs: Q4_K x1.12-1.23, Q5_K x1.13-1.16,
+// Q6_K x1.09-1.11; Q4_0's were spread already).
 template <size_t AheadBytes>
 struct RepackedSource {
   mutable const std::byte* in;
