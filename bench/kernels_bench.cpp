@@ -301,12 +301,16 @@ ullm::HugePageBuffer weight_buffer(size_t bytes) {
 // through copies of it filling four times the last-level cache, so that each
 // is read from memory as a decode step reads its layers (one copy of a 38 MiB
 // matrix partly stayed in this machine's 32 MiB L3).
+// `in_cache` keeps one copy of a larger matrix: one that fits in L3 but not
+// in L2 then shows a decode kernel's own speed on a stream, apart from the
+// memory bus (the test that showed GCC's gathered prefetches slowing the
+// K-quant streams).
 // Weights as the file maps them, in panel order, or as Model::load keeps a
 // model larger than the cache (repacked where the kernels repack such models).
 enum class Layout { kMapped, kRepacked, kAsLoaded };
 
 void run_matmul(benchmark::State& state, DType type, const char* target, int64_t tokens,
-                Layout layout = Layout::kMapped) {
+                Layout layout = Layout::kMapped, bool in_cache = false) {
   const ullm::kernels::KernelTable* table = table_or_skip(state, target);
   if (table == nullptr) return;
   const int64_t rows = state.range(0), k = state.range(1);
@@ -317,7 +321,8 @@ void run_matmul(benchmark::State& state, DType type, const char* target, int64_t
   for (auto& v : wf) v = dist(rng);
   for (auto& v : x) v = dist(rng);
   const size_t bytes = ullm::kernels::row_size(type, rows * k);
-  const size_t copies = bytes <= (size_t{1} << 20) ? 1 : (4 * ullm::last_level_cache_bytes() + bytes - 1) / bytes;
+  const size_t copies =
+      in_cache || bytes <= (size_t{1} << 20) ? 1 : (4 * ullm::last_level_cache_bytes() + bytes - 1) / bytes;
   std::vector<ullm::HugePageBuffer> weights;
   std::vector<ullm::TensorView> views;
   // Weights in panel order, as Model::load keeps them where the kernels repack.
@@ -372,13 +377,13 @@ void run_matmul(benchmark::State& state, DType type, const char* target, int64_t
 
 // Matrix x vector: one decode step of one weight matrix.
 void BM_MatVec(benchmark::State& state, DType type, const char* target) {
-  run_matmul(state, type, target, 1);
+  run_matmul(state, type, target, 1, Layout::kMapped, state.range(3) != 0);
 }
 
 // The same with the weights repacked into panel order (as loaded models
 // keep the panel formats on the AVX2 and AVX-512 targets).
 void BM_MatVecRepacked(benchmark::State& state, DType type, const char* target) {
-  run_matmul(state, type, target, 1, Layout::kRepacked);
+  run_matmul(state, type, target, 1, Layout::kRepacked, state.range(3) != 0);
 }
 void BM_MatMatRepacked(benchmark::State& state, DType type, const char* target) {
   run_matmul(state, type, target, 512, Layout::kRepacked);
@@ -625,13 +630,15 @@ void register_kernel_benchmarks() {
       if (ullm::kernels::type_kernels(type)->dot == nullptr) continue;  // an activation format only
       const std::string name = std::string(ullm::dtype_name(type)) + "_" + t;
       const bool panel = std::find(std::begin(kPanelTypes), std::end(kPanelTypes), type) != std::end(kPanelTypes);
-      // {rows, k, threads}: an L2-sized matrix and one larger than L3 (cycled
-      // through copies, see run_matmul), mapped rows or repacked panels.
+      // {rows, k, threads, in cache}: an L2-sized matrix; 2048 x 4096 in one
+      // copy (in L3 for the 4-9 MiB quantized formats); one larger than L3,
+      // cycled through copies (see run_matmul). Mapped rows or repacked panels.
       const auto matvec = [&](const std::string& bench, auto fn) {
         add(bench + name, [=](benchmark::State& s) { fn(s, type, target); })
-            ->Args({256, 2048, 1})
-            ->Args({16384, 4096, 1})
-            ->Args({16384, 4096, 2})
+            ->Args({256, 2048, 1, 0})
+            ->Args({2048, 4096, 1, 1})
+            ->Args({16384, 4096, 1, 0})
+            ->Args({16384, 4096, 2, 0})
             ->UseRealTime()
             ->Unit(benchmark::kMicrosecond);
       };
