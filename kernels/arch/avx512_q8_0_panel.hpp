@@ -47,12 +47,11 @@ inline constexpr size_t kQ8_0PanelBlockBytes = kQ8_0PanelRows * sizeof(BlockQ8_0
 // Repacked weights that stay in L2 while tokens pass over them.
 inline constexpr size_t kQ8_0SpanBytes = size_t{128} << 10;
 
-// In decode, weight loads ask for the line this far ahead into L1, the
-// scales' lines too, as RepackedSource does (a panel is one stream; with
+// In decode, weight loads ask for the line kStreamAheadBytes ahead into L1,
+// the scales' lines too, as RepackedSource does (a panel is one stream; with
 // several tokens a span is read from L2 again and again). 24 KiB ahead into
 // L2 before: L2-resident decode 162 against 224 GOP/s, from memory 31-32
 // against 33-34 GB/s (Zen 5).
-inline constexpr size_t kQ8_0AheadBytes = size_t{4} << 10;
 
 bool repack_q8_0_pairs(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
   const __m256i to_unsigned = _mm256_set1_epi8(static_cast<char>(0x80));
@@ -111,7 +110,7 @@ void q8_0_pairs_pass(const std::byte* panel, int64_t blocks, const PanelActivati
   alignas(64) Products products[2];
   const auto make_products = [&](int64_t first, const std::byte* group, Products& into) {
     for (int line = 0; line < 2 && Tokens == 1; ++line) {
-      _mm_prefetch(reinterpret_cast<const char*>(group) + kQ8_0AheadBytes + 64 * line, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(group) + kStreamAheadBytes + 64 * line, _MM_HINT_T0);
     }
     const int count = static_cast<int>(std::min<int64_t>(kQ8_0Group, blocks - first));
     const auto valid = static_cast<__mmask16>((1u << (2 * count)) - 1);
@@ -139,7 +138,7 @@ void q8_0_pairs_pass(const std::byte* panel, int64_t blocks, const PanelActivati
       }
       for (int pair = 0; pair < kQ8_0Pairs; ++pair) {
         if constexpr (Tokens == 1) {
-          _mm_prefetch(reinterpret_cast<const char*>(p + 64 * pair) + kQ8_0AheadBytes, _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(p + 64 * pair) + kStreamAheadBytes, _MM_HINT_T0);
         }
         const __m512i w = _mm512_loadu_si512(p + 64 * pair);
         for (int t = 0; t < Tokens; ++t) {
