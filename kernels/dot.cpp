@@ -2,11 +2,11 @@
 // kernels use, so results agree with it to the last bit wherever the inputs
 // and the order do: a different order changes logits by ~1e-6 relative, and
 // later roundings to f16 or int8 amplify that into visible differences.
-// The float formats, Q8_0, Q4_1 and Q5_1 follow ggml's x86 vector kernels
-// (8 integer lanes per block, each scaled into a float lane); Q4_0, Q5_0 and
-// the K-quants follow ggml's repacked GEMMs (one float per block or
-// super-block), which is what llama.cpp runs for those on AVX2 machines and
-// what ullm's panel kernels compute.
+// The float formats, Q4_1 and Q5_1 follow ggml's x86 vector kernels (8
+// integer lanes per block, each scaled into a float lane); Q8_0, Q4_0, Q5_0
+// and the K-quants follow ggml's repacked GEMMs (one float per block or
+// super-block), which is what llama.cpp runs for those on AVX2 machines
+// (Q8_0 on Arm) and what ullm's panel kernels compute.
 #include "kernels/dot.hpp"
 
 #include <cmath>
@@ -131,42 +131,34 @@ float dot_bf16_bf16_tiled(int64_t n, const std::byte* w, const std::byte* x) {
 
 namespace {
 
-// Block formats against Q8_0 or Q8_1 activations: per block, 8 integer lanes
-// scaled by the two block scales and accumulated in float. Offset formats
-// (Q4_1, Q5_1) also add their offsets times the activation sums, accumulated
-// apart and added last, as ggml does.
-template <typename Block, typename Act, typename ValueAt>
-float dot_blocks(int64_t n, const std::byte* w, const std::byte* x, ValueAt value) {
+// The offset formats (Q4_1, Q5_1) against Q8_1 activations: per block, 8
+// integer lanes scaled by the two block scales and accumulated in float; the
+// offsets times the activation sums accumulated apart and added last, as
+// ggml does.
+template <typename Block, typename ValueAt>
+float dot_offset_blocks(int64_t n, const std::byte* w, const std::byte* x, ValueAt value) {
   const auto* wb = reinterpret_cast<const Block*>(w);
-  const auto* xb = reinterpret_cast<const Act*>(x);
+  const auto* xb = reinterpret_cast<const BlockQ8_1*>(x);
   float acc[8] = {};
   float offsets = 0.0f;
   for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    if constexpr (std::is_same_v<Act, BlockQ8_1>) {
-      offsets = std::fma(f16_to_f32(wb[b].m), f16_to_f32(xb[b].s), offsets);
-    }
+    offsets = std::fma(f16_to_f32(wb[b].m), f16_to_f32(xb[b].s), offsets);
     const float scale = f16_to_f32(wb[b].d) * f16_to_f32(xb[b].d);
     accumulate_block([&](int i) { return value(wb[b], i); }, xb[b].qs, scale, acc);
   }
-  if constexpr (std::is_same_v<Act, BlockQ8_1>) return reduce_8_lanes(acc) + offsets;
-  return reduce_8_lanes(acc);
+  return reduce_8_lanes(acc) + offsets;
 }
 
 }  // namespace
 
-float dot_q8_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_blocks<BlockQ8_0, BlockQ8_0>(n, w, x,
-                                          [](const BlockQ8_0& b, int i) { return static_cast<int32_t>(b.qs[i]); });
-}
-
 namespace {
 
-// Q4_0's and Q5_0's order (for any token count): each
-// block's integer dot product whole, converted once and added with one fused
-// multiply-add times the product of the scales. ggml's repacked Q4_0 kernels
+// The order of Q8_0, Q4_0 and Q5_0 (for any token count): each block's
+// integer dot product whole, converted once and added with one fused
+// multiply-add times the product of the scales. ggml's repacked kernels
 // (Q4_0_8x8, which llama.cpp uses on AVX2 and newer for any matrix of 8k
-// rows, one token or many) add so, and ullm's panel kernels can: their lanes
-// hold whole rows.
+// rows, one token or many; Q8_0_4x8 on Arm) add so, and ullm's panel
+// kernels can: their lanes hold whole rows.
 template <typename Block, typename ValueAt>
 float dot_blocks_whole(int64_t n, const std::byte* w, const std::byte* x, ValueAt value) {
   const auto* wb = reinterpret_cast<const Block*>(w);
@@ -182,6 +174,10 @@ float dot_blocks_whole(int64_t n, const std::byte* w, const std::byte* x, ValueA
 
 }  // namespace
 
+float dot_q8_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_blocks_whole<BlockQ8_0>(n, w, x, [](const BlockQ8_0& b, int i) { return static_cast<int32_t>(b.qs[i]); });
+}
+
 float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
   return dot_blocks_whole<BlockQ4_0>(n, w, x, [](const BlockQ4_0& b, int i) { return nibble(b.qs, i) - 8; });
 }
@@ -192,12 +188,12 @@ float dot_q5_0_q8_0(int64_t n, const std::byte* w, const std::byte* x) {
 }
 
 float dot_q4_1_q8_1(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_blocks<BlockQ4_1, BlockQ8_1>(n, w, x, [](const BlockQ4_1& b, int i) { return nibble(b.qs, i); });
+  return dot_offset_blocks<BlockQ4_1>(n, w, x, [](const BlockQ4_1& b, int i) { return nibble(b.qs, i); });
 }
 
 float dot_q5_1_q8_1(int64_t n, const std::byte* w, const std::byte* x) {
-  return dot_blocks<BlockQ5_1, BlockQ8_1>(
-      n, w, x, [](const BlockQ5_1& b, int i) { return nibble(b.qs, i) | fifth_bit(b.qh, i); });
+  return dot_offset_blocks<BlockQ5_1>(n, w, x,
+                                      [](const BlockQ5_1& b, int i) { return nibble(b.qs, i) | fifth_bit(b.qh, i); });
 }
 
 namespace {

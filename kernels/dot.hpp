@@ -19,9 +19,9 @@ float dot_f32_f32_tiled(int64_t n, const std::byte* w, const std::byte* x);
 float dot_f16_f16_tiled(int64_t n, const std::byte* w, const std::byte* x);
 float dot_bf16_bf16_tiled(int64_t n, const std::byte* w, const std::byte* x);
 
+// Q8_0, Q4_0 and Q5_0 add one float per block: each block's integer dot
+// product whole, converted once (ggml's repacked order).
 float dot_q8_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
-// Q4_0 and Q5_0 add one float per block: each block's integer dot product
-// whole, converted once (ggml's repacked order; Q8_0 keeps 8 lanes).
 float dot_q4_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
 float dot_q5_0_q8_0(int64_t n, const std::byte* w, const std::byte* x);
 // The offset formats add sum(m * s) after the block sums, as ggml does.

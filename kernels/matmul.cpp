@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "kernels/blocks.hpp"
-#include "kernels/fp16.hpp"
 #include "kernels/type_traits.hpp"
 #include "ullm/error.hpp"
 
@@ -38,19 +36,9 @@ void PreparedActivations::prepare(const KernelTable& table, DType weight_type, c
   }
   const PanelKernel& kernel = wk->panel;
   has_panel_ = (kernel.fn != nullptr || kernel.repacked != nullptr) && (type_ == DType::Q8_0 || type_ == DType::Q8_K);
-  panel_input_ = kernel.input;
   panel_sum_factor_ = kernel.sum_factor;
-  if (has_panel_ && type_ == DType::Q8_0) {
-    if (kernel.input == PanelInput::kBlockSums) prepare_block_sums(table, kernel.sum_factor);
-    if (kernel.input == PanelInput::kLanePairs) prepare_lane_pairs();
-  }
-  panel_ = {data_.data(),
-            row_bytes_,
-            n_tokens,
-            panel_scales_.data(),
-            panel_sums_.data(),
-            panel_lanes_.data(),
-            static_cast<size_t>(k / kQK8_0) * 128};
+  if (has_panel_ && type_ == DType::Q8_0) prepare_block_sums(table, kernel.sum_factor);
+  panel_ = {data_.data(), row_bytes_, n_tokens, panel_scales_.data(), panel_sums_.data()};
 }
 
 void PreparedActivations::prepare_block_sums(const KernelTable& table, int32_t sum_factor) {
@@ -61,34 +49,8 @@ void PreparedActivations::prepare_block_sums(const KernelTable& table, int32_t s
   table.q8_0_block_sums(data_.data(), n_tokens_ * blocks, sum_factor, panel_scales_.data(), panel_sums_.data());
 }
 
-void PreparedActivations::prepare_lane_pairs() {
-  const int64_t blocks = k_ / kQK8_0;
-  panel_scales_.resize(static_cast<size_t>(2 * n_tokens_ * blocks));
-  panel_lanes_.resize(static_cast<size_t>(n_tokens_ * blocks) * 128);
-  for (int64_t t = 0; t < n_tokens_; ++t) {
-    const auto* xb = reinterpret_cast<const BlockQ8_0*>(row(t));
-    for (int64_t b = 0; b < blocks; ++b) {
-      std::byte* record = panel_lanes_.data() + static_cast<size_t>(t * blocks + b) * 128;
-      int32_t minus_128_sums[16];
-      for (int g = 0; g < 8; ++g) {
-        std::memcpy(record + 8 * g, xb[b].qs + 4 * g, 4);
-        std::memcpy(record + 8 * g + 4, xb[b].qs + 4 * g, 4);
-        int32_t sum = 0;
-        for (int i = 0; i < 4; ++i) sum += xb[b].qs[4 * g + i];
-        minus_128_sums[2 * g] = minus_128_sums[2 * g + 1] = -128 * sum;
-      }
-      std::memcpy(record + 64, minus_128_sums, sizeof minus_128_sums);
-      const float scale = f16_to_f32(xb[b].d);
-      panel_scales_[static_cast<size_t>(2 * (t * blocks + b))] = scale;
-      panel_scales_[static_cast<size_t>(2 * (t * blocks + b) + 1)] = scale;
-    }
-  }
-}
-
 const PanelActivations* PreparedActivations::panel(const PanelKernel& kernel) const {
-  const bool same = has_panel_ && kernel.input == panel_input_ &&
-                    (kernel.input != PanelInput::kBlockSums || kernel.sum_factor == panel_sum_factor_);
-  return same ? &panel_ : nullptr;
+  return has_panel_ && kernel.sum_factor == panel_sum_factor_ ? &panel_ : nullptr;
 }
 
 void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedActivations& x, float* y,
@@ -128,7 +90,7 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
       row_end = first;
     }
   }
-  if (wk->panel.fn != nullptr && panel_x != nullptr && x.tokens() >= wk->panel.min_tokens) {
+  if (wk->panel.fn != nullptr && panel_x != nullptr) {
     const int64_t whole = (row_end - row_begin) / wk->panel.rows * wk->panel.rows;
     wk->panel.fn(k, w.data + static_cast<size_t>(row_begin) * w_row_bytes, w_row_bytes, whole, *panel_x, y + row_begin,
                  rows);
@@ -162,11 +124,6 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
   }
 }
 
-bool repacks_only_if_cached(const KernelTable& table, DType type) {
-  const TypeKernels* k = table.find(type);
-  return k != nullptr && k->panel.repack_if_cached;
-}
-
 int64_t panel_rows(const KernelTable& table, DType type) {
   const TypeKernels* k = table.find(type);
   return k != nullptr && k->panel.repack != nullptr ? k->panel.rows : 0;
@@ -178,14 +135,13 @@ bool repacks(const KernelTable& table, const TensorView& w) {
          w.bytes == row_size(w.dtype, w.row_length()) * static_cast<size_t>(w.rows());
 }
 
-bool repack_weights(const KernelTable& table, const TensorView& w, std::byte* out, int64_t row_begin, int64_t row_end) {
+void repack_weights(const KernelTable& table, const TensorView& w, std::byte* out, int64_t row_begin, int64_t row_end) {
   if (!repacks(table, w)) {
     throw InvalidArgument(fmt::format("tensor '{}': {} kernels do not repack it", w.name, table.name));
   }
   const size_t row_bytes = row_size(w.dtype, w.row_length());
-  return table.find(w.dtype)->panel.repack(w.row_length(), w.data + static_cast<size_t>(row_begin) * row_bytes,
-                                           row_bytes, row_end - row_begin,
-                                           out + static_cast<size_t>(row_begin) * row_bytes);
+  table.find(w.dtype)->panel.repack(w.row_length(), w.data + static_cast<size_t>(row_begin) * row_bytes, row_bytes,
+                                    row_end - row_begin, out + static_cast<size_t>(row_begin) * row_bytes);
 }
 
 bool PreparedActivations::suits(DType weight_type, int64_t k) const {

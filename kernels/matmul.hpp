@@ -43,15 +43,12 @@ class PreparedActivations {
 
  private:
   void prepare_block_sums(const KernelTable& table, int32_t sum_factor);
-  void prepare_lane_pairs();
 
   std::vector<std::byte> data_;
   std::vector<float> widened_;
   // What the weight type's panel kernel reads besides the rows, if it has one.
   std::vector<float> panel_scales_;
   std::vector<int32_t> panel_sums_;
-  std::vector<std::byte> panel_lanes_;
-  PanelInput panel_input_ = PanelInput::kBlockSums;
   int32_t panel_sum_factor_ = 0;
   PanelActivations panel_{};
   bool has_panel_ = false;
@@ -75,14 +72,8 @@ void matmul_rows(const KernelTable& table, const TensorView& w, const PreparedAc
 bool repacks(const KernelTable& table, const TensorView& w);
 // Writes w's rows [row_begin, row_end) (multiples of the panel height) in
 // the table's panel order into `out`, which holds w.bytes; only for weights
-// that `repacks` accepts. Returns false if those rows hold values the panel
-// kernel cannot take (AVX2's Q8_0 panels: -128, which no quantizer writes
-// but a file may hold); the copy must then not be used.
-[[nodiscard]] bool repack_weights(const KernelTable& table, const TensorView& w, std::byte* out, int64_t row_begin,
-                                  int64_t row_end);
-// Whether repacking weights of `type` pays only when the caches hold them
-// (decode from memory runs as fast on the mapped rows).
-bool repacks_only_if_cached(const KernelTable& table, DType type);
+// that `repacks` accepts.
+void repack_weights(const KernelTable& table, const TensorView& w, std::byte* out, int64_t row_begin, int64_t row_end);
 // Rows per panel of `type` in `table`, or 0 if the table does not repack it.
 int64_t panel_rows(const KernelTable& table, DType type);
 

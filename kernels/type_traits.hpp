@@ -26,31 +26,16 @@ inline constexpr int kTileTokens = 4;
 using DotTileFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride,
                            int tokens, float* out, int64_t out_stride);
 
-// What a panel kernel reads besides the activation rows (see PanelKernel).
-enum class PanelInput {
-  // Per token t and block b at [t * blocks + b]: for Q8_0 activations the
-  // block's scale as a float and its value sum times the kernel's
-  // `sum_factor` (Q8_K blocks hold a float scale and their 16-value sums).
-  kBlockSums,
-  // Per token, per block: a 128-byte record of the block's 32 values with
-  // each four-byte group twice (64 bytes: groups 0, 0, 1, 1, ... 7, 7) and
-  // then -128 times each group's sum, twice (16 int32), at `lanes` +
-  // t * lanes_stride + 128 b; and the block's scale as a float twice at
-  // `scales`[2 * (t * blocks + b)]. This pairs with weight panels that hold
-  // two rows' groups side by side in unsigned form (q + 128).
-  kLanePairs,
-};
-
-// Activations as a panel kernel reads them: the activation rows plus what
-// its PanelInput names.
+// Activations as a panel kernel reads them: the activation rows, and per
+// token t and block b at [t * blocks + b], for Q8_0 activations, the block's
+// scale as a float and its value sum times the kernel's `sum_factor` (Q8_K
+// blocks hold a float scale and their 16-value sums).
 struct PanelActivations {
   const std::byte* rows;
   size_t stride;
   int64_t tokens;
   const float* scales;
   const int32_t* sums;
-  const std::byte* lanes;
-  size_t lanes_stride;
 };
 
 // Products of `rows` weight rows (a multiple of PanelKernel::rows, w_stride
@@ -60,33 +45,21 @@ using PanelFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, int64_t
 
 // Rearranges `rows` rows (a multiple of PanelKernel::rows, w_stride bytes
 // apart) of n values into panel order, into `out` (as many bytes as the rows).
-// Returns false if the rows hold values the panel kernel cannot take (the
-// copy is then not to be used; the format's other kernels take any).
-using RepackFn = bool (*)(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out);
+using RepackFn = void (*)(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out);
 
 // A GEMM kernel that works on panels of rows laid out so that each SIMD lane
 // holds one row (ggml's repacked layouts): a block's integer dot product is
 // then complete in its lane and costs one conversion and one fused
 // multiply-add per `rows` products, where row-at-a-time kernels spend those
-// per product. Q8_0's panels keep its per-lane order instead: two rows'
-// eight lanes side by side fill a 512-bit register, so one VNNI instruction,
-// one conversion and one multiply-add serve 64 products and nothing else
-// does per product (PanelInput::kLanePairs; AVX2's Q8_0 panels are one
-// row a register and exist only repacked). `fn` lays panels out on the fly
-// in a small buffer; weights repacked once at load skip that (AVX-512's Q8_0
-// only when the model fits in cache: from memory its row tiles decode as
-// fast). Panels
-// add in the order of the format's `dot_tiled` (for the formats with panels,
-// also their `dot`).
+// per product. `fn` lays panels out on the fly in a small buffer; weights
+// repacked once at load skip that. Panels add in the order of the format's
+// `dot_tiled` (for the formats with panels, also their `dot`).
 struct PanelKernel {
-  int rows = 0;  // rows per panel: the SIMD width in 32-bit lanes (Q8_0: half)
-  PanelInput input = PanelInput::kBlockSums;
-  // Fewer tokens take the format's row kernels in `fn`'s place (weights
-  // repacked at load use `repacked` for any count).
-  int min_tokens = 1;
+  int rows = 0;  // rows per panel: the SIMD width in 32-bit lanes
   // What the integer dot product of a block misses, per activation sum:
   // weights are kept as unsigned bytes (Q4_0's q, standing for q - 8), so
-  // the kernel starts each block from this times sum x (-8; Q5_0 -16).
+  // the kernel starts each block from this times sum x (-8; Q5_0 -16; Q8_0
+  // with VNNI -128).
   int32_t sum_factor = 0;
   PanelFn fn = nullptr;
   // Optional, for weights repacked once at load: `repack` writes rows in
@@ -94,8 +67,6 @@ struct PanelKernel {
   // `fn` reading them (its w is the repacked panels; w_stride unused).
   RepackFn repack = nullptr;
   PanelFn repacked = nullptr;
-  // Repacking pays only for weights the caches hold.
-  bool repack_if_cached = false;
 };
 
 struct TypeKernels {
@@ -108,10 +79,10 @@ struct TypeKernels {
   DotFn dot;
   // The same product in the summation order of a many-token GEMM, used when
   // a matmul has several tokens and rows % 4 == 0 (where ggml tiles): the
-  // float formats' tiled order; for block formats the same as `dot` (Q4_0,
-  // Q5_0 and the K-quants convert once per block for any token count, as
-  // ggml's repacked kernels do; Q8_0, Q4_1 and Q5_1 add per lane, as ggml's
-  // vector kernels do, which llama.cpp also uses for Q8_0 batches on x86).
+  // float formats' tiled order; for block formats the same as `dot` (Q8_0,
+  // Q4_0, Q5_0 and the K-quants convert once per block for any token count,
+  // as ggml's repacked kernels do; Q4_1 and Q5_1 add per lane, as ggml's
+  // vector kernels do).
   DotFn dot_tiled;
   // Optional (nullptr: one dot at a time): `dot` in tiles.
   DotTileFn dot_tile;

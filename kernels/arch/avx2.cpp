@@ -1,6 +1,5 @@
 // The AVX2 + FMA + F16C target. Compiled with this target's flags and only
 // called after a run-time check.
-#include "kernels/arch/avx2_q8_0_panel.hpp"
 #include "kernels/arch/x86_256.hpp"
 
 namespace ullm::kernels::simd {
@@ -41,7 +40,6 @@ const KernelTable& TargetTable::operator()(Avx2) const {
   static const KernelTable table = [] {
     KernelTable t = TableBuilder{}(Avx2{}, "avx2");
     set_block_kernels<u8s8_maddubs>(t);
-    t.find(DType::Q8_0)->panel = q8_0_repacked_kernel<u8s8_maddubs>();
     return t;
   }();
   return table;

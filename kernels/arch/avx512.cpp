@@ -1,6 +1,5 @@
 // The AVX-512 target (F, BW, DQ, VL and VNNI). Compiled with this target's
 // flags and only called after a run-time check.
-#include "kernels/arch/avx512_q8_0_panel.hpp"
 #include "kernels/arch/x86_256.hpp"
 
 namespace ullm::kernels::simd {
@@ -48,8 +47,7 @@ template <>
 const KernelTable& TargetTable::operator()(xsimd::avx512bw) const {
   static const KernelTable table = [] {
     KernelTable t = TableBuilder{}(xsimd::avx512bw{}, "avx512");
-    set_vnni_block_kernels(t);
-    t.find(DType::Q8_0)->panel = q8_0_panel_kernel();
+    set_block_kernels<u8s8_vnni>(t);
     return t;
   }();
   return table;

@@ -18,42 +18,17 @@ inline int32x4_t lanes_16(int8x16_t w, int8x16_t x) {
   return vpaddq_s32(low, high);
 }
 
-// One 32-element block given as its two 16-byte halves, into 8 float lanes.
-inline void accumulate(int8x16_t w_lo, int8x16_t w_hi, const BlockQ8_0& x, float scale, float32x4_t& acc_lo,
-                       float32x4_t& acc_hi) {
-  const float32x4_t s = vdupq_n_f32(scale);
-  acc_lo = vfmaq_f32(acc_lo, s, vcvtq_f32_s32(lanes_16(w_lo, vld1q_s8(x.qs))));
-  acc_hi = vfmaq_f32(acc_hi, s, vcvtq_f32_s32(lanes_16(w_hi, vld1q_s8(x.qs + 16))));
-}
-
-float finish(float32x4_t lo, float32x4_t hi) {
-  alignas(16) float out[8];
-  vst1q_f32(out, lo);
-  vst1q_f32(out + 4, hi);
-  return reduce_8(out);
-}
-
-float dot_q8_0_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const BlockQ8_0*>(wp);
+// The order of Q8_0, Q4_0 and Q5_0: each block's dot product whole, then
+// one fused multiply-add. values(block, lo, hi) gives a block's 32 signed
+// values as two halves.
+template <class Block, class Values>
+float dot_whole_blocks_neon(int64_t n, const std::byte* wp, const std::byte* xp, const Values& values) {
+  const auto* w = reinterpret_cast<const Block*>(wp);
   const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
-  float32x4_t lo = vdupq_n_f32(0.0f), hi = vdupq_n_f32(0.0f);
-  for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    accumulate(vld1q_s8(w[b].qs), vld1q_s8(w[b].qs + 16), x[b], f16_to_f32(w[b].d) * f16_to_f32(x[b].d), lo, hi);
-  }
-  return finish(lo, hi);
-}
-
-// Q4_0's order: each block's dot product whole, then one fused
-// multiply-add (see dot_q4_0_q8_0_tiled).
-float dot_q4_0_whole_blocks_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const BlockQ4_0*>(wp);
-  const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
-  const int8x16_t eight = vdupq_n_s8(8);
   float acc = 0.0f;
-  for (int64_t b = 0; b < n / kQK4_0; ++b) {
-    const uint8x16_t q = vld1q_u8(w[b].qs);
-    const int8x16_t w_lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f))), eight);
-    const int8x16_t w_hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    int8x16_t w_lo, w_hi;
+    values(w[b], w_lo, w_hi);
     const int32_t sum =
         vaddvq_s32(vaddq_s32(lanes_16(w_lo, vld1q_s8(x[b].qs)), lanes_16(w_hi, vld1q_s8(x[b].qs + 16))));
     acc = std::fma(static_cast<float>(sum), f16_to_f32(w[b].d) * f16_to_f32(x[b].d), acc);
@@ -61,28 +36,36 @@ float dot_q4_0_whole_blocks_neon(int64_t n, const std::byte* wp, const std::byte
   return acc;
 }
 
-// Q5_0 in Q4_0's order: the fifth bit of value i is bit i of qh.
-float dot_q5_0_whole_blocks_neon(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const BlockQ5_0*>(wp);
-  const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
-  const uint8x16_t bit_of_byte = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
-  float acc = 0.0f;
-  for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    const uint8x16_t q = vld1q_u8(w[b].qs);
+float dot_q8_0_neon(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_whole_blocks_neon<BlockQ8_0>(n, w, x, [](const BlockQ8_0& b, int8x16_t& lo, int8x16_t& hi) {
+    lo = vld1q_s8(b.qs);
+    hi = vld1q_s8(b.qs + 16);
+  });
+}
+
+float dot_q4_0_neon(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_whole_blocks_neon<BlockQ4_0>(n, w, x, [](const BlockQ4_0& b, int8x16_t& lo, int8x16_t& hi) {
+    const uint8x16_t q = vld1q_u8(b.qs);
+    lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0f))), vdupq_n_s8(8));
+    hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), vdupq_n_s8(8));
+  });
+}
+
+// Q5_0: the fifth bit of value i is bit i of qh.
+float dot_q5_0_neon(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_whole_blocks_neon<BlockQ5_0>(n, w, x, [](const BlockQ5_0& b, int8x16_t& lo, int8x16_t& hi) {
+    const uint8x16_t bit_of_byte = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    const uint8x16_t q = vld1q_u8(b.qs);
     // Values 0-15 take qh bytes 0-1, values 16-31 bytes 2-3.
-    const uint8x16_t top_lo = vcombine_u8(vdup_n_u8(w[b].qh[0]), vdup_n_u8(w[b].qh[1]));
-    const uint8x16_t top_hi = vcombine_u8(vdup_n_u8(w[b].qh[2]), vdup_n_u8(w[b].qh[3]));
+    const uint8x16_t top_lo = vcombine_u8(vdup_n_u8(b.qh[0]), vdup_n_u8(b.qh[1]));
+    const uint8x16_t top_hi = vcombine_u8(vdup_n_u8(b.qh[2]), vdup_n_u8(b.qh[3]));
     const auto value = [&](uint8x16_t nibbles, uint8x16_t top) {
       const uint8x16_t fifth = vandq_u8(vtstq_u8(top, bit_of_byte), vdupq_n_u8(0x10));
       return vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(nibbles, fifth)), vdupq_n_s8(16));
     };
-    const int8x16_t w_lo = value(vandq_u8(q, vdupq_n_u8(0x0f)), top_lo);
-    const int8x16_t w_hi = value(vshrq_n_u8(q, 4), top_hi);
-    const int32_t sum =
-        vaddvq_s32(vaddq_s32(lanes_16(w_lo, vld1q_s8(x[b].qs)), lanes_16(w_hi, vld1q_s8(x[b].qs + 16))));
-    acc = std::fma(static_cast<float>(sum), f16_to_f32(w[b].d) * f16_to_f32(x[b].d), acc);
-  }
-  return acc;
+    lo = value(vandq_u8(q, vdupq_n_u8(0x0f)), top_lo);
+    hi = value(vshrq_n_u8(q, 4), top_hi);
+  });
 }
 
 // The 16-byte operations of k_quant_128.hpp.
@@ -157,10 +140,10 @@ const KernelTable& TargetTable::operator()(xsimd::neon64) const {
           dot = dot_q8_0_neon;
           break;
         case DType::Q4_0:
-          dot = dot_q4_0_whole_blocks_neon;
+          dot = dot_q4_0_neon;
           break;
         case DType::Q5_0:
-          dot = dot_q5_0_whole_blocks_neon;
+          dot = dot_q5_0_neon;
           break;
         case DType::Q4_K:
           dot = dot_q4_or_5_k_128<Bytes128, false, BlockQ4_K>;

@@ -19,13 +19,6 @@ inline __m128i load_128(const void* p) {
   return _mm_loadu_si128(static_cast<const __m128i*>(p));
 }
 
-// Accumulates one block given as two 16-byte halves of int8 weights.
-inline void accumulate(__m128i w_lo, __m128i w_hi, const BlockQ8_0& x, float scale, __m128& acc_lo, __m128& acc_hi) {
-  const __m128 s = _mm_set1_ps(scale);
-  acc_lo = _mm_add_ps(_mm_mul_ps(s, _mm_cvtepi32_ps(lanes_128(w_lo, load_128(x.qs)))), acc_lo);
-  acc_hi = _mm_add_ps(_mm_mul_ps(s, _mm_cvtepi32_ps(lanes_128(w_hi, load_128(x.qs + 16)))), acc_hi);
-}
-
 // 0x10 in each byte where `top` has that byte's bit of `bits` (a fifth bit).
 inline __m128i fifth_bits(__m128i top, __m128i bits) {
   return _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(top, bits), bits), _mm_set1_epi8(0x10));
@@ -58,34 +51,17 @@ struct Bytes128 {
   }
 };
 
-float finish(__m128 lo, __m128 hi) {
-  alignas(16) float out[8];
-  _mm_store_ps(out, lo);
-  _mm_store_ps(out + 4, hi);
-  return reduce_8(out);
-}
-
-float dot_q8_0_sse4(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const BlockQ8_0*>(wp);
+// The order of Q8_0, Q4_0 and Q5_0: each block's dot product whole, then
+// its scaled sum (a product and a sum: no fused multiply-add here).
+// values(block, lo, hi) gives a block's 32 signed values as two halves.
+template <class Block, class Values>
+float dot_whole_blocks_sse4(int64_t n, const std::byte* wp, const std::byte* xp, const Values& values) {
+  const auto* w = reinterpret_cast<const Block*>(wp);
   const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
-  __m128 lo = _mm_setzero_ps(), hi = _mm_setzero_ps();
-  for (int64_t b = 0; b < n / kQK8_0; ++b) {
-    accumulate(load_128(w[b].qs), load_128(w[b].qs + 16), x[b], f16_to_f32(w[b].d) * f16_to_f32(x[b].d), lo, hi);
-  }
-  return finish(lo, hi);
-}
-
-// Q4_0's order: each block's dot product whole, then its scaled
-// sum (a product and a sum: no fused multiply-add here).
-float dot_q4_0_whole_blocks_sse4(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const BlockQ4_0*>(wp);
-  const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
-  const __m128i mask = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
   float acc = 0.0f;
-  for (int64_t b = 0; b < n / kQK4_0; ++b) {
-    const __m128i q = load_128(w[b].qs);
-    const __m128i w_lo = _mm_sub_epi8(_mm_and_si128(q, mask), eight);
-    const __m128i w_hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), eight);
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    __m128i w_lo, w_hi;
+    values(w[b], w_lo, w_hi);
     const int32_t sum =
         Bytes128::sum(_mm_add_epi32(lanes_128(w_lo, load_128(x[b].qs)), lanes_128(w_hi, load_128(x[b].qs + 16))));
     acc += static_cast<float>(sum) * (f16_to_f32(w[b].d) * f16_to_f32(x[b].d));
@@ -93,32 +69,39 @@ float dot_q4_0_whole_blocks_sse4(int64_t n, const std::byte* wp, const std::byte
   return acc;
 }
 
-// Q5_0 in Q4_0's order: the fifth bit of value i is bit i of qh.
-float dot_q5_0_whole_blocks_sse4(int64_t n, const std::byte* wp, const std::byte* xp) {
-  const auto* w = reinterpret_cast<const BlockQ5_0*>(wp);
-  const auto* x = reinterpret_cast<const BlockQ8_0*>(xp);
-  const __m128i bit_of_byte = _mm_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
-  const __m128i sixteen = _mm_set1_epi8(16);
-  float acc = 0.0f;
-  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+float dot_q8_0_sse4(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_whole_blocks_sse4<BlockQ8_0>(n, w, x, [](const BlockQ8_0& b, __m128i& lo, __m128i& hi) {
+    lo = load_128(b.qs);
+    hi = load_128(b.qs + 16);
+  });
+}
+
+float dot_q4_0_sse4(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_whole_blocks_sse4<BlockQ4_0>(n, w, x, [](const BlockQ4_0& b, __m128i& lo, __m128i& hi) {
+    const __m128i q = load_128(b.qs), eight = _mm_set1_epi8(8);
+    lo = _mm_sub_epi8(Bytes128::mask(q, 0x0f), eight);
+    hi = _mm_sub_epi8(Bytes128::shr<4>(q), eight);
+  });
+}
+
+// Q5_0: the fifth bit of value i is bit i of qh.
+float dot_q5_0_sse4(int64_t n, const std::byte* w, const std::byte* x) {
+  return dot_whole_blocks_sse4<BlockQ5_0>(n, w, x, [](const BlockQ5_0& b, __m128i& lo, __m128i& hi) {
     int32_t qh;
-    std::memcpy(&qh, w[b].qh, 4);
+    std::memcpy(&qh, b.qh, 4);
     // Values 0-15 take qh bytes 0-1, values 16-31 bytes 2-3: each byte's
     // qh byte spread over eight, its bit picked.
     const __m128i top = _mm_cvtsi32_si128(qh);
+    const __m128i bit_of_byte = _mm_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
     const auto value = [&](__m128i nibbles, int first_qh_byte) {
       const __m128i spread = _mm_shuffle_epi8(
           top, _mm_set_epi64x(0x0101010101010101ll * (first_qh_byte + 1), 0x0101010101010101ll * first_qh_byte));
-      return _mm_sub_epi8(_mm_or_si128(nibbles, fifth_bits(spread, bit_of_byte)), sixteen);
+      return _mm_sub_epi8(_mm_or_si128(nibbles, fifth_bits(spread, bit_of_byte)), _mm_set1_epi8(16));
     };
-    const __m128i q = load_128(w[b].qs);
-    const __m128i w_lo = value(Bytes128::mask(q, 0x0f), 0);
-    const __m128i w_hi = value(Bytes128::shr<4>(q), 2);
-    const int32_t sum =
-        Bytes128::sum(_mm_add_epi32(lanes_128(w_lo, load_128(x[b].qs)), lanes_128(w_hi, load_128(x[b].qs + 16))));
-    acc += static_cast<float>(sum) * (f16_to_f32(w[b].d) * f16_to_f32(x[b].d));
-  }
-  return acc;
+    const __m128i q = load_128(b.qs);
+    lo = value(Bytes128::mask(q, 0x0f), 0);
+    hi = value(Bytes128::shr<4>(q), 2);
+  });
 }
 
 // No F16C here: the scalar conversions' cases side by side, in integers
@@ -205,9 +188,9 @@ const KernelTable& TargetTable::operator()(xsimd::sse4_2) const {
     TypeKernels& q8_0 = *t.find(DType::Q8_0);
     q8_0.dot = q8_0.dot_tiled = dot_q8_0_sse4;
     TypeKernels& q4_0 = *t.find(DType::Q4_0);
-    q4_0.dot = q4_0.dot_tiled = dot_q4_0_whole_blocks_sse4;
+    q4_0.dot = q4_0.dot_tiled = dot_q4_0_sse4;
     TypeKernels& q5_0 = *t.find(DType::Q5_0);
-    q5_0.dot = q5_0.dot_tiled = dot_q5_0_whole_blocks_sse4;
+    q5_0.dot = q5_0.dot_tiled = dot_q5_0_sse4;
     TypeKernels& q4_k = *t.find(DType::Q4_K);
     q4_k.dot = q4_k.dot_tiled = dot_q4_or_5_k_128<Bytes128, false, BlockQ4_K>;
     TypeKernels& q5_k = *t.find(DType::Q5_K);

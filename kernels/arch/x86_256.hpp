@@ -89,26 +89,6 @@ inline __m256i add_fifth_bits_256(__m256i q, const uint8_t* qh) {
 #endif
 }
 
-// Q8_0 weights are signed: the sign trick moves w's sign onto x. The
-// activation side never holds -128 (the Q8_0 quantizer stays in [-127, 127]).
-template <__m256i (*U8S8)(__m256i, __m256i, __m256i)>
-struct Q8_0Weights {
-  using Block = BlockQ8_0;
-  using Act = BlockQ8_0;
-  static constexpr bool kOffset = false;
-  struct Values {
-    __m256i signs, magnitudes;
-  };
-  static __m256i per_token(__m256i) { return _mm256_setzero_si256(); }
-  static Values values(const Block& w) {
-    const __m256i v = load_256(w.qs);
-    return {v, _mm256_sign_epi8(v, v)};
-  }
-  static __m256i lanes(const Values& w, __m256i x, __m256i) {
-    return U8S8(_mm256_setzero_si256(), w.magnitudes, _mm256_sign_epi8(x, w.signs));
-  }
-};
-
 // Q4_1 and Q5_1: unsigned q times x; the offsets m are added through the
 // activation sums s, apart from the lanes.
 template <__m256i (*U8S8)(__m256i, __m256i, __m256i), class B>
@@ -441,7 +421,7 @@ void set_block_kernels(KernelTable& t) {
     switch (kComputeTypes[i]) {
       case DType::Q8_0:
         k.from_float = quantize_q8_0_256;
-        install(k, one_row<tile_256<Q8_0Weights<U8S8>, 1, 1>>, dot_tile_256<Q8_0Weights<U8S8>>);
+        k.panel = panel_kernel<PanelQn_0<8>>();
         break;
       case DType::Q4_1:
         install(k, one_row<tile_256<Q4_1, 1, 1>>, dot_tile_256<Q4_1>);
@@ -452,13 +432,11 @@ void set_block_kernels(KernelTable& t) {
       case DType::Q8_K:
         k.from_float = quantize_q8_k_256;
         break;
-      // Panels for every token count (one float per block or super-block);
-      // rows outside whole panels take the scalar reference.
       case DType::Q4_0:
-        k.panel = panel_kernel<PanelQ4Or5_0<false>>();
+        k.panel = panel_kernel<PanelQn_0<4>>();
         break;
       case DType::Q5_0:
-        k.panel = panel_kernel<PanelQ4Or5_0<true>>();
+        k.panel = panel_kernel<PanelQn_0<5>>();
         break;
       case DType::Q4_K:
         k.panel = panel_kernel<PanelQ4Or5K<false>>();
@@ -474,67 +452,6 @@ void set_block_kernels(KernelTable& t) {
     }
   }
 }
-
-#if ULLM_X86_VNNI
-// Q8_0 weights with VNNI, without the sign trick: sum w x is
-// sum w (x + 128) - 128 sum w, exactly (x + 128 fits a byte as x stays in
-// [-127, 127]; no sum overflows). x + 128 is made once per activation block,
-// -128 sum w once per weight block, so each row and token costs one VNNI
-// instruction instead of a sign fix-up and one (maddubs would saturate here).
-// For one token the -128 sum w is not shared (measured -15 % in L2 against
-// the sign trick), so one token takes Q8_0VnniOneToken below.
-struct Q8_0Vnni {
-  using Block = BlockQ8_0;
-  using Act = BlockQ8_0;
-  static constexpr bool kOffset = false;
-  struct Values {
-    __m256i w, minus_128_sum_w;
-  };
-  static __m256i per_token(__m256i x) { return _mm256_xor_si256(x, _mm256_set1_epi8(static_cast<char>(0x80))); }
-  static Values values(const Block& b) {
-    const __m256i w = load_256(b.qs);
-    const __m256i zero = _mm256_setzero_si256();
-    const __m256i sum = u8s8_vnni(zero, _mm256_set1_epi8(static_cast<char>(0x80)), w);
-    return {w, _mm256_sub_epi32(zero, sum)};
-  }
-  static __m256i lanes(const Values& v, __m256i, __m256i x_plus_128) {
-    return u8s8_vnni(v.minus_128_sum_w, x_plus_128, v.w);
-  }
-};
-
-// One token: the other way round, sum (w + 128) x - 128 sum x, the lanes'
-// -128 sum x made once per activation block and shared by a tile's rows, so
-// each row costs one XOR and one VNNI instruction (the sign trick: two sign
-// operations and one).
-struct Q8_0VnniOneToken {
-  using Block = BlockQ8_0;
-  using Act = BlockQ8_0;
-  static constexpr bool kOffset = false;
-  using Values = __m256i;
-  static __m256i per_token(__m256i x) {
-    const __m256i zero = _mm256_setzero_si256();
-    return _mm256_sub_epi32(zero, u8s8_vnni(zero, _mm256_set1_epi8(static_cast<char>(0x80)), x));
-  }
-  static Values values(const Block& b) {
-    return _mm256_xor_si256(load_256(b.qs), _mm256_set1_epi8(static_cast<char>(0x80)));
-  }
-  static __m256i lanes(const Values& w_plus_128, __m256i x, __m256i minus_128_sum_x) {
-    return u8s8_vnni(minus_128_sum_x, w_plus_128, x);
-  }
-};
-
-void dot_tile_q8_0_vnni(int64_t n, const std::byte* w, size_t w_stride, const std::byte* x, size_t x_stride, int tokens,
-                        float* out, int64_t out_stride) {
-  if (tokens == 1) return dot_tile_256<Q8_0VnniOneToken>(n, w, w_stride, x, x_stride, 1, out, out_stride);
-  dot_tile_256<Q8_0Vnni>(n, w, w_stride, x, x_stride, tokens, out, out_stride);
-}
-
-// The block-format kernels on VNNI, Q8_0's tiles without the sign trick.
-inline void set_vnni_block_kernels(KernelTable& t) {
-  set_block_kernels<u8s8_vnni>(t);
-  t.find(DType::Q8_0)->dot_tile = dot_tile_q8_0_vnni;
-}
-#endif
 
 }  // namespace
 }  // namespace ullm::kernels::simd

@@ -1,4 +1,4 @@
-// Panel GEMM kernels on the AVX2 and AVX-512 targets: Q4_0 and Q5_0
+// Panel GEMM kernels on the AVX2 and AVX-512 targets: Q8_0, Q4_0 and Q5_0
 // against Q8_0 activations, Q4_K, Q5_K and Q6_K against Q8_K, for any
 // number of tokens.
 //
@@ -9,19 +9,13 @@
 // lane r holds four consecutive values of row r; a block's integer dot
 // product then completes inside its lane, from one activation broadcast per
 // four values, and the conversion and multiply-add serve a whole panel.
-// ggml repacks weights this way (its Q4_0_8x8 and Q4_K_8x8 layouts). Here
-// each format's pack() reads a panel's blocks through a source: from the rows,
-// transposing into a stack buffer that every token reuses (panel_gemm), or
-// from a recording of those reads made once at load (Repacked,
-// repacked_gemm), which needs no transposing and streams well for decode.
-// Measured on Zen 5 (AVX-512), 512 tokens through 5632x2048: 2.5x the
-// row-at-a-time tiles.
-//
-// Q8_0 has no panel here: one float per block would change the order of its
-// sums, and llama.cpp (which does not repack Q8_0 on x86) adds them per
-// lane as ullm's tiles do, so Q8_0 matches it bit for bit that way. With
-// AVX-512, avx512_q8_0_panel.hpp keeps that order in panels of row pairs;
-// with AVX2, avx2_q8_0_panel.hpp in repacked panels of four rows.
+// ggml repacks weights this way (its Q4_0_8x8 and Q4_K_8x8 layouts; Q8_0_4x8
+// on Arm). Here each format's pack() reads a panel's blocks through a
+// source: from the rows, transposing into a stack buffer that every token
+// reuses (panel_gemm), or from a recording of those reads made once at load
+// (Repacked, repacked_gemm), which needs no transposing and streams well for
+// decode. Measured on Zen 5 (AVX-512), 512 tokens through 5632x2048: 2.5x
+// the row-at-a-time tiles.
 //
 // Included only by the x86 target files (kernels/arch/avx2.cpp,
 // avxvnni.cpp, avx512.cpp); everything has internal linkage, and each file
@@ -482,10 +476,22 @@ inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
 inline Int high_nibbles_for_dot_32(Int v) {
   return PanelIsa::high_nibbles(v);
 }
-// (AVX2 adds the 16-bit pair sums before widening: one chain.)
+// (AVX2 adds the 16-bit pair sums before widening: one chain.) Signed
+// 8-bit values (Q8_0) take the sign trick, |q| against x with q's sign, so
+// that a pair stays below 2^15 (q + 128 would saturate), widened group by
+// group.
 template <int Bits, class>
 inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
-  return add_pair_sums<Bits>(start, q, x, _mm256_set1_epi16(1));
+  if constexpr (Bits == 8) {
+    for (int g = 0; g < 8; ++g) {
+      const Int pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(q[g], q[g]),
+                                             _mm256_sign_epi8(PanelIsa::splat(four_bytes(x + 4 * g)), q[g]));
+      start = PanelIsa::add_32(start, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+    }
+    return start;
+  } else {
+    return add_pair_sums<Bits>(start, q, x, _mm256_set1_epi16(1));
+  }
 }
 #endif
 
@@ -611,6 +617,15 @@ struct FiveBitCode {
   }
 };
 
+// Values a repacked panel stores as read: a code of one vector in one.
+struct AsRead {
+  static constexpr int kValues = 1;
+  static constexpr int kStored = 1;
+  static void encode(const Int* values, Int (&stored)[kStored]) { stored[0] = values[0]; }
+  static void decode(const Int (&stored)[kStored], Int* values) { values[0] = stored[0]; }
+};
+
+// The formats of one scale per 32 values, against Q8_0 activations.
 // Q4_0: the nibbles q as unsigned bytes; sum (q - 8) x = sum q x - 8 sum x.
 // Q5_0: q with its fifth bit from qh (bit i for value i), sum (q - 16) x.
 // Its qh is read with its bits by group (bits_by_group), where one shift
@@ -618,12 +633,16 @@ struct FiveBitCode {
 // qh's own order took a shuffle and a compare per group (Q5_0 decode in L2
 // on Zen 1: 25.7 against 29.4 GOP/s). A repacked panel stores the values
 // in FiveBitCode.
-template <bool FifthBit>
-struct PanelQ4Or5_0 {
-  using Block = std::conditional_t<FifthBit, BlockQ5_0, BlockQ4_0>;
+// Q8_0: with VNNI, q + 128 as unsigned bytes (q with its top bit flipped,
+// stored so in a repacked panel), sum q x = sum (q + 128) x - 128 sum x;
+// without, the signed q for dot_32's sign trick.
+template <int Bits>
+struct PanelQn_0 {
+  static_assert(Bits == 4 || Bits == 5 || Bits == 8);
+  using Block = std::conditional_t<Bits == 4, BlockQ4_0, std::conditional_t<Bits == 5, BlockQ5_0, BlockQ8_0>>;
   using Act = BlockQ8_0;
-  static constexpr int kValues = kQK4_0;
-  static constexpr int32_t kSumFactor = FifthBit ? -16 : -8;
+  static constexpr int kValues = kQK8_0;
+  static constexpr int32_t kSumFactor = Bits == 4 ? -8 : Bits == 5 ? -16 : ULLM_X86_VNNI ? -128 : 0;
   static constexpr int kPieces = 1;
   static constexpr int kSums = 1;
   using Carry = NoCarry;
@@ -642,19 +661,29 @@ struct PanelQ4Or5_0 {
     const auto read = [b](const auto& source, Int(&q)[8]) {
       Int u[4];
       source.template chunk<Block>(b, offsetof(Block, qs), u);
-      for (int g = 0; g < 4; ++g) {
-        q[g] = PanelIsa::low_nibbles(u[g]);                                                  // values 4g..4g+3
-        q[g + 4] = FifthBit ? PanelIsa::high_nibbles(u[g]) : high_nibbles_for_dot_32(u[g]);  // 16+4g..16+4g+3
+      if constexpr (Bits == 8) {
+        Int upper[4];
+        source.template chunk<Block>(b, offsetof(Block, qs) + 16, upper);
+        const auto value = [](Int v) { return ULLM_X86_VNNI ? PanelIsa::xor_(v, PanelIsa::bytes(0x80)) : v; };
+        for (int g = 0; g < 4; ++g) {
+          q[g] = value(u[g]);          // values 4g..4g+3
+          q[g + 4] = value(upper[g]);  // 16+4g..16+4g+3
+        }
+        return;
       }
-      if constexpr (FifthBit) {
+      for (int g = 0; g < 4; ++g) {
+        q[g] = PanelIsa::low_nibbles(u[g]);                                                   // values 4g..4g+3
+        q[g + 4] = Bits == 5 ? PanelIsa::high_nibbles(u[g]) : high_nibbles_for_dot_32(u[g]);  // 16+4g..16+4g+3
+      }
+      if constexpr (Bits == 5) {
         const Int high = source.template dwords<Block>(b, offsetof(Block, qh), bits_by_group);
         for (int g = 0; g < 8; ++g) q[g] = PanelIsa::or_(q[g], take_bits(high, g, 4, 0x10));
       }
     };
-    if constexpr (FifthBit) {
-      src.template recoded<FiveBitCode>(piece.q, read);
+    if constexpr (Bits == 4) {
+      read(src, piece.q);  // the nibbles as stored: a repacked panel replays the chunks
     } else {
-      read(src, piece.q);
+      src.template recoded<std::conditional_t<Bits == 5, FiveBitCode, AsRead>>(piece.q, read);
     }
   }
   // at[t]: the index of token t's block in x.scales and x.sums.
@@ -665,9 +694,7 @@ struct PanelQ4Or5_0 {
   template <int Tokens, class Plan>
   static void add_piece(const Head&, const Piece& piece, int, const Act* const (&x)[Tokens],
                         Int (&sums)[kSums][Tokens]) {
-    for (int t = 0; t < Tokens; ++t) {
-      sums[0][t] = dot_32<(FifthBit ? 5 : 4), Plan>(piece.q, x[t]->qs, sums[0][t]);
-    }
+    for (int t = 0; t < Tokens; ++t) sums[0][t] = dot_32<Bits, Plan>(piece.q, x[t]->qs, sums[0][t]);
   }
   template <int Tokens>
   static void finish(const Head& head, const Act* const (&)[Tokens], const int64_t (&at)[Tokens],
@@ -1041,22 +1068,6 @@ __attribute__((always_inline)) inline void read_and_accumulate(const Source& src
   add_block<Format, Tokens>(head, piece_at, x, at, xa, acc);
 }
 
-// The walk of the Q8_0 repacks (avx2_q8_0_panel.hpp, avx512_q8_0_panel.hpp):
-// group(row, first, count) for each panel of `Rows` rows (row[r]: row r's
-// blocks) and each run of up to `Group` of its blocks from `first`, in order.
-template <int Rows, int Group, class GroupFn>
-void for_each_q8_0_group(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, const GroupFn& group) {
-  const int64_t blocks = n / kQK8_0;
-  for (int64_t r0 = 0; r0 + Rows <= rows; r0 += Rows) {
-    const BlockQ8_0* row[Rows];
-    for (int r = 0; r < Rows; ++r)
-      row[r] = reinterpret_cast<const BlockQ8_0*>(w + static_cast<size_t>(r0 + r) * w_stride);
-    for (int64_t first = 0; first < blocks; first += Group) {
-      group(row, first, static_cast<int>(std::min<int64_t>(Group, blocks - first)));
-    }
-  }
-}
-
 // A panel's blocks repacked at a time: 2048 values a row, 36-40 KiB of stack
 // for 16 rows (L1-sized, and a stack buffer needs no allocation per call).
 inline constexpr int kPanelChunkValues = 2048;
@@ -1143,7 +1154,7 @@ struct Repacked {
   static size_t panel_bytes(int64_t blocks) {
     return static_cast<size_t>(blocks) * kPanelRows * sizeof(typename Format::Block);
   }
-  static bool repack(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
+  static void repack(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, std::byte* out) {
     const int64_t blocks = n / Format::kValues;
     for (int64_t r0 = 0; r0 + kPanelRows <= rows; r0 += kPanelRows) {
       const RecordingSource src{{w + static_cast<size_t>(r0) * w_stride, w_stride},
@@ -1152,7 +1163,6 @@ struct Repacked {
       for (int64_t b = 0; b < blocks; ++b) pack(src, b, scratch);
       assert(src.out == out + static_cast<size_t>(r0 / kPanelRows + 1) * panel_bytes(blocks));
     }
-    return true;
   }
 };
 

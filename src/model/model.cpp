@@ -91,15 +91,9 @@ void RepackedWeights::make_now(const Model::Data& m) const {
     for (const TensorView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) matrices.push_back(w);
   }
   matrices.push_back(m.output);
-  // Some formats (Q8_0) repack only where every matrix stays in cache.
-  size_t all_bytes = 0;
-  for (const TensorView* w : matrices) all_bytes += w->bytes;
-  const bool cached = all_bytes <= last_level_cache_bytes();
   std::vector<const TensorView*> weights;
   for (const TensorView* w : matrices) {
-    if (kernels::repacks(*m.kernels, *w) && (cached || !kernels::repacks_only_if_cached(*m.kernels, w->dtype))) {
-      weights.push_back(w);
-    }
+    if (kernels::repacks(*m.kernels, *w)) weights.push_back(w);
   }
   if (weights.empty()) return;
   const auto aligned = [](size_t bytes) { return (bytes + 63) / 64 * 64; };
@@ -125,20 +119,14 @@ void RepackedWeights::make_now(const Model::Data& m) const {
     for (int64_t r = 0; r < w->rows(); r += step) tasks.push_back({w, out, r, std::min(w->rows(), r + step)});
     out += aligned(w->bytes);
   }
-  // A task whose rows the panel kernel cannot take (see repack_weights)
-  // leaves its whole matrix to be read from the file.
-  std::vector<char> refused(tasks.size(), 0);
   ThreadPool pool(physical_cores());
   pool.run(static_cast<int64_t>(tasks.size()), [&](int64_t i, int) {
     const Task& t = tasks[static_cast<size_t>(i)];
-    refused[static_cast<size_t>(i)] = !kernels::repack_weights(*m.kernels, *t.w, t.out, t.begin, t.end);
+    kernels::repack_weights(*m.kernels, *t.w, t.out, t.begin, t.end);
     const size_t row_bytes = t.w->row_bytes();
     m.file.release(t.w->data + static_cast<size_t>(t.begin) * row_bytes,
                    static_cast<size_t>(t.end - t.begin) * row_bytes);
   });
-  for (size_t i = 0; i < tasks.size(); ++i) {
-    if (refused[i]) copies_.erase(tasks[i].w->data);
-  }
   ready_.store(true, std::memory_order_release);
 }
 

@@ -11,10 +11,18 @@
 namespace ullm {
 namespace {
 
+// A greedy step whose top two logits llama.cpp puts closer than this may
+// take the other token in a quantized model: a different summation order
+// flips an int8 rounding of an activation now and then, which moves logits
+// by up to ~1 from there on (reference/synth/README.md; 83-100 % of greedy
+// rows have a gap above 0.5). Float models must take llama.cpp's every time.
+constexpr float kQuantizedNearTie = 0.5f;
+
 struct SynthCase {
   std::string model;
   float max_tolerance;   // per logit, over every row
   float mean_tolerance;  // mean |diff| per prompt
+  float near_tie;        // see kQuantizedNearTie
   friend void PrintTo(const SynthCase& c, std::ostream* os) { *os << c.model; }
 };
 
@@ -55,10 +63,15 @@ TEST_P(SynthLogitsTest, TeacherForcedLogitsMatch) {
     }
     EXPECT_LT(max, param.max_tolerance);
     EXPECT_LT(sum / static_cast<double>(expected.size()), param.mean_tolerance);
-    // The greedy choice at every generated step.
+    // The greedy choice at every generated step, or a near tie.
+    const auto gaps = ref["row_top2_gap"].get<std::vector<float>>();
     for (size_t step = 0; step < generated.size(); ++step) {
-      const float* row = &logits[(prompt_ids.size() - 1 + step) * n_vocab];
-      EXPECT_EQ(std::max_element(row, row + n_vocab) - row, generated[step]) << "step " << step;
+      const size_t r = prompt_ids.size() - 1 + step;
+      const float* row = &logits[r * n_vocab];
+      if (std::max_element(row, row + n_vocab) - row != generated[step]) {
+        EXPECT_LT(gaps.at(r), param.near_tie)
+            << "another token at step " << step << ", where llama.cpp's top-2 gap is " << gaps.at(r);
+      }
     }
   }
 }
@@ -72,9 +85,9 @@ std::vector<SynthCase> synth_cases() {
     // gemma3's GELU goes through an f16 table in ggml; an exact float64
     // pass with that table still lands 0.018 away (README); ullm measures
     // 0.017 (mean 2.6e-4).
-    cases.push_back({arch + "-f32", arch == "gemma3" ? 0.05f : 1e-3f, arch == "gemma3" ? 1e-3f : 1e-4f});
-    cases.push_back({arch + "-q8_0", 3.0f, 0.3f});
-    cases.push_back({arch + "-q4_0", 3.0f, 0.3f});
+    cases.push_back({arch + "-f32", arch == "gemma3" ? 0.05f : 1e-3f, arch == "gemma3" ? 1e-3f : 1e-4f, 0.0f});
+    cases.push_back({arch + "-q8_0", 3.0f, 0.3f, kQuantizedNearTie});
+    cases.push_back({arch + "-q4_0", 3.0f, 0.3f, kQuantizedNearTie});
   }
   return cases;
 }
@@ -85,7 +98,8 @@ INSTANTIATE_TEST_SUITE_P(Architectures, SynthLogitsTest, ::testing::ValuesIn(syn
   return name;
 });
 
-// With llama.cpp's default F16 cache and flash attention, greedy paths agree.
+// With llama.cpp's default F16 cache and flash attention, greedy paths agree
+// (a quantized model's to its first near tie, where they may part).
 class SynthGreedyTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(SynthGreedyTest, F16CacheMatchesLlamaCppDefaults) {
@@ -99,10 +113,17 @@ TEST_P(SynthGreedyTest, F16CacheMatchesLlamaCppDefaults) {
       Session session(model);
       const auto prompt_ids = ref["prompt_ids"].get<std::vector<Token>>();
       const auto expected = ref["generated_ids"].get<std::vector<Token>>();
+      const auto gaps = ref["row_top2_gap"].get<std::vector<float>>();
       auto logits = session.eval(prompt_ids);
       for (size_t step = 0; step < expected.size(); ++step) {
         const Token got = static_cast<Token>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-        ASSERT_EQ(got, expected[step]) << "step " << step;
+        if (got != expected[step]) {
+          const float gap = gaps.at(prompt_ids.size() - 1 + step);
+          EXPECT_LT(gap, type == "f32" ? 0.0f : kQuantizedNearTie)
+              << "parted at step " << step << " (got " << got << ", llama.cpp " << expected[step]
+              << "), where llama.cpp's top-2 gap is " << gap;
+          break;
+        }
         if (step + 1 < expected.size()) logits = session.eval(std::span<const Token>(&expected[step], 1));
       }
     }
