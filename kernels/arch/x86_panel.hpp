@@ -319,10 +319,7 @@ struct RecordingSource {
 // 29, Q6_K 22 -> 30, two threads equal; Q4_0 and Q5_0 reach the memory
 // baseline at 4 KiB and gained nothing on one thread at 8 (on two, Q4_0
 // read 37 against 46 GB/s).
-#ifndef ULLM_AHEAD
-#define ULLM_AHEAD 4096
-#endif
-inline constexpr size_t kStreamAheadBytes = ULLM_AHEAD;
+inline constexpr size_t kStreamAheadBytes = 4096;
 template <class Format>
 inline constexpr size_t kStreamAheadBytesFor = Format::kValues == kQK_K ? 2 * kStreamAheadBytes : kStreamAheadBytes;
 
@@ -385,7 +382,7 @@ struct RepackedSource {
 //   load-port operations only.
 template <int Chains, bool ShuffledBroadcasts>
 struct DotPlan {
-  static_assert(Chains == 1 || Chains == 2 || Chains == 4);
+  static_assert(Chains == 1 || Chains == 4);
   static constexpr int chains = Chains;
   static constexpr bool shuffled_broadcasts = ShuffledBroadcasts;
 };
@@ -427,7 +424,6 @@ inline Int dot_groups(const Int* q, const int8_t* x, Int start) {
   // Written out: a loop adding pairs made GCC keep s[] in memory (0.27 of
   // the peak for Q4_K prefill against 0.62).
   if constexpr (kChains == 4) return PanelIsa::add_32(PanelIsa::add_32(s[0], s[1]), PanelIsa::add_32(s[2], s[3]));
-  if constexpr (kChains == 2) return PanelIsa::add_32(s[0], s[1]);
   return s[0];
 }
 #endif
@@ -474,11 +470,6 @@ inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
     const Int high_times_16 = dot_groups<OneChain<Plan>, 4>(q + 4, x + 16, PanelIsa::splat(0));
     return PanelIsa::add_32(low, PanelIsa::shift_right_signed(high_times_16, 4));
   }
-#ifndef ULLM_Q8C
-#define ULLM_Q8C 1
-#endif
-  if constexpr (Bits == 8 && Plan::chains == 1)
-    return dot_groups<DotPlan<ULLM_Q8C, Plan::shuffled_broadcasts>, 8>(q, x, start);
   return dot_groups<Plan, 8>(q, x, start);
 }
 #else
