@@ -677,11 +677,11 @@ struct PanelQn_0 {
           q[g] = value(u[g]);          // values 4g..4g+3
           q[g + 4] = value(upper[g]);  // 16+4g..16+4g+3
         }
-        return;
-      }
-      for (int g = 0; g < 4; ++g) {
-        q[g] = PanelIsa::low_nibbles(u[g]);                                                   // values 4g..4g+3
-        q[g + 4] = Bits == 5 ? PanelIsa::high_nibbles(u[g]) : high_nibbles_for_dot_32(u[g]);  // 16+4g..16+4g+3
+      } else {
+        for (int g = 0; g < 4; ++g) {
+          q[g] = PanelIsa::low_nibbles(u[g]);                                                   // values 4g..4g+3
+          q[g + 4] = Bits == 5 ? PanelIsa::high_nibbles(u[g]) : high_nibbles_for_dot_32(u[g]);  // 16+4g..16+4g+3
+        }
       }
       if constexpr (Bits == 5) {
         const Int high = source.template dwords<Block>(b, offsetof(Block, qh), bits_by_group);
