@@ -95,9 +95,7 @@ template <__m256i (*U8S8)(__m256i, __m256i, __m256i), class B>
 struct OffsetWeights {
   using Block = B;
   using Act = BlockQ8_1;
-  static constexpr bool kOffset = true;
   using Values = __m256i;
-  static __m256i per_token(__m256i) { return _mm256_setzero_si256(); }
   static Values values(const Block& w) {
     if constexpr (std::is_same_v<B, BlockQ5_1>) {
       return add_fifth_bits_256(nibbles_256(w.qs), w.qh);
@@ -105,14 +103,15 @@ struct OffsetWeights {
       return nibbles_256(w.qs);
     }
   }
-  static __m256i lanes(const Values& q, __m256i x, __m256i) { return U8S8(_mm256_setzero_si256(), q, x); }
+  static __m256i lanes(const Values& q, __m256i x) { return U8S8(_mm256_setzero_si256(), q, x); }
 };
 
 // A tile reads its rows side by side, which hardware prefetchers follow
 // poorly: while a tile reads block b of its rows, it asks for block b of the
 // next tile's rows (the following `Rows` rows, or at least 8 KiB on) to be
 // brought into L2, so the next tile starts on cached data. Measured on a
-// Zen 5, decode of a 71 MiB Q8_0 matrix on one thread: 11 GB/s -> 25 GB/s,
+// Zen 5 with the Q8_0 tiles of the time, decode of a 71 MiB matrix on one
+// thread: 11 GB/s -> 25 GB/s,
 // the memory-read baseline; one region 4 KiB ahead into L1 (the previous
 // scheme, tuned on a Zen 2/3 VM) and per-row distances into L1 did not get
 // past 17 GB/s.
@@ -127,9 +126,6 @@ inline void prefetch_next_tile(const Block* const (&w)[Rows], int64_t b, size_t 
   }
 }
 
-// `Rows` weight rows x `Tokens` activation rows, each product accumulated
-// exactly as in the one-row kernel above (one 8-lane accumulator per pair,
-// blocks in order); rows share activation loads, tokens share unpacking.
 // The f16 scales of eight consecutive blocks (`stride` bytes apart) as
 // floats, built lane by lane: eight narrow stores and a wide load would stall
 // store forwarding.
@@ -156,7 +152,7 @@ inline constexpr int kScaleBatch = 8;
 // Every loop over a tile's accumulators is unrolled, so that GCC replaces
 // the array by registers: one loop left rolled (a range-for here) kept the
 // array in memory, and each block's four FMA results went back to the stack
-// (Q8_0 decode in L2 on Zen 1: 21 -> 24 GOP/s unrolled). The zeros are ones
+// (Q8_0's tiles of the time, decode in L2 on Zen 1: 21 -> 24 GOP/s unrolled). The zeros are ones
 // the compiler cannot see as constants: GCC turns a loop storing a constant
 // zero into a memset (rep stos) and then keeps the accumulators in memory —
 // 3 % of a short-row decode at the tile's entry alone.
@@ -186,6 +182,10 @@ inline void store_lane_sums(const __m256 (&acc)[Rows][Tokens], float* out, int64
   }
 }
 
+// `Rows` weight rows x `Tokens` activation rows of an offset format (Q4_1,
+// Q5_1), each product accumulated exactly as in the one-row kernel (its 1x1
+// instance: one 8-lane accumulator per pair, blocks in order); rows share
+// activation loads, tokens share unpacking.
 template <class Weights, int Rows, int Tokens>
 void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* xp, size_t x_stride, float* out,
               int64_t out_stride) {
@@ -225,32 +225,25 @@ void tile_256(int64_t n, const std::byte* wp, size_t w_stride, const std::byte* 
     for (int j = 0; j < count; ++j) {
       const int64_t b = first + j;
       prefetch_next_tile<Rows>(w, b, w_stride);
-      __m256i xv[Tokens], xt[Tokens];
-      for (int t = 0; t < Tokens; ++t) {
-        xv[t] = load_256(x[t][b].qs);
-        xt[t] = Weights::per_token(xv[t]);
-      }
+      __m256i xv[Tokens];
+      for (int t = 0; t < Tokens; ++t) xv[t] = load_256(x[t][b].qs);
 #pragma GCC unroll 16
       for (int r = 0; r < Rows; ++r) {
         const auto values = Weights::values(w[r][b]);
 #pragma GCC unroll 16
         for (int t = 0; t < Tokens; ++t) {
-          if constexpr (Weights::kOffset) {
-            offsets[r][t] = std::fma(_cvtsh_ss(w[r][b].m), _cvtsh_ss(x[t][b].s), offsets[r][t]);
-          }
-          const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(values, xv[t], xt[t]));
+          offsets[r][t] = std::fma(_cvtsh_ss(w[r][b].m), _cvtsh_ss(x[t][b].s), offsets[r][t]);
+          const __m256 lanes = _mm256_cvtepi32_ps(Weights::lanes(values, xv[t]));
           acc[r][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scale[r][t][j]), lanes, acc[r][t]);
         }
       }
     }
   }
   store_lane_sums(acc, out, out_stride);
-  if constexpr (Weights::kOffset) {
 #pragma GCC unroll 16
-    for (int r = 0; r < Rows; ++r) {
+  for (int r = 0; r < Rows; ++r) {
 #pragma GCC unroll 16
-      for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] += offsets[r][t];
-    }
+    for (int t = 0; t < Tokens; ++t) out[t * out_stride + r] += offsets[r][t];
   }
 }
 
