@@ -584,13 +584,11 @@ TEST_P(SimdTargetTest, KQuantBitPatterns) {
 }
 
 // Q8_0 weights of every byte value (-128 too, which the quantizer never
-// writes but a file may hold) through the Q8_0 panels, per call and
-// repacked: VNNI's store q + 128, AVX2's move q's signs onto the
-// activations.
-TEST_P(SimdTargetTest, PanelQ8_0AnyWeightBytes) {
+// writes but a file may hold) on every target: through the panels where the
+// target has them, per call and repacked (VNNI's store q + 128, AVX2's move
+// q's signs onto the activations), else its row kernels.
+TEST_P(SimdTargetTest, Q8_0AnyWeightBytes) {
   const KernelTable& simd = target_kernel_table(GetParam());
-  const PanelKernel& panel = simd.find(DType::Q8_0)->panel;
-  if (panel.fn == nullptr) GTEST_SKIP() << "no Q8_0 panels on " << GetParam();
   std::mt19937 rng(29);
   const int64_t k = 320, rows = 48;
   std::vector<BlockQ8_0> blocks(static_cast<size_t>(rows * k / kQK8_0));
@@ -603,19 +601,33 @@ TEST_P(SimdTargetTest, PanelQ8_0AnyWeightBytes) {
   for (int8_t& q : blocks[3].qs) q = 127;
   const auto* w = reinterpret_cast<const std::byte*>(blocks.data());
   const TensorView view{"w", DType::Q8_0, 2, {k, rows, 1, 1}, w, blocks.size() * sizeof(BlockQ8_0)};
-  std::vector<std::byte> repacked(view.bytes);
-  repack_weights(simd, view, repacked.data(), 0, rows);
+  std::vector<std::byte> repacked;
+  if (repacks(simd, view)) {
+    repacked.resize(view.bytes);
+    repack_weights(simd, view, repacked.data(), 0, rows);
+  }
+  const auto expect_matches = [&](const std::vector<float>& actual, const std::vector<float>& expected) {
+    if (simd.name != "sse4") {
+      EXPECT_EQ(actual, expected);
+      return;
+    }
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_NEAR(actual[i], expected[i], 1e-4f * (1 + std::fabs(expected[i])));
+    }
+  };
   for (int64_t tokens : {1, 3, 9}) {
+    SCOPED_TRACE(fmt::format("tokens {}", tokens));
     const auto xf = random_floats(static_cast<size_t>(tokens * k), 31);
     PreparedActivations act;
     act.prepare(simd, DType::Q8_0, xf.data(), tokens, k);
-    std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size()),
-        from_repacked(expected.size());
+    std::vector<float> expected(static_cast<size_t>(rows * tokens)), actual(expected.size());
     matmul(scalar_kernel_table(), view, act, expected.data());
     matmul(simd, view, act, actual.data());
-    EXPECT_EQ(actual, expected) << "tokens " << tokens;
-    matmul_rows(simd, view, act, from_repacked.data(), 0, rows, repacked.data());
-    EXPECT_EQ(from_repacked, expected) << "tokens " << tokens << " repacked";
+    expect_matches(actual, expected);
+    if (repacked.empty()) continue;
+    std::fill(actual.begin(), actual.end(), NAN);
+    matmul_rows(simd, view, act, actual.data(), 0, rows, repacked.data());
+    expect_matches(actual, expected);
   }
 }
 
