@@ -1151,9 +1151,10 @@ void chunked_gemm(int64_t n, int64_t rows, const PanelActivations& x, float* out
     for (int64_t first = 0; first < blocks; first += kChunk) {
       const int count = static_cast<int>(std::min<int64_t>(kChunk, blocks - first));
       const auto source = source_at(r0, first);
+      const bool next_panel = r0 + 2 * kPanelRows <= rows;
       for (int j = 0; j < count; ++j) {
         if constexpr (std::is_same_v<decltype(source), const RowSource>) {
-          source.template prefetch_next_panel<typename Format::Block>(first + j);
+          if (next_panel) source.template prefetch_next_panel<typename Format::Block>(first + j);
         }
         pack(source, first + j, packed[j]);
       }
