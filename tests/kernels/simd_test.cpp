@@ -312,9 +312,9 @@ TEST_P(SimdTargetTest, HalfVectorKernelsMatchScalar) {
   }
   // Attention scores: short heads (the double-sum path), long heads with and
   // without a tail, every head count, odd row counts.
-  for (int64_t d : {8, 16, 20, 48, 64, 80, 128, 256}) {
-    for (int heads = 1; heads <= kMaxValueHeads; ++heads) {
-      const int64_t rows = 11, stride = 2 * d + 3, out_stride = rows + 2;
+  for (int64_t d : {8, 16, 20, 48, 63, 64, 80, 128, 256}) {
+    for (auto [heads, rows] : {std::pair{1, 11}, {1, 37}, {2, 11}, {3, 11}, {4, 11}}) {
+      const int64_t stride = 2 * d + 3, out_stride = rows + 2;
       const auto kf = random_floats(static_cast<size_t>(rows * stride), 33),
                  qf = random_floats(static_cast<size_t>(heads * d), 34);
       std::vector<uint16_t> k(kf.size()), q(qf.size());
