@@ -580,70 +580,13 @@ void dot_rows_vector_order(int64_t d, const uint16_t* k, int64_t stride, int64_t
   }
 }
 
-// Eight vectors of eight floats transposed: r[c][g] becomes r[g][c].
-using Float8 = float __attribute__((vector_size(32)));
-inline void transpose_8x8(Float8 (&r)[8]) {
-  Float8 t[8], u[8];
-  for (int k = 0; k < 4; ++k) {
-    t[2 * k] = __builtin_shufflevector(r[2 * k], r[2 * k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-    t[2 * k + 1] = __builtin_shufflevector(r[2 * k], r[2 * k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-  }
-  for (int k = 0; k < 2; ++k) {
-    for (int h = 0; h < 2; ++h) {
-      u[4 * k + 2 * h] = __builtin_shufflevector(t[4 * k + h], t[4 * k + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-      u[4 * k + 2 * h + 1] = __builtin_shufflevector(t[4 * k + h], t[4 * k + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-    }
-  }
-  for (int c = 0; c < 4; ++c) {
-    r[c] = __builtin_shufflevector(u[c], u[c + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-    r[c + 4] = __builtin_shufflevector(u[c], u[c + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-  }
-}
-
-// One head shorter than 64 (decode): its sequential double sums for sixteen
-// rows side by side in the lanes of two vectors of doubles, each lane adding
-// its row's products in exactly the order of the scalar chains; the rows'
-// floats transposed eight by eight so that value i of every row is one
-// vector.
-template <class Arch>
-void dot_rows_short_one_head(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, const float* qf, float* out) {
-  using Double8 = double __attribute__((vector_size(64)));
-  constexpr int kGroup = 16;
-  const int64_t padded = (d + 7) / 8 * 8;
-  alignas(64) float kf[kGroup][64];
-  alignas(64) float columns[64][kGroup];  // value i of row g at columns[i][g]
-  for (int64_t j = 0; j < rows; j += kGroup) {
-    const int group = static_cast<int>(std::min<int64_t>(kGroup, rows - j));
-    for (int g = 0; g < kGroup; ++g) {
-      if (g < group) tail_floats<Arch>(k + (j + g) * stride, d, kf[g]);
-      std::fill(kf[g] + (g < group ? d : 0), kf[g] + padded, 0.0f);  // padding, and a last group's unused rows
-    }
-    for (int64_t i = 0; i < padded; i += 8) {
-      for (int h = 0; h < 2; ++h) {
-        Float8 r[8];
-        for (int c = 0; c < 8; ++c) std::memcpy(&r[c], kf[8 * h + c] + i, sizeof(Float8));
-        transpose_8x8(r);
-        for (int c = 0; c < 8; ++c) std::memcpy(columns[i + c] + 8 * h, &r[c], sizeof(Float8));
-      }
-    }
-    Double8 acc[2] = {};
-    for (int64_t i = 0; i < d; ++i) {
-      for (int h = 0; h < 2; ++h) {
-        Float8 column;
-        std::memcpy(&column, columns[i] + 8 * h, sizeof(Float8));
-        acc[h] += __builtin_convertvector(column * qf[i], Double8);
-      }
-    }
-    for (int g = 0; g < group; ++g) out[j + g] = static_cast<float>(acc[g / 8][g % 8]);
-  }
-}
-
 // Heads shorter than 64 are all "tail" in the vector order: one sequential
-// sum in double per row and head, a chain of dependent additions. Several
-// heads (tokens of a prompt sharing the keys) run theirs side by side, four
-// heads' products a vector, widened to doubles a vector, eight rows at a
-// time (stories15M prefill: dot_rows 35 % -> 20 % of the time); one head
-// takes dot_rows_short_one_head.
+// sum in double per row and head, a chain of dependent additions. Eight rows
+// run their chains side by side, each still adding in exactly that order
+// (eight against four: dot_rows 17 % -> 15 % of stories15M decode in perf);
+// several heads (tokens of a prompt sharing the keys) also run theirs side by
+// side, four heads' products a vector, widened to doubles a vector
+// (stories15M prefill: dot_rows 35 % -> 20 % of the time).
 template <class Arch>
 void dot_rows_short(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, int heads, const float* qf, float* out,
                     int64_t out_stride) {
@@ -661,6 +604,14 @@ void dot_rows_short(int64_t d, const uint16_t* k, int64_t stride, int64_t rows, 
     const int group = static_cast<int>(std::min<int64_t>(kGroup, rows - j));
     for (int g = 0; g < group; ++g) tail_floats<Arch>(k + (j + g) * stride, d, kf[g]);
     for (int g = group; g < kGroup; ++g) std::fill_n(kf[g], d, 0.0f);  // a last partial group's unused rows
+    if (heads == 1) {
+      double acc[kGroup] = {};
+      for (int64_t i = 0; i < d; ++i) {
+        for (int g = 0; g < kGroup; ++g) acc[g] += static_cast<double>(kf[g][i] * qf[i]);
+      }
+      for (int g = 0; g < group; ++g) out[j + g] = static_cast<float>(acc[g]);
+      continue;
+    }
     Double4 acc[kGroup] = {};
     for (int64_t i = 0; i < d; ++i) {
       for (int g = 0; g < kGroup; ++g) {
@@ -683,7 +634,6 @@ void dot_rows_f16_simd(int64_t d, const uint16_t* k, int64_t stride, int64_t row
   int64_t i = 0;
   for (; i + kW <= heads * d; i += kW) TargetOps<Arch>::load_f16(q + i).store_aligned(qf + i);
   for (; i < heads * d; ++i) qf[i] = f16_to_f32(q[i]);
-  if (d < 64 && heads == 1) return dot_rows_short_one_head<Arch>(d, k, stride, rows, qf, out);
   if (d < 64) return dot_rows_short<Arch>(d, k, stride, rows, heads, qf, out, out_stride);
   dot_rows_vector_order<Arch>(d, k, stride, rows, heads, qf, out, out_stride);
 }
