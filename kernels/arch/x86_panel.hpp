@@ -241,20 +241,23 @@ Int gather_dwords(const std::byte* w, size_t w_stride, int64_t b, size_t offset)
 struct RowSource {
   const std::byte* w;
   size_t w_stride;
-  // Asks for block b of the next panel's rows to be brought into L2, each
+  bool next_panel = false;  // whether a whole panel of rows follows (see prefetch_next_panel)
+  // Asks for block b of the next panel's rows, if any, to be brought into L2, each
   // line once (those that start inside block b of the first row; the other
   // rows' alike where rows take whole lines): a panel reads its rows side
   // by side, which hardware prefetchers follow poorly (as the row tiles in
   // x86_256.hpp found). Decode from the file's rows, from memory (16384 x
   // 4096, one thread, Zen 5): Q4_0 x1.9, Q8_0 x1.7, Q6_K x1.5, Q4_K x1.2; in L2 or L3
   // the prefetches cost 20-25 %, which the repacked copy, what a loaded
-  // model decodes from, never pays.
+  // model decodes from, never pays. (Statements: GCC 12 drops a builtin
+  // prefetch under a run-time condition.)
   template <class Block>
   void prefetch_next_panel(int64_t b) const {
+    if (!next_panel) return;
     const size_t begin = static_cast<size_t>(b) * sizeof(Block), end = begin + sizeof(Block);
     const char* next = reinterpret_cast<const char*>(w + kPanelRows * w_stride);
     for (size_t line = (begin + 63) / 64 * 64; line < end; line += 64) {
-      for (int r = 0; r < kPanelRows; ++r) _mm_prefetch(next + r * w_stride + line, _MM_HINT_T1);
+      for (int r = 0; r < kPanelRows; ++r) __asm__ volatile("prefetcht1 %0" : : "m"(next[r * w_stride + line]));
     }
   }
   template <class Block>
@@ -369,6 +372,9 @@ struct RepackedSource {
       Code::decode(stored, vectors_of(values) + u * Code::kValues);
     }
   }
+  // (The stream asks for its own lines as it reads.)
+  template <class Block>
+  void prefetch_next_panel(int64_t) const {}
   void prefetch_ahead() const {
     __asm__ volatile("prefetcht0 %0" : : "m"(*(reinterpret_cast<const char*>(in) + AheadBytes)));
   }
@@ -500,8 +506,8 @@ template <int Bits, class>
 inline Int dot_32(const Int (&q)[8], const int8_t* x, Int start) {
   if constexpr (Bits == 8) {
     for (int g = 0; g < 8; ++g) {
-      const Int pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(q[g], q[g]),
-                                             _mm256_sign_epi8(PanelIsa::splat(four_bytes(x + 4 * g)), q[g]));
+      const Int pairs =
+          _mm256_maddubs_epi16(_mm256_abs_epi8(q[g]), _mm256_sign_epi8(PanelIsa::splat(four_bytes(x + 4 * g)), q[g]));
       start = PanelIsa::add_32(start, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
     }
     return start;
@@ -1151,11 +1157,8 @@ void chunked_gemm(int64_t n, int64_t rows, const PanelActivations& x, float* out
     for (int64_t first = 0; first < blocks; first += kChunk) {
       const int count = static_cast<int>(std::min<int64_t>(kChunk, blocks - first));
       const auto source = source_at(r0, first);
-      const bool next_panel = r0 + 2 * kPanelRows <= rows;
       for (int j = 0; j < count; ++j) {
-        if constexpr (std::is_same_v<decltype(source), const RowSource>) {
-          if (next_panel) source.template prefetch_next_panel<typename Format::Block>(first + j);
-        }
+        source.template prefetch_next_panel<typename Format::Block>(first + j);
         pack(source, first + j, packed[j]);
       }
       token_passes(x.tokens, [&]<int Tokens>(int64_t t) {
@@ -1169,7 +1172,7 @@ template <class Format>
 void panel_gemm(int64_t n, const std::byte* w, size_t w_stride, int64_t rows, const PanelActivations& x, float* out,
                 int64_t out_stride) {
   chunked_gemm<Format>(n, rows, x, out, out_stride, [&](int64_t r0, int64_t) {
-    return RowSource{w + static_cast<size_t>(r0) * w_stride, w_stride};
+    return RowSource{w + static_cast<size_t>(r0) * w_stride, w_stride, r0 + 2 * kPanelRows <= rows};
   });
 }
 
